@@ -1,0 +1,169 @@
+"""
+`AuthKit`: the mountable sub-application. It builds the services from the settings,
+starts lazily on the first request (migrations when asked, signing keys), and
+`install()` wires its middleware into the host application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from os import PathLike
+from typing import Any
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount
+from starlette.types import Receive, Scope, Send
+
+from .clock import Clock, system_clock
+from .config import Settings
+from .email import Mailer, make_transport
+from .messages import Messages
+from .middleware import AuthKitMiddleware
+from .security.csrf import CsrfGuard
+from .security.passwords import PasswordHasher
+from .security.secrets import derive_key
+from .security.tokens import KeyRing
+from .services import Services
+from .sessions import load_keys
+from .store import migrate
+from .store.db import Database
+from .web import build_routes, exception_handlers
+from .web.templates import make_environment
+
+__all__ = ["AuthKit"]
+
+logger = logging.getLogger("authkit")
+
+
+class AuthKit:
+    """
+    The authkit sub-application: mount it, then call `install(app)`.
+
+        authkit = AuthKit(database_url="sqlite+aiosqlite:///app.db", secret_key="...")
+        app = Starlette(routes=[Mount("/auth", app=authkit)])
+        authkit.install(app)
+
+    Keyword arguments are the settings (see `authkit.config.Settings`); `messages`
+    overrides user-visible text, `template_dirs` adds folders searched before the
+    package's templates, `clock` replaces the system clock (tests).
+
+    Raises:
+        ConfigError: a setting is missing or invalid (one sentence says which).
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        messages: Mapping[str, str] | None = None,
+        template_dirs: Sequence[str | PathLike[str]] = (),
+        clock: Clock = system_clock,
+        **setting_values: Any,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings(**setting_values)
+        s = self.settings
+        secret = str(s.secret_key)
+        templates = make_environment(template_dirs)
+        self.services = Services(
+            settings=s,
+            db=Database(s.database_url, schema=s.database_schema),
+            keyring=KeyRing(issuer=s.base_url.rstrip("/") + "/auth", secret_key=secret),
+            hasher=PasswordHasher(
+                profile=s.password_hash_profile, concurrency=s.password_hash_concurrency
+            ),
+            mailer=Mailer(make_transport(s.email_url, timeout=s.email_timeout)),
+            templates=templates,
+            messages=Messages(messages),
+            clock=clock,
+            code_key=derive_key(secret, "email-codes"),
+        )
+        self.csrf = CsrfGuard(secret, allowed_origins=frozenset({s.base_origin}))
+        self._app = Starlette(routes=build_routes(), exception_handlers=exception_handlers())
+        self._app.state.kit = self
+        self._start_lock: asyncio.Lock | None = None
+        self.is_started = False
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        messages: Mapping[str, str] | None = None,
+        template_dirs: Sequence[str | PathLike[str]] = (),
+        clock: Clock = system_clock,
+        **overrides: Any,
+    ) -> AuthKit:
+        """Build from `AUTHKIT_*` variables; keyword `overrides` win."""
+        return cls(
+            settings=Settings.from_env(environ, **overrides),
+            messages=messages,
+            template_dirs=template_dirs,
+            clock=clock,
+        )
+
+    @property
+    def mount_path(self) -> str:
+        return self.services.mount_path
+
+    def install(self, app: Starlette) -> None:
+        """
+        Add the session middleware to the host `app` and learn where this sub-app is
+        mounted (for sign-in redirects, mailed links and the token issuer).
+        """
+        path = _find_mount(app.routes, self)
+        if path is not None:
+            self._set_mount_path(path)
+        app.add_middleware(AuthKitMiddleware, kit=self)
+
+    def _set_mount_path(self, path: str) -> None:
+        path = "/" + path.strip("/") if path.strip("/") else ""
+        self.services.mount_path = path
+        self.services.keyring.issuer = self.settings.base_url.rstrip("/") + path
+
+    @property
+    def issuer(self) -> str:
+        return self.services.keyring.issuer
+
+    async def ensure_started(self) -> None:
+        """Migrate (when `auto_migrate`) and load the signing keys, once."""
+        if self.is_started:
+            return
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self.is_started:
+                return
+            if self.settings.auto_migrate:
+                await migrate.upgrade(self.services.db)
+            await load_keys(self.services)
+            self.is_started = True
+            logger.info("authkit started (issuer %s)", self.issuer)
+
+    async def aclose(self) -> None:
+        """Wait for queued emails and close the database pool."""
+        await self.services.mailer.drain()
+        await self.services.db.dispose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._app(scope, receive, send)
+            return
+        await self.ensure_started()
+        await self._app(scope, receive, send)
+
+    def jinja_environment(self) -> jinja2.Environment:
+        return self.services.templates
+
+
+def _find_mount(routes: Sequence[BaseRoute], kit: AuthKit, prefix: str = "") -> str | None:
+    for route in routes:
+        if isinstance(route, Mount):
+            if route.app is kit:
+                return prefix + route.path
+            found = _find_mount(route.routes, kit, prefix + route.path)
+            if found is not None:
+                return found
+    return None

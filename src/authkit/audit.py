@@ -1,0 +1,41 @@
+"""
+The audit log: one row per authentication event, written in the same transaction as
+the change it records. Details never hold a password, code or token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .ids import new_id
+from .sessions import RequestMeta
+from .store.models import AuditEventRow
+
+__all__ = ["record_event"]
+
+
+def record_event(
+    s: AsyncSession,
+    event: str,
+    *,
+    at: Any,
+    meta: RequestMeta,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    **detail: str | int | bool | None,
+) -> None:
+    """Add an audit row to the open transaction."""
+    s.add(
+        AuditEventRow(
+            id=new_id("evt"),
+            at=at,
+            event=event,
+            user_id=user_id,
+            session_id=session_id,
+            ip_address=meta.ip_address[:64],
+            user_agent=meta.user_agent[:512],
+            detail=detail,
+        )
+    )

@@ -1,0 +1,196 @@
+"""
+Settings: one frozen object built from keyword arguments or `AUTHKIT_*` variables and
+validated at construction, so a bad setting stops the process at start-up with one clear
+sentence instead of failing at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Secret
+
+from .errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "NameFields", "Settings"]
+
+ENV_PREFIX = "AUTHKIT_"
+MIN_SECRET_KEY_LENGTH = 32
+DEFAULT_SESSION_TOKEN_LIFETIME_SECONDS = 60
+DEFAULT_SESSION_LIFETIME_SECONDS = 30 * 24 * 3600
+DEFAULT_CODE_LIFETIME_SECONDS = 10 * 60
+EMAIL_SCHEMES = ("console", "file", "smtp", "smtp+starttls", "smtps")
+HASH_PROFILES = ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST")
+
+NameFields = Literal["off", "optional", "required"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """
+    Every authkit setting. Each keyword has an `AUTHKIT_<NAME>` variable read by
+    `Settings.from_env()`; durations are whole seconds.
+    """
+
+    secret_key: Secret
+    database_url: str = "sqlite+aiosqlite:///authkit.db"
+    #: PostgreSQL schema holding authkit's tables (search_path); None keeps the default.
+    database_schema: str | None = None
+    email_url: str = "console://"
+    email_from: str = "authkit <no-reply@localhost>"
+    #: The public address of the site; mailed links and the token issuer are built from it,
+    #: never from the Host header.
+    base_url: str = "http://127.0.0.1:8000"
+    session_token_lifetime: int = DEFAULT_SESSION_TOKEN_LIFETIME_SECONDS
+    session_lifetime: int = DEFAULT_SESSION_LIFETIME_SECONDS
+    code_lifetime: int = DEFAULT_CODE_LIFETIME_SECONDS
+    redis_url: str | None = None
+    app_name: str = "authkit"
+    after_sign_in_url: str = "/"
+    after_sign_out_url: str = "/"
+    password_min_length: int = 8
+    password_max_length: int = 256
+    password_hash_profile: str = "RFC_9106_LOW_MEMORY"  # noqa: S105 (a profile name, not a secret)
+    #: How many argon2 hashes may run at once; 0 means one per CPU core.
+    password_hash_concurrency: int = 0
+    name_fields: NameFields = "optional"
+    #: Run the Alembic migrations on the first request (the demo and tests do).
+    auto_migrate: bool = False
+    email_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.secret_key, Secret):
+            object.__setattr__(self, "secret_key", Secret(str(self.secret_key)))
+        for problem in self._problems():
+            raise ConfigError(problem)
+
+    def _problems(self) -> list[str]:
+        problems: list[str] = []
+        if len(str(self.secret_key)) < MIN_SECRET_KEY_LENGTH:
+            problems.append(
+                f"AUTHKIT_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long "
+                '(make one with: python -c "import secrets; print(secrets.token_urlsafe(48))").'
+            )
+        if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            problems.append(
+                "AUTHKIT_DATABASE_URL must start with sqlite+aiosqlite:// or "
+                f"postgresql+asyncpg://, not {_redact(self.database_url)!r}."
+            )
+        if self.database_schema is not None and not self.database_schema.isidentifier():
+            problems.append("AUTHKIT_DATABASE_SCHEMA must be a plain identifier.")
+        if urlsplit(self.email_url).scheme not in EMAIL_SCHEMES:
+            problems.append(
+                f"AUTHKIT_EMAIL_URL must use one of {', '.join(EMAIL_SCHEMES)}, "
+                f"not {_redact(self.email_url)!r}."
+            )
+        base = urlsplit(self.base_url)
+        if base.scheme not in ("http", "https") or not base.netloc or base.query:
+            problems.append(
+                f"AUTHKIT_BASE_URL must be an absolute http(s) URL such as "
+                f"https://example.com, not {self.base_url!r}."
+            )
+        if not 1 <= self.session_token_lifetime <= 3600:
+            problems.append("AUTHKIT_SESSION_TOKEN_LIFETIME must be between 1 and 3600 seconds.")
+        if not self.session_token_lifetime < self.session_lifetime <= 400 * 24 * 3600:
+            problems.append(
+                "AUTHKIT_SESSION_LIFETIME must be longer than the session token lifetime "
+                "and at most 400 days."
+            )
+        if not 60 <= self.code_lifetime <= 600:
+            problems.append("AUTHKIT_CODE_LIFETIME must be between 60 and 600 seconds.")
+        if not 8 <= self.password_min_length <= self.password_max_length <= 4096:
+            problems.append(
+                "AUTHKIT_PASSWORD_MIN_LENGTH must be at least 8 and at most "
+                "AUTHKIT_PASSWORD_MAX_LENGTH (itself at most 4096)."
+            )
+        if self.password_hash_profile not in HASH_PROFILES:
+            problems.append(
+                f"AUTHKIT_PASSWORD_HASH_PROFILE must be one of {', '.join(HASH_PROFILES)}."
+            )
+        if self.password_hash_concurrency < 0:
+            problems.append("AUTHKIT_PASSWORD_HASH_CONCURRENCY must be 0 (automatic) or more.")
+        if self.name_fields not in get_args(NameFields):
+            problems.append("AUTHKIT_NAME_FIELDS must be one of off, optional, required.")
+        for name in ("after_sign_in_url", "after_sign_out_url"):
+            value = getattr(self, name)
+            if not value.startswith("/") or value.startswith("//"):
+                problems.append(f"AUTHKIT_{name.upper()} must be a path on this site, like /.")
+        if self.redis_url is not None and urlsplit(self.redis_url).scheme not in (
+            "redis",
+            "rediss",
+            "unix",
+        ):
+            problems.append("AUTHKIT_REDIS_URL must start with redis://, rediss:// or unix://.")
+        if not 0 < self.email_timeout <= 120:
+            problems.append("AUTHKIT_EMAIL_TIMEOUT must be between 0 and 120 seconds.")
+        return problems
+
+    @property
+    def is_https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def base_origin(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """
+        Build settings from `AUTHKIT_*` variables (of `environ`, default `os.environ`);
+        keyword `overrides` win over the environment.
+
+        Raises:
+            ConfigError: a variable is missing, cannot be parsed or is out of range.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = ENV_PREFIX + f.name.upper()
+            if key in environ:
+                values[f.name] = _parse(key, environ[key], f.type)
+        values.update(overrides)
+        if "secret_key" not in values:
+            raise ConfigError(
+                "AUTHKIT_SECRET_KEY is not set: authkit needs a secret key of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters to sign sessions (only `authkit demo` "
+                "makes one up)."
+            )
+        return cls(**values)
+
+
+def _parse(key: str, raw: str, annotation: object) -> Any:
+    text = str(annotation)
+    if text == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{key} must be a whole number, not {raw!r}.") from None
+    if text == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{key} must be a number, not {raw!r}.") from None
+    if text == "bool":
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{key} must be true or false, not {raw!r}.")
+    if text == "Secret":
+        return Secret(raw)
+    if "None" in text and raw == "":
+        return None
+    return raw
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(parts.password, "***")
+    return url

@@ -1,0 +1,108 @@
+"""
+The Mailer: delivers messages in the background so a request never waits on a slow mail
+server, and turns every outcome into one log line. It owns the pending deliveries (kept until
+they finish, and awaited by `drain()` at shutdown and in tests) and the sent/failed counters;
+it never logs a message body or a full recipient address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from email.message import EmailMessage
+from email.utils import getaddresses
+
+from .transports import EmailTransport
+
+__all__ = ["Mailer"]
+
+# Long server replies are cut so one failure stays one readable log line.
+_MAX_REASON_CHARS = 200
+
+
+class Mailer:
+    """
+    Sends through `transport` without making the caller wait.
+
+    `send()` must be called from a running event loop. Failures (including the transport's
+    timeout) are logged at ERROR on `logger_name` as one line naming only the recipient's
+    domain, and counted in `failed_count`; successes are logged at INFO and counted in
+    `sent_count`. Call `await drain()` before the loop stops, or pending mail is lost.
+    """
+
+    def __init__(self, transport: EmailTransport, *, logger_name: str = "authkit.email") -> None:
+        self.transport = transport
+        self.sent_count = 0
+        self.failed_count = 0
+        self._logger = logging.getLogger(logger_name)
+        # asyncio keeps only weak references to tasks: without this set a pending delivery
+        # could be garbage collected mid-flight.
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def send(self, message: EmailMessage) -> None:
+        """
+        Schedule delivery of `message` and return at once.
+
+        Raises:
+            RuntimeError: there is no running event loop.
+        """
+        task = asyncio.get_running_loop().create_task(self._deliver(message))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def drain(self) -> None:
+        """
+        Wait until every scheduled delivery has finished, including ones scheduled meanwhile.
+
+        Deliveries end within the transport's timeout; to bound shutdown further, wrap this
+        call in `asyncio.timeout()`: pending deliveries keep running until the loop stops.
+        """
+        while self._pending:
+            # wait(), not gather(): cancelling drain() must not cancel the deliveries.
+            await asyncio.wait(set(self._pending))
+
+    async def _deliver(self, message: EmailMessage) -> None:
+        recipient = _masked_recipients(message)
+        try:
+            await self.transport.send(message)
+        except asyncio.CancelledError:
+            # The loop is stopping: say the mail was lost, then let the cancellation through.
+            self._log_failure(recipient, "CancelledError", "delivery cancelled")
+            raise
+        # A background task has nobody to raise to: every failure becomes a log line.
+        except Exception as exc:
+            self._log_failure(recipient, type(exc).__name__, _short_reason(exc, message))
+        else:
+            self.sent_count += 1
+            self._logger.info("email sent to %s subject=%r", recipient, str(message["Subject"]))
+
+    def _log_failure(self, recipient: str, kind: str, reason: str) -> None:
+        self.failed_count += 1
+        self._logger.error("email to %s failed: %s: %s", recipient, kind, reason)
+
+    def __repr__(self) -> str:
+        return f"Mailer(transport={self.transport!r}, pending={len(self._pending)})"
+
+
+def _masked_recipients(message: EmailMessage) -> str:
+    # Only the domain: full addresses in logs are personal data and help enumeration.
+    addresses = [address for _, address in getaddresses(message.get_all("To", []))]
+    masked = [_mask(address) for address in addresses if address]
+    return ", ".join(masked) or "(no recipient)"
+
+
+def _mask(address: str) -> str:
+    return f"***@{address.rpartition('@')[2]}"
+
+
+def _short_reason(exc: BaseException, message: EmailMessage) -> str:
+    reason = " ".join(str(exc).split()) or "no details"
+    # Server replies often echo the address ("<a@b.c> unknown user"): keep only its domain.
+    for _, address in getaddresses(message.get_all("To", [])):
+        if address:
+            pattern = re.compile(re.escape(address), re.IGNORECASE)
+            reason = pattern.sub(lambda match: _mask(match.group()), reason)
+    if len(reason) > _MAX_REASON_CHARS:
+        reason = reason[: _MAX_REASON_CHARS - 3] + "..."
+    return reason

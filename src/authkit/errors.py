@@ -1,0 +1,99 @@
+"""
+The one tree of errors authkit raises.
+
+    AuthKitError
+    ├── ConfigError(ValueError)      a setting is missing or wrong; raised at construction
+    ├── TokenError                   a session token or refresh token is not acceptable
+    ├── StoreError                   the database could not be reached or answered wrongly
+    └── FlowError                    a user-facing rule was broken; `code` keys into messages
+        ├── FieldError(field)        one form field is wrong (the message goes beside it)
+        ├── InvalidCredentials       the email or password is wrong (never says which)
+        ├── CodeInvalid              the emailed code is wrong
+        ├── CodeExpired              the emailed code is too old, used up or unknown
+        └── SignUpClosed             the host's hook refused sign-up
+
+Endpoints turn a FlowError into a message next to the field; nothing else reaches a user.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthKitError",
+    "CodeExpired",
+    "CodeInvalid",
+    "ConfigError",
+    "FieldError",
+    "FlowError",
+    "InvalidCredentials",
+    "SignUpClosed",
+    "StoreError",
+    "TokenError",
+]
+
+
+class AuthKitError(Exception):
+    """
+    Superclass of every authkit error. Never raised directly.
+    """
+
+
+class ConfigError(AuthKitError, ValueError):
+    """
+    A setting is missing or invalid. The message is one sentence naming the setting.
+    """
+
+
+class TokenError(AuthKitError):
+    """
+    A token failed verification. The reason is for logs, never for users.
+    """
+
+
+class StoreError(AuthKitError):
+    """
+    The database failed; the request must fail closed.
+    """
+
+
+class FlowError(AuthKitError):
+    """
+    A user-facing rule was broken.
+
+    `code` is a key of `authkit.messages.MESSAGES`; `field` names the form field the
+    message belongs beside, or None for a form-wide message.
+    """
+
+    code: str = "invalid"
+    field: str | None = None
+
+    def __init__(self, code: str | None = None, *, field: str | None = None, **params: object):
+        self.code = code or self.code
+        self.field = field if field is not None else self.field
+        self.params = params
+        super().__init__(self.code)
+
+
+class FieldError(FlowError):
+    """
+    One field is wrong: `FieldError("password_too_short", field="password", min=8)`.
+    """
+
+
+class InvalidCredentials(FlowError):
+    code = "invalid_credentials"
+    field = "password"
+
+
+class CodeInvalid(FlowError):
+    code = "code_invalid"
+    field = "code"
+
+
+class CodeExpired(FlowError):
+    code = "code_expired"
+    field = "code"
+
+
+class SignUpClosed(FlowError):
+    code = "sign_up_closed"
+    field = "email"

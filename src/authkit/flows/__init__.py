@@ -1,0 +1,1 @@
+"""The rules of each flow: sign-up, sign-in, sign-out, profile. No HTTP, no Jinja."""

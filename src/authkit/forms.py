@@ -1,0 +1,48 @@
+"""
+The HTML forms (WTForms): field names from the design and a hard length limit on every
+field, so oversized input is refused before any rule or hash sees it. The rules
+themselves live in the flows.
+"""
+
+from __future__ import annotations
+
+from wtforms import Form, HiddenField, PasswordField, StringField
+from wtforms.validators import Length
+
+from .store.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
+
+__all__ = ["CodeForm", "ProfileForm", "SignInForm", "SignOutForm", "SignUpForm"]
+
+#: Generous bound for any password field; the configured maximum is checked by the flow.
+PASSWORD_FIELD_LIMIT = 4096
+REDIRECT_LIMIT = 2048
+
+
+class _Base(Form):
+    csrf_token = HiddenField(validators=[Length(max=300)])
+    redirect_url = HiddenField(validators=[Length(max=REDIRECT_LIMIT)])
+
+
+class SignInForm(_Base):
+    email = StringField("Email address", validators=[Length(max=EMAIL_MAX_LENGTH)])
+    password = PasswordField("Password", validators=[Length(max=PASSWORD_FIELD_LIMIT)])
+
+
+class SignUpForm(_Base):
+    email = StringField("Email address", validators=[Length(max=EMAIL_MAX_LENGTH)])
+    password = PasswordField("Password", validators=[Length(max=PASSWORD_FIELD_LIMIT)])
+    first_name = StringField("First name", validators=[Length(max=NAME_MAX_LENGTH)])
+    last_name = StringField("Last name", validators=[Length(max=NAME_MAX_LENGTH)])
+
+
+class CodeForm(_Base):
+    code = StringField("Verification code", validators=[Length(max=20)])
+
+
+class ProfileForm(_Base):
+    first_name = StringField("First name", validators=[Length(max=NAME_MAX_LENGTH)])
+    last_name = StringField("Last name", validators=[Length(max=NAME_MAX_LENGTH)])
+
+
+class SignOutForm(_Base):
+    pass

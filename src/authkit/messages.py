@@ -1,0 +1,54 @@
+"""
+Every user-visible sentence, keyed by a code. Hosts override any of them with
+`AuthKit(messages={...})`; the values may use `{name}` placeholders filled from the error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+MESSAGES: Mapping[str, str] = {
+    # fields
+    "required": "This field is required.",
+    "email_invalid": "Enter a valid email address.",
+    "too_long": "This is too long: at most {max} characters.",
+    "password_too_short": "Use at least {min} characters.",
+    "password_too_long": "Use at most {max} characters.",
+    "password_too_common": "This password is too common. Choose one that is harder to guess.",
+    "password_is_email": "Your password must not be your email address.",
+    "name_invalid": "Names cannot contain control characters.",
+    # flows
+    # Same message for unknown email and wrong password: no account enumeration.
+    "invalid_credentials": "The email or password is incorrect.",
+    "code_invalid": "That code is incorrect. Check the email and try again.",
+    "code_expired": "That code has expired. Ask for a new one.",
+    "code_format": "Enter the 6-digit code from the email.",
+    "sign_up_closed": "Sign-up is closed.",
+    "csrf_failed": "Your form expired. Please try again.",
+    "attempt_missing": "Start again: that sign-up has expired.",
+    "resend_too_soon": "Wait {seconds} seconds before asking for another code.",
+    "too_many_codes": "Too many codes were sent. Start again in a few minutes.",
+    "banned": "The email or password is incorrect.",
+    # notices
+    "code_sent": "We sent a 6-digit code to {email}.",
+    "code_resent": "We sent a new code to {email}.",
+    "profile_saved": "Your profile was saved.",
+    "server_error": "Something went wrong on our side. Please try again.",
+    "unavailable": "The service is unavailable right now. Please try again in a moment.",
+}
+
+
+class Messages:
+    """
+    The message catalogue: the defaults with the host's overrides on top.
+    """
+
+    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
+        self._table = {**MESSAGES, **(overrides or {})}
+
+    def __call__(self, code: str, /, **params: object) -> str:
+        template = self._table.get(code, self._table["server_error"])
+        try:
+            return template.format(**params)
+        except (KeyError, IndexError, ValueError):
+            return template

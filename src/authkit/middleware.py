@@ -1,0 +1,219 @@
+"""
+The per-request session check (pure ASGI) and the request API hosts use: `auth()`,
+`current_user()` and `requires_user`.
+
+A valid `__session` JWT is a signature check and nothing else: no database. Only when
+it has expired (or is missing) and a `__refresh` cookie is present does the middleware
+load the session row once, mint a new token and set it on this same response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, parse_cookies, set_cookie
+from .errors import StoreError, TokenError
+from .security.csrf import CSRF_COOKIE, CsrfGuard
+from .sessions import SessionStart, refresh_session
+from .users import User, get_user
+
+if TYPE_CHECKING:
+    from .app import AuthKit
+    from .services import Services
+
+__all__ = ["ANONYMOUS", "Auth", "AuthKitMiddleware", "auth", "current_user", "requires_user"]
+
+logger = logging.getLogger("authkit.sessions")
+
+AUTH_KEY = "authkit.auth"
+KIT_KEY = "authkit.kit"
+COOKIES_KEY = "authkit.cookies"
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    """Who made this request, from the verified session token. No I/O to get it."""
+
+    user_id: str | None = None
+    session_id: str | None = None
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_signed_in(self) -> bool:
+        return self.user_id is not None
+
+
+ANONYMOUS = Auth()
+
+
+def auth(request: HTTPConnection) -> Auth:
+    """
+    The session of this request: `user_id`, `session_id`, `claims`, `is_signed_in`.
+
+    Raises:
+        RuntimeError: the authkit middleware is not installed (call `authkit.install(app)`).
+    """
+    try:
+        state: Auth = request.scope[AUTH_KEY]
+    except KeyError:
+        raise RuntimeError(
+            "authkit's middleware is not installed: call authkit.install(app)"
+        ) from None
+    return state
+
+
+async def current_user(request: HTTPConnection) -> User | None:
+    """The signed-in user (one query), or None when nobody is signed in."""
+    state = auth(request)
+    if state.user_id is None:
+        return None
+    kit: AuthKit = request.scope[KIT_KEY]
+    user = await get_user(kit.services, state.user_id)
+    if user is None or user.is_banned:
+        return None
+    return user
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def requires_user(endpoint: Endpoint) -> Endpoint:
+    """
+    Protect an endpoint: without a session, an HTML request is redirected to the sign-in
+    page (coming back afterwards), a JSON or htmx request gets 401.
+    """
+
+    @functools.wraps(endpoint)
+    async def protected(request: Request) -> Response:
+        if auth(request).is_signed_in:
+            return await endpoint(request)
+        accept = request.headers.get("accept", "")
+        if request.headers.get("hx-request") or (
+            "application/json" in accept and "text/html" not in accept
+        ):
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        kit: AuthKit = request.scope[KIT_KEY]
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = f"{kit.services.mount_path}/sign-in?redirect_url={quote(here, safe='')}"
+        return RedirectResponse(target, status_code=303)
+
+    return protected
+
+
+class AuthKitMiddleware:
+    """Installed by `AuthKit.install(app)`; verifies the session on every request."""
+
+    def __init__(self, app: ASGIApp, *, kit: AuthKit) -> None:
+        self.app = app
+        self.kit = kit
+        # One refresh per refresh token at a time in this process; others await it.
+        self._refreshing: dict[str, asyncio.Future[SessionStart | None]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        kit = self.kit
+        if not kit.is_started:
+            try:
+                await kit.ensure_started()
+            except StoreError:
+                logger.warning("authkit start-up failed: database unavailable")
+        svc = kit.services
+        scope[KIT_KEY] = kit
+        cookies = parse_cookies(_header(scope, b"cookie"))
+        scope[COOKIES_KEY] = cookies
+        state = ANONYMOUS
+        extra: list[bytes] = []
+        secure = svc.settings.is_https
+
+        token = cookies.get(SESSION_COOKIE)
+        if token:
+            try:
+                claims = svc.keyring.verify_session_token(
+                    token, now_timestamp=svc.clock().timestamp()
+                )
+                state = Auth(claims.user_id, claims.session_id, claims.claims)
+            except TokenError:
+                state = ANONYMOUS
+        if state is ANONYMOUS:
+            refresh = cookies.get(REFRESH_COOKIE)
+            if refresh:
+                state, extra = await self._refresh(svc, refresh, secure)
+            elif token:
+                extra = [clear_cookie(SESSION_COOKIE, secure=secure)]
+        scope[AUTH_KEY] = state
+
+        async def send_with_cookies(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.extend((b"set-cookie", value) for value in extra)
+                csrf_value = CsrfGuard.new_cookie_value(scope)
+                if csrf_value is not None:
+                    headers.append(
+                        (
+                            b"set-cookie",
+                            set_cookie(CSRF_COOKIE, csrf_value, max_age=None, secure=secure),
+                        )
+                    )
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookies)
+
+    async def _refresh(self, svc: Services, refresh: str, secure: bool) -> tuple[Auth, list[bytes]]:
+        try:
+            start = await self._refresh_once(svc, refresh)
+        except StoreError:
+            # Fail closed but keep the cookies: once the database is back, so is the user.
+            logger.warning("session refresh failed: database unavailable")
+            return ANONYMOUS, []
+        if start is None:
+            return ANONYMOUS, [
+                clear_cookie(SESSION_COOKIE, secure=secure),
+                clear_cookie(REFRESH_COOKIE, secure=secure),
+            ]
+        return (
+            Auth(start.user_id, start.session_id, start.claims),
+            [
+                set_cookie(SESSION_COOKIE, start.session_token, max_age=None, secure=secure),
+                set_cookie(
+                    REFRESH_COOKIE, refresh, max_age=svc.settings.session_lifetime, secure=secure
+                ),
+            ],
+        )
+
+    async def _refresh_once(self, svc: Services, refresh: str) -> SessionStart | None:
+        pending = self._refreshing.get(refresh)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[SessionStart | None] = asyncio.get_running_loop().create_future()
+        self._refreshing[refresh] = future
+        try:
+            result = await refresh_session(svc, refresh)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._refreshing[refresh]
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None

@@ -1,0 +1,1 @@
+"""Cryptography and request-safety mechanisms shared by every flow."""

@@ -1,0 +1,242 @@
+"""
+Session JWTs: Ed25519 signing keys (kept in the database, private halves encrypted with
+the secret key), minting, verification and the JWKS document.
+
+Verification takes the algorithm from our own key, never from the token: exactly
+`EdDSA`, a known `kid`, `typ: JWT`, every required claim, the exact issuer, no audience,
+and time checked against the injected clock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from jwt.algorithms import OKPAlgorithm
+
+from ..errors import TokenError
+from ..ids import new_id
+from ..store.models import SigningKeyRow
+from .secrets import fernet_key
+
+__all__ = [
+    "ALGORITHM",
+    "KEY_RETENTION",
+    "MAX_TOKEN_LENGTH",
+    "REQUIRED_CLAIMS",
+    "KeyRing",
+    "SessionClaims",
+    "new_signing_key_row",
+]
+
+ALGORITHM = "EdDSA"
+REQUIRED_CLAIMS = ("iss", "sub", "sid", "iat", "nbf", "exp")
+#: A retired key stays published this long, so tokens it signed (and caches of the JWKS
+#: held by third parties) run out before it disappears.
+KEY_RETENTION = timedelta(days=1)
+#: Clock skew tolerated for `nbf`/`iat` between hosts; `exp` gets none.
+NBF_LEEWAY_SECONDS = 5
+#: Anything longer is not one of ours; refuse before parsing (cheap DoS guard).
+MAX_TOKEN_LENGTH = 4096
+_KEY_PURPOSE = "signing-key-encryption"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClaims:
+    """The verified claims of a session token."""
+
+    user_id: str
+    session_id: str
+    expires_at: int
+    claims: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    kid: str
+    public: Ed25519PublicKey
+    private: Ed25519PrivateKey | None
+    public_jwk: Mapping[str, str]
+    created_at: datetime
+    retired_at: datetime | None
+
+
+def new_signing_key_row(secret_key: str, now: datetime) -> SigningKeyRow:
+    """A fresh Ed25519 key ready to insert, its private half encrypted."""
+    private = Ed25519PrivateKey.generate()
+    kid = new_id("key")
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    jwk = json.loads(OKPAlgorithm.to_jwk(private.public_key()))
+    jwk.update({"kid": kid, "alg": ALGORITHM, "use": "sig"})
+    return SigningKeyRow(
+        kid=kid,
+        algorithm=ALGORITHM,
+        public_jwk=json.dumps(jwk, sort_keys=True),
+        private_key_encrypted=Fernet(fernet_key(secret_key, _KEY_PURPOSE)).encrypt(pem).decode(),
+        created_at=now,
+    )
+
+
+class KeyRing:
+    """
+    The signing keys one process knows. Loaded from the database at start-up and on
+    refresh; verification never touches the database.
+    """
+
+    def __init__(self, *, issuer: str, secret_key: str) -> None:
+        self.issuer = issuer
+        self._fernet = Fernet(fernet_key(secret_key, _KEY_PURPOSE))
+        self._keys: dict[str, _Key] = {}
+        self._signing: _Key | None = None
+        self.loaded_at: datetime | None = None
+
+    def load(self, rows: Iterable[SigningKeyRow], now: datetime) -> None:
+        """
+        Replace the known keys with `rows`. The newest unretired key signs; retired keys
+        verify until `KEY_RETENTION` has passed.
+
+        Raises:
+            TokenError: a private key cannot be decrypted (the secret key changed).
+        """
+        keys: dict[str, _Key] = {}
+        for row in rows:
+            if row.algorithm != ALGORITHM:
+                continue
+            if row.retired_at is not None and row.retired_at + KEY_RETENTION < now:
+                continue
+            keys[row.kid] = self._decode_row(row)
+        active = [k for k in keys.values() if k.retired_at is None]
+        self._keys = keys
+        self._signing = max(active, key=lambda k: (k.created_at, k.kid)) if active else None
+        self.loaded_at = now
+
+    def _decode_row(self, row: SigningKeyRow) -> _Key:
+        jwk: dict[str, str] = json.loads(row.public_jwk)
+        public = OKPAlgorithm.from_jwk(row.public_jwk)
+        if not isinstance(public, Ed25519PublicKey):
+            raise TokenError(f"signing key {row.kid} is not an Ed25519 public key")
+        private: Ed25519PrivateKey | None = None
+        if row.retired_at is None:
+            try:
+                pem = self._fernet.decrypt(row.private_key_encrypted.encode())
+            except InvalidToken:
+                raise TokenError(
+                    f"signing key {row.kid} cannot be decrypted: was AUTHKIT_SECRET_KEY changed?"
+                ) from None
+            loaded = serialization.load_pem_private_key(pem, password=None)
+            if not isinstance(loaded, Ed25519PrivateKey):
+                raise TokenError(f"signing key {row.kid} is not an Ed25519 private key")
+            private = loaded
+        return _Key(row.kid, public, private, jwk, row.created_at, row.retired_at)
+
+    @property
+    def has_signing_key(self) -> bool:
+        return self._signing is not None
+
+    @property
+    def kids(self) -> frozenset[str]:
+        return frozenset(self._keys)
+
+    def mint(self, claims: Mapping[str, Any], *, headers: Mapping[str, str] | None = None) -> str:
+        """Sign `claims` with the current key (`kid` and `typ: JWT` in the header)."""
+        key = self._signing
+        if key is None or key.private is None:
+            raise TokenError("no signing key loaded")
+        return jwt.encode(
+            dict(claims),
+            key.private,
+            algorithm=ALGORITHM,
+            headers={**(headers or {}), "kid": key.kid, "typ": "JWT"},
+        )
+
+    def mint_session_token(
+        self,
+        *,
+        user_id: str,
+        session_id: str,
+        now: datetime,
+        lifetime_seconds: int,
+        extra_claims: Mapping[str, Any] | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        """A session token for `user_id`/`session_id`; returns it with its claims."""
+        iat = int(now.timestamp())
+        exp = iat + lifetime_seconds
+        claims = {
+            **(extra_claims or {}),
+            "iss": self.issuer,
+            "sub": user_id,
+            "sid": session_id,
+            "iat": iat,
+            "nbf": iat,
+            "exp": exp,
+        }
+        return self.mint(claims), claims
+
+    def verify_session_token(self, token: str, *, now_timestamp: float) -> SessionClaims:
+        """
+        Verify a session token and return its claims.
+
+        Warning:
+            The algorithm comes from our key (`EdDSA` only), never from the token's
+            header: `none`, HS256 with our public key, and other keys are all refused.
+
+        Raises:
+            TokenError: for any reason the token is not a valid, current session token.
+        """
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise TokenError("token too long")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise TokenError("malformed token") from None
+        kid = header.get("kid")
+        key = self._keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise TokenError("unknown signing key")
+        if header.get("alg") != ALGORITHM or header.get("typ") != "JWT":
+            raise TokenError("wrong algorithm or type")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.public,
+                algorithms=[ALGORITHM],
+                issuer=self.issuer,
+                options={
+                    "require": list(REQUIRED_CLAIMS),
+                    # Time is checked below against the injected clock.
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                    # No audience given: a token that carries one (a JWT-template token)
+                    # is refused here, so it can never be used as a session.
+                    "verify_aud": True,
+                },
+            )
+        except jwt.InvalidTokenError as exc:
+            raise TokenError(f"invalid token: {type(exc).__name__}") from None
+        sub, sid, exp, nbf = claims["sub"], claims["sid"], claims["exp"], claims["nbf"]
+        if not (isinstance(sub, str) and isinstance(sid, str)):
+            raise TokenError("sub and sid must be strings")
+        if not all(isinstance(claims[c], int) for c in ("iat", "nbf", "exp")):
+            raise TokenError("time claims must be integers")
+        if now_timestamp >= exp:
+            raise TokenError("expired")
+        if now_timestamp + NBF_LEEWAY_SECONDS < nbf:
+            raise TokenError("not yet valid")
+        return SessionClaims(user_id=sub, session_id=sid, expires_at=exp, claims=claims)
+
+    def jwks(self) -> dict[str, list[Mapping[str, str]]]:
+        """The public keys, current and recently retired, newest first."""
+        keys = sorted(self._keys.values(), key=lambda k: (k.created_at, k.kid), reverse=True)
+        return {"keys": [k.public_jwk for k in keys]}

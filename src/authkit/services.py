@@ -1,0 +1,37 @@
+"""
+The parts every flow needs, built once per AuthKit: settings, database, keys, password
+hasher, mailer, templates, messages and the clock. Flows receive this object and
+nothing from HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jinja2
+
+from .clock import Clock
+from .config import Settings
+from .email import Mailer
+from .messages import Messages
+from .security.passwords import PasswordHasher
+from .security.tokens import KeyRing
+from .store.db import Database
+
+__all__ = ["Services"]
+
+
+@dataclass(eq=False, kw_only=True)
+class Services:
+    settings: Settings
+    db: Database
+    keyring: KeyRing
+    hasher: PasswordHasher
+    mailer: Mailer
+    templates: jinja2.Environment
+    messages: Messages
+    clock: Clock
+    #: Key for hashing emailed codes (derived from the secret key).
+    code_key: bytes
+    #: Where the sub-app is mounted in the host (found by `install()`).
+    mount_path: str = "/auth"

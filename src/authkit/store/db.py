@@ -1,0 +1,69 @@
+"""
+The async engine and session scope. SQLite (aiosqlite) runs in WAL mode with a busy
+timeout so concurrent requests wait instead of failing; PostgreSQL (asyncpg) may keep
+authkit's tables in their own schema.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..errors import StoreError
+
+__all__ = ["Database"]
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class Database:
+    """
+    Owns the engine. `async with db.session() as s:` gives a session that commits on
+    success, rolls back on error, and turns connection failures into `StoreError`.
+    """
+
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.url = url
+        self.schema = schema
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine: AsyncEngine = _make_engine(url, schema)
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        try:
+            async with AsyncSession(self.engine, expire_on_commit=False) as s:
+                yield s
+                await s.commit()
+        except IntegrityError:
+            raise
+        except (OperationalError, DBAPIError, OSError) as exc:
+            raise StoreError(f"database unavailable: {type(exc).__name__}") from exc
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _make_engine(url: str, schema: str | None) -> AsyncEngine:
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+        engine = create_async_engine(url, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    if schema:
+        kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+    return create_async_engine(url, **kwargs)

@@ -1,0 +1,36 @@
+"""
+Runs the Alembic migrations that ship inside the package, on the async engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from .db import Database
+
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "upgrade"]
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(connection: Connection | None = None, schema: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    config.attributes["schema"] = schema
+    return config
+
+
+async def upgrade(db: Database, revision: str = "head") -> None:
+    """Bring the database to `revision` (default: the newest)."""
+    async with db.engine.begin() as conn:
+        if db.schema:
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{db.schema}"'))
+        await conn.run_sync(
+            lambda sync_conn: command.upgrade(alembic_config(sync_conn, db.schema), revision)
+        )

@@ -1,0 +1,90 @@
+"""
+The user as hosts and templates see it: a frozen view built from the user row and its
+primary email address, and the one query that loads it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from .errors import FieldError
+from .services import Services
+from .store.models import NAME_MAX_LENGTH, EmailAddressRow, UserRow
+
+__all__ = ["User", "clean_name", "get_user"]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user of the site, as returned by `current_user(request)`."""
+
+    id: str
+    email: str
+    first_name: str
+    last_name: str
+    created_at: datetime
+    email_verified: bool
+    is_banned: bool
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def initials(self) -> str:
+        if self.first_name or self.last_name:
+            letters = [p[0] for p in (self.first_name, self.last_name) if p]
+        else:
+            letters = [self.email[0]]
+        return "".join(letters).upper()
+
+
+async def get_user(svc: Services, user_id: str) -> User | None:
+    """Load a user and their primary email in one query; None if there is no such user."""
+    async with svc.db.session() as s:
+        found = (
+            await s.exec(
+                select(UserRow, EmailAddressRow)
+                .join(EmailAddressRow, col(EmailAddressRow.user_id) == col(UserRow.id))
+                .where(col(UserRow.id) == user_id, col(EmailAddressRow.is_primary).is_(True))
+            )
+        ).first()
+    if found is None:
+        return None
+    user, address = found
+    return User(
+        id=user.id,
+        email=address.email,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        created_at=user.created_at,
+        email_verified=address.verified_at is not None,
+        is_banned=user.banned_at is not None,
+    )
+
+
+def clean_name(value: str | None, *, field: str, required: bool) -> str:
+    """
+    Strip a first or last name and check it.
+
+    Raises:
+        FieldError: `required`, `too_long` or `name_invalid`.
+    """
+    name = (value or "").strip()
+    if not name:
+        if required:
+            raise FieldError("required", field=field)
+        return ""
+    if len(name) > NAME_MAX_LENGTH:
+        raise FieldError("too_long", field=field, max=NAME_MAX_LENGTH)
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        raise FieldError("name_invalid", field=field)
+    return name

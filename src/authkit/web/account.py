@@ -1,0 +1,50 @@
+"""The signed-in user's page: their email, editable names, and the sign-out form."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import FlowError
+from ..flows.profile import update_names
+from ..forms import ProfileForm
+from ..middleware import current_user, requires_user
+from .helpers import csrf_ok, errors_of, kit_of, limit_errors, meta_of, page, read_form, redirect
+
+__all__ = ["user_endpoint"]
+
+TEMPLATE = "authkit/pages/user.html"
+
+
+@requires_user
+async def user_endpoint(request: Request) -> Response:
+    kit = kit_of(request)
+    user = await current_user(request)
+    if user is None:
+        # The token is valid but the account is gone or banned: start over.
+        return redirect(f"{kit.mount_path}/sign-in")
+    if request.method == "GET":
+        form = ProfileForm(data={"first_name": user.first_name, "last_name": user.last_name})
+        return page(request, TEMPLATE, form=form, user=user)
+
+    data = await read_form(request)
+    form = ProfileForm(data)
+    if not csrf_ok(request, data):
+        errors = {"__all__": kit.services.messages("csrf_failed")}
+        return page(request, TEMPLATE, form=form, user=user, errors=errors, status_code=403)
+    if errors := limit_errors(kit, form):
+        return page(request, TEMPLATE, form=form, user=user, errors=errors, status_code=422)
+    try:
+        await update_names(
+            kit.services,
+            user_id=user.id,
+            first_name=form.first_name.data,
+            last_name=form.last_name.data,
+            meta=meta_of(request),
+        )
+    except FlowError as error:
+        errors = errors_of(kit, error)
+        return page(request, TEMPLATE, form=form, user=user, errors=errors, status_code=422)
+    user = await current_user(request) or user
+    notice = kit.services.messages("profile_saved")
+    return page(request, TEMPLATE, form=form, user=user, notice=notice)

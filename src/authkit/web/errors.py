@@ -1,0 +1,70 @@
+"""
+Error pages: a database outage becomes a 503 page, an HTTP error its own short page,
+anything unexpected a generic 500 page. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from ..errors import StoreError
+from .helpers import SECURITY_HEADERS, kit_of
+
+__all__ = ["exception_handlers", "simple_error_page"]
+
+logger = logging.getLogger("authkit")
+
+_TITLES: Mapping[int, str] = {
+    400: "Bad request",
+    403: "Forbidden",
+    404: "Page not found",
+    405: "Method not allowed",
+    413: "Request too large",
+    415: "Unsupported form",
+    429: "Too many requests",
+    500: "Something went wrong",
+    503: "Service unavailable",
+}
+
+
+def simple_error_page(status_code: int, message: str) -> HTMLResponse:
+    """A self-contained page (no template, no database): safe even when all else fails."""
+    from html import escape
+
+    title = _TITLES.get(status_code, "Error")
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title></head><body><main>"
+        f"<h1>{escape(title)}</h1><p>{escape(message)}</p></main></body></html>"
+    )
+    headers = {**SECURITY_HEADERS}
+    if status_code == 503:
+        headers["Retry-After"] = "5"
+    return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = exc.detail if exc.status_code < 500 else ""
+    return simple_error_page(exc.status_code, message)
+
+
+async def _store_error(request: Request, exc: Exception) -> Response:
+    logger.error("database unavailable: %s", exc)
+    return simple_error_page(503, kit_of(request).services.messages("unavailable"))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unexpected error in %s %s", request.method, request.url.path)
+    return simple_error_page(500, kit_of(request).services.messages("server_error"))
+
+
+def exception_handlers() -> dict[Any, Any]:
+    return {HTTPException: _http_error, StoreError: _store_error, 500: _server_error}

@@ -1,0 +1,197 @@
+"""
+What every endpoint shares: reading a bounded form, checking CSRF, rendering a page
+with the security headers, setting the session cookies, and safe redirects.
+Endpoints only translate HTTP; the rules live in the flows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from wtforms import Form
+from wtforms.validators import Length
+
+from ..cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
+from ..errors import FlowError
+from ..middleware import COOKIES_KEY, KIT_KEY, auth
+from ..security.redirects import safe_redirect_url
+from ..sessions import RequestMeta, SessionStart
+
+if TYPE_CHECKING:
+    from ..app import AuthKit
+
+__all__ = [
+    "MAX_FORM_BYTES",
+    "SECURITY_HEADERS",
+    "clear_session_cookies",
+    "cookies_of",
+    "csrf_ok",
+    "errors_of",
+    "kit_of",
+    "limit_errors",
+    "meta_of",
+    "page",
+    "read_form",
+    "redirect",
+    "redirect_target",
+    "set_session_cookies",
+]
+
+#: No authkit form comes near this; a bigger body is refused before parsing.
+MAX_FORM_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 20
+
+SECURITY_HEADERS: Mapping[str, str] = {
+    # Auth pages carry personal data and one-time forms: never cache them.
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def kit_of(request: Request) -> AuthKit:
+    kit: AuthKit = request.scope[KIT_KEY]
+    return kit
+
+
+def cookies_of(request: Request) -> Mapping[str, str]:
+    cookies: Mapping[str, str] = request.scope.get(COOKIES_KEY, request.cookies)
+    return cookies
+
+
+def meta_of(request: Request) -> RequestMeta:
+    client = request.client
+    return RequestMeta(
+        ip_address=client.host if client else "",
+        user_agent=request.headers.get("user-agent", "")[:512],
+    )
+
+
+async def read_form(request: Request) -> FormData:
+    """
+    The posted form, refused with 413 past MAX_FORM_BYTES and 415 when the body is not
+    a form (JSON to a form endpoint, for instance).
+    """
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
+        raise HTTPException(413 if declared.isdigit() else 400)
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(413)
+
+    async def once() -> AsyncGenerator[bytes, None]:
+        yield bytes(body)
+
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if content_type == "application/x-www-form-urlencoded":
+            return await FormParser(request.headers, once()).parse()
+        if content_type == "multipart/form-data":
+            return await MultiPartParser(
+                request.headers, once(), max_files=0, max_fields=MAX_FORM_FIELDS
+            ).parse()
+    except (MultiPartException, UnicodeDecodeError, ValueError):
+        raise HTTPException(400) from None
+    raise HTTPException(415)
+
+
+def csrf_ok(request: Request, form: FormData) -> bool:
+    submitted = form.get("csrf_token") or request.headers.get("x-csrf-token")
+    return kit_of(request).csrf.is_valid(
+        submitted=submitted if isinstance(submitted, str) else None,
+        cookies=cookies_of(request),
+        headers=request.headers,
+        own_origin=f"{request.url.scheme}://{request.url.netloc}",
+    )
+
+
+def errors_of(kit: AuthKit, error: FlowError) -> dict[str, str]:
+    """A flow error as {field: message}; form-wide errors use the key `__all__`."""
+    return {error.field or "__all__": kit.services.messages(error.code, **error.params)}
+
+
+def page(
+    request: Request, template: str, *, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """Render a sub-app page with the shared context and security headers."""
+    kit = kit_of(request)
+    svc = kit.services
+    shared = {
+        "request": request,
+        "app_name": svc.settings.app_name,
+        "auth": auth(request),
+        "csrf_token": kit.csrf.token(request.scope, cookies_of(request)),
+        "mount": svc.mount_path,
+        "t": svc.messages,
+        "errors": {},
+        "notice": None,
+        "name_fields": svc.settings.name_fields,
+    }
+    html = svc.templates.get_template(template).render({**shared, **context})
+    return HTMLResponse(html, status_code=status_code, headers=dict(SECURITY_HEADERS))
+
+
+def redirect_target(request: Request, value: str | None, *, default: str | None = None) -> str:
+    settings = kit_of(request).services.settings
+    return safe_redirect_url(
+        value, default=default or settings.after_sign_in_url, base_url=settings.base_url
+    )
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def set_session_cookies(response: Response, request: Request, start: SessionStart) -> None:
+    settings = kit_of(request).services.settings
+    secure = settings.is_https
+    response.raw_headers.append(
+        (
+            b"set-cookie",
+            set_cookie(SESSION_COOKIE, start.session_token, max_age=None, secure=secure),
+        )
+    )
+    if start.refresh_token is not None:
+        response.raw_headers.append(
+            (
+                b"set-cookie",
+                set_cookie(
+                    REFRESH_COOKIE,
+                    start.refresh_token,
+                    max_age=settings.session_lifetime,
+                    secure=secure,
+                ),
+            )
+        )
+
+
+def clear_session_cookies(response: Response, request: Request) -> None:
+    secure = kit_of(request).services.settings.is_https
+    for name in (SESSION_COOKIE, REFRESH_COOKIE):
+        response.raw_headers.append((b"set-cookie", clear_cookie(name, secure=secure)))
+
+
+def limit_errors(kit: AuthKit, form: Form) -> dict[str, str]:
+    """Messages for fields over their length limit (WTForms' only job here)."""
+    form.validate()
+    errors: dict[str, str] = {}
+    for name in form.errors:
+        limit = next(
+            (int(getattr(v, "max", 0)) for v in form[name].validators if isinstance(v, Length)),
+            0,
+        )
+        errors[name] = kit.services.messages("too_long", max=limit)
+    return errors

@@ -1,0 +1,78 @@
+"""Sign-in and sign-out endpoints."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import FlowError
+from ..flows.sign_in import sign_in, sign_out
+from ..forms import SignInForm
+from ..middleware import auth
+from .helpers import (
+    clear_session_cookies,
+    csrf_ok,
+    errors_of,
+    kit_of,
+    limit_errors,
+    meta_of,
+    page,
+    read_form,
+    redirect,
+    redirect_target,
+    set_session_cookies,
+)
+
+__all__ = ["sign_in_endpoint", "sign_out_endpoint"]
+
+TEMPLATE = "authkit/pages/sign_in.html"
+
+
+async def sign_in_endpoint(request: Request) -> Response:
+    kit = kit_of(request)
+    if request.method == "GET":
+        wanted = request.query_params.get("redirect_url")
+        if auth(request).is_signed_in:
+            return redirect(redirect_target(request, wanted))
+        form = SignInForm(data={"redirect_url": redirect_target(request, wanted)})
+        return page(request, TEMPLATE, form=form)
+
+    data = await read_form(request)
+    form = SignInForm(data)
+    password = form.password.data or ""
+    form.password.data = ""  # never echo a password back
+    if not csrf_ok(request, data):
+        errors = {"__all__": kit.services.messages("csrf_failed")}
+        return page(request, TEMPLATE, form=form, errors=errors, status_code=403)
+    if errors := limit_errors(kit, form):
+        return page(request, TEMPLATE, form=form, errors=errors, status_code=422)
+    try:
+        start = await sign_in(
+            kit.services, email=form.email.data or "", password=password, meta=meta_of(request)
+        )
+    except FlowError as error:
+        return page(request, TEMPLATE, form=form, errors=errors_of(kit, error), status_code=422)
+    response = redirect(redirect_target(request, form.redirect_url.data))
+    set_session_cookies(response, request, start)
+    return response
+
+
+async def sign_out_endpoint(request: Request) -> Response:
+    kit = kit_of(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        errors = {"__all__": kit.services.messages("csrf_failed")}
+        return page(request, "authkit/pages/sign_out.html", errors=errors, status_code=403)
+    state = auth(request)
+    if state.user_id is not None and state.session_id is not None:
+        await sign_out(
+            kit.services, user_id=state.user_id, session_id=state.session_id, meta=meta_of(request)
+        )
+    target = redirect_target(
+        request,
+        str(form.get("redirect_url") or ""),
+        default=kit.services.settings.after_sign_out_url,
+    )
+    response = redirect(target)
+    clear_session_cookies(response, request)
+    return response

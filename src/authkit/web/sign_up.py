@@ -1,0 +1,207 @@
+"""
+Sign-up endpoints: the form, the code step and "send a new code". The attempt in
+progress is remembered in a signed, short-lived cookie bound to this browser.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..cookies import clear_cookie, set_cookie
+from ..errors import CodeExpired, FlowError
+from ..flows.sign_up import (
+    SignUpAttempt,
+    get_attempt,
+    resend_sign_up_code,
+    start_sign_up,
+    verify_sign_up,
+)
+from ..forms import CodeForm, SignUpForm
+from ..middleware import auth
+from .helpers import (
+    cookies_of,
+    csrf_ok,
+    errors_of,
+    kit_of,
+    limit_errors,
+    meta_of,
+    page,
+    read_form,
+    redirect,
+    redirect_target,
+    set_session_cookies,
+)
+
+__all__ = ["resend_endpoint", "sign_up_endpoint", "verify_endpoint"]
+
+ATTEMPT_COOKIE = "__ak_sign_up"
+FORM_TEMPLATE = "authkit/pages/sign_up.html"
+CODE_TEMPLATE = "authkit/pages/sign_up_verify.html"
+
+
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    secret = str(kit_of(request).services.settings.secret_key)
+    return URLSafeTimedSerializer(secret, salt="authkit.sign_up_attempt")
+
+
+def _attempt_id(request: Request) -> str | None:
+    raw = cookies_of(request).get(ATTEMPT_COOKIE)
+    if not raw or len(raw) > 200:
+        return None
+    max_age = kit_of(request).services.settings.code_lifetime
+    try:
+        value = _serializer(request).loads(raw, max_age=max_age)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
+
+
+async def sign_up_endpoint(request: Request) -> Response:
+    kit = kit_of(request)
+    if request.method == "GET":
+        wanted = request.query_params.get("redirect_url")
+        if auth(request).is_signed_in:
+            return redirect(redirect_target(request, wanted))
+        form = SignUpForm(data={"redirect_url": redirect_target(request, wanted)})
+        return page(request, FORM_TEMPLATE, form=form)
+
+    data = await read_form(request)
+    form = SignUpForm(data)
+    password = form.password.data or ""
+    form.password.data = ""  # never echo a password back
+    if not csrf_ok(request, data):
+        errors = {"__all__": kit.services.messages("csrf_failed")}
+        return page(request, FORM_TEMPLATE, form=form, errors=errors, status_code=403)
+    if errors := limit_errors(kit, form):
+        return page(request, FORM_TEMPLATE, form=form, errors=errors, status_code=422)
+    try:
+        attempt = await start_sign_up(
+            kit.services,
+            email=form.email.data or "",
+            password=password,
+            first_name=form.first_name.data,
+            last_name=form.last_name.data,
+            meta=meta_of(request),
+        )
+    except FlowError as error:
+        errors = errors_of(kit, error)
+        return page(request, FORM_TEMPLATE, form=form, errors=errors, status_code=422)
+    target = redirect_target(request, form.redirect_url.data)
+    response = redirect(f"{kit.mount_path}/sign-up/verify?redirect_url={quote(target, safe='')}")
+    response.raw_headers.append(
+        (
+            b"set-cookie",
+            set_cookie(
+                ATTEMPT_COOKIE,
+                _serializer(request).dumps(attempt.id),
+                max_age=kit.services.settings.code_lifetime,
+                secure=kit.services.settings.is_https,
+                path=kit.mount_path or "/",
+            ),
+        )
+    )
+    return response
+
+
+async def verify_endpoint(request: Request) -> Response:
+    kit = kit_of(request)
+    attempt_id = _attempt_id(request)
+    attempt = await get_attempt(kit.services, attempt_id) if attempt_id else None
+    if request.method == "GET":
+        if attempt is None:
+            return redirect(f"{kit.mount_path}/sign-up")
+        wanted = redirect_target(request, request.query_params.get("redirect_url"))
+        form = CodeForm(data={"redirect_url": wanted})
+        return _code_page(request, form, attempt)
+
+    data = await read_form(request)
+    form = CodeForm(data)
+    if not csrf_ok(request, data):
+        errors = {"__all__": kit.services.messages("csrf_failed")}
+        return _code_page(request, form, attempt, errors=errors, status_code=403)
+    if errors := limit_errors(kit, form):
+        return _code_page(request, form, attempt, errors=errors, status_code=422)
+    if attempt is None:
+        return _expired(request, form)
+    try:
+        start = await verify_sign_up(
+            kit.services, attempt_id=attempt.id, code=form.code.data or "", meta=meta_of(request)
+        )
+    except CodeExpired:
+        return _expired(request, form)
+    except FlowError as error:
+        form.code.data = ""
+        errors = errors_of(kit, error)
+        return _code_page(request, form, attempt, errors=errors, status_code=422)
+    response = redirect(redirect_target(request, form.redirect_url.data))
+    set_session_cookies(response, request, start)
+    response.raw_headers.append(
+        (
+            b"set-cookie",
+            clear_cookie(
+                ATTEMPT_COOKIE, secure=kit.services.settings.is_https, path=kit.mount_path or "/"
+            ),
+        )
+    )
+    return response
+
+
+async def resend_endpoint(request: Request) -> Response:
+    kit = kit_of(request)
+    data = await read_form(request)
+    form = CodeForm(data)
+    form.code.data = ""
+    attempt_id = _attempt_id(request)
+    attempt = await get_attempt(kit.services, attempt_id) if attempt_id else None
+    if not csrf_ok(request, data):
+        errors = {"__all__": kit.services.messages("csrf_failed")}
+        return _code_page(request, form, attempt, errors=errors, status_code=403)
+    if attempt is None:
+        return _expired(request, form)
+    try:
+        attempt = await resend_sign_up_code(
+            kit.services, attempt_id=attempt.id, meta=meta_of(request)
+        )
+    except CodeExpired:
+        return _expired(request, form)
+    except FlowError as error:
+        errors = errors_of(kit, error)
+        return _code_page(request, form, attempt, errors=errors, status_code=429)
+    notice = kit.services.messages("code_resent", email=attempt.email)
+    return _code_page(request, form, attempt, notice=notice)
+
+
+def _code_page(
+    request: Request,
+    form: CodeForm,
+    attempt: SignUpAttempt | None,
+    *,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    if attempt is None:
+        return _expired(request, form)
+    kit = kit_of(request)
+    now = kit.services.clock().timestamp()
+    return page(
+        request,
+        CODE_TEMPLATE,
+        form=form,
+        email=attempt.email,
+        resend_in=max(0, int(attempt.can_resend_at - now + 0.999)),
+        errors=errors or {},
+        notice=notice or kit.services.messages("code_sent", email=attempt.email),
+        status_code=status_code,
+    )
+
+
+def _expired(request: Request, form: CodeForm) -> Response:
+    kit = kit_of(request)
+    sign_up_form = SignUpForm(data={"redirect_url": form.redirect_url.data or ""})
+    errors = {"__all__": kit.services.messages("attempt_missing")}
+    return page(request, FORM_TEMPLATE, form=sign_up_form, errors=errors, status_code=410)

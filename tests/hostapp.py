@@ -1,0 +1,46 @@
+"""
+A small host application written only against DESIGN.md's public face: it mounts the
+sub-app, installs the middleware and uses auth(), current_user() and requires_user.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+
+from authkit import AuthKit, auth, current_user, requires_user
+
+
+async def home(request: Request) -> Response:
+    a = auth(request)
+    return JSONResponse(
+        {"is_signed_in": a.is_signed_in, "user_id": a.user_id, "session_id": a.session_id}
+    )
+
+
+@requires_user
+async def dashboard(request: Request) -> Response:
+    user = await current_user(request)
+    assert user is not None
+    return PlainTextResponse(f"Hello {user.email} ({user.id})")
+
+
+@requires_user
+async def api_me(request: Request) -> Response:
+    a = auth(request)
+    return JSONResponse({"user_id": a.user_id, "claims": dict(a.claims)})
+
+
+def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Route("/dashboard", dashboard),
+            Route("/api/me", api_me),
+            Mount(mount_path, app=kit),
+        ]
+    )
+    kit.install(app)
+    return app

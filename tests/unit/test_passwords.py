@@ -1,0 +1,367 @@
+"""
+Tests for authkit.security.passwords: Argon2id hashing off the event loop under a
+concurrency cap, and the rules for new passwords (length, email, common words).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+
+import anyio
+import argon2
+import pytest
+
+from authkit.errors import ConfigError, FieldError
+from authkit.security.passwords import PasswordHasher, check_password, password_guidance
+
+# Hashing every test password with the real profile would take seconds; only one test does.
+CHEAP = "CHEAPEST"
+MIN_LENGTH = 8
+MAX_LENGTH = 64
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def hasher() -> PasswordHasher:
+    return PasswordHasher(profile=CHEAP, concurrency=2)
+
+
+def refusal(
+    password: str,
+    *,
+    min_length: int = MIN_LENGTH,
+    max_length: int = MAX_LENGTH,
+    email: str | None = None,
+    context_words: Iterable[str] = (),
+) -> FieldError:
+    """Return the FieldError check_password raises for `password`."""
+    with pytest.raises(FieldError) as caught:
+        check_password(
+            password,
+            min_length=min_length,
+            max_length=max_length,
+            email=email,
+            context_words=context_words,
+        )
+    assert caught.value.field == "password"
+    return caught.value
+
+
+class TestPasswordHasher:
+    @pytest.mark.anyio
+    async def test_hash_then_verify_round_trips(self, hasher: PasswordHasher) -> None:
+        """A hash verifies against the password it was made from."""
+        password_hash = await hasher.hash("correct horse battery staple")
+
+        assert await hasher.verify(password_hash, "correct horse battery staple") is True
+
+    @pytest.mark.anyio
+    async def test_verify_with_wrong_password_is_false(self, hasher: PasswordHasher) -> None:
+        """A different password does not verify."""
+        password_hash = await hasher.hash("correct horse battery staple")
+
+        assert await hasher.verify(password_hash, "correct horse battery stapler") is False
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize(
+        "bad_hash",
+        [
+            "",
+            "not a hash",
+            "$argon2id$v=19$m=8,t=1,p=1$",
+            "$argon2id$v=19$m=8,t=1,p=1$AAAAAAAAAAA$AAAAAA\x00",
+            "$argon2id$v=19$m=8,t=1,p=1$s2HM/dvFrPs$9PgIOA-corrupted",
+            "$2b$12$WApznUOJfkEGSmYRfnkrPOr466oFDCaj4b6HY3EXGvfxm43seyhgC",
+            "$argon2id$v=19$m=65536,t=3,p=4$é$é",
+        ],
+    )
+    async def test_verify_with_corrupt_hash_is_false(
+        self, hasher: PasswordHasher, bad_hash: str
+    ) -> None:
+        """An invalid, corrupt or foreign hash gives False instead of an argon2 error."""
+        assert await hasher.verify(bad_hash, "password") is False
+
+    @pytest.mark.anyio
+    async def test_default_profile_meets_owasp_minimum(self) -> None:
+        """The default profile hashes with Argon2id at m >= 19456 KiB and t >= 2."""
+        password_hash = await PasswordHasher(concurrency=1).hash("correct horse battery staple")
+
+        match = re.match(r"\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$", password_hash)
+        assert match is not None, password_hash
+        memory_cost, time_cost, parallelism = (int(group) for group in match.groups())
+        assert memory_cost >= 19456, password_hash
+        assert time_cost >= 2, password_hash
+        assert parallelism >= 1, password_hash
+
+    @pytest.mark.anyio
+    async def test_needs_rehash_for_hash_made_with_weaker_profile(
+        self, hasher: PasswordHasher
+    ) -> None:
+        """A CHEAPEST hash needs rehashing under the default profile but not under its own."""
+        password_hash = await hasher.hash("correct horse battery staple")
+
+        assert PasswordHasher().needs_rehash(password_hash) is True
+        assert hasher.needs_rehash(password_hash) is False
+
+    def test_needs_rehash_for_unreadable_hash(self, hasher: PasswordHasher) -> None:
+        """A hash that cannot be parsed should be replaced, not raise."""
+        assert hasher.needs_rehash("not a hash") is True
+
+    @pytest.mark.anyio
+    async def test_long_password_is_not_truncated(self, hasher: PasswordHasher) -> None:
+        """Two 200-character passwords that differ only in the last one do not match."""
+        first = "a" * 199 + "b"
+        second = "a" * 199 + "c"
+
+        password_hash = await hasher.hash(first)
+
+        assert await hasher.verify(password_hash, first) is True
+        assert await hasher.verify(password_hash, second) is False
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize(
+        ("stored", "typed"),
+        [("Password123", "password123"), ("password123 ", "password123"), (" pw", "pw")],
+    )
+    async def test_password_is_not_case_folded_or_stripped(
+        self, hasher: PasswordHasher, stored: str, typed: str
+    ) -> None:
+        """Case and surrounding spaces are part of the password."""
+        password_hash = await hasher.hash(stored)
+
+        assert await hasher.verify(password_hash, typed) is False
+
+    @pytest.mark.anyio
+    async def test_equivalent_unicode_forms_verify(self, hasher: PasswordHasher) -> None:
+        """A password typed with a decomposed accent matches one stored with a composed one."""
+        password_hash = await hasher.hash("caf\u00e9-au-lait")
+
+        assert await hasher.verify(password_hash, "cafe\u0301-au-lait") is True
+
+    @pytest.mark.anyio
+    async def test_concurrent_hashes_are_capped_and_loop_keeps_running(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """16 hashes with concurrency=2 never overlap more than 2, and the loop keeps ticking."""
+        probe = _Probe()
+        original = argon2.PasswordHasher.hash
+
+        def counting_hash(
+            self: argon2.PasswordHasher, password: str | bytes, *, salt: bytes | None = None
+        ) -> str:
+            with probe.lock:
+                probe.running += 1
+                probe.peak = max(probe.peak, probe.running)
+            ticks_before = probe.ticks
+            # Long enough for calls to overlap if the cap let them.
+            time.sleep(0.01)
+            result = original(self, password, salt=salt)
+            with probe.lock:
+                probe.running -= 1
+                probe.ticks_during.append(probe.ticks - ticks_before)
+            return result
+
+        monkeypatch.setattr(argon2.PasswordHasher, "hash", counting_hash)
+        hasher = PasswordHasher(profile=CHEAP, concurrency=2)
+
+        async def tick() -> None:
+            while True:
+                probe.ticks += 1
+                await anyio.sleep(0.001)
+
+        async with anyio.create_task_group() as ticker:
+            ticker.start_soon(tick)
+            async with anyio.create_task_group() as hashing:
+                for number in range(16):
+                    hashing.start_soon(hasher.hash, f"password-{number}")
+            ticker.cancel_scope.cancel()
+
+        assert len(probe.ticks_during) == 16
+        assert probe.peak == 2, probe.peak
+        # Had hashing blocked the loop, no tick could happen while a hash ran.
+        assert max(probe.ticks_during) > 0, probe.ticks_during
+
+    @pytest.mark.anyio
+    async def test_dummy_verify_hashes_once_with_same_parameters(
+        self, monkeypatch: pytest.MonkeyPatch, hasher: PasswordHasher
+    ) -> None:
+        """dummy_verify makes its fixed hash once, with the hasher's own parameters."""
+        hashes_made: list[str] = []
+        hashes_verified: list[str] = []
+        original_hash = argon2.PasswordHasher.hash
+        original_verify = argon2.PasswordHasher.verify
+
+        def recording_hash(
+            self: argon2.PasswordHasher, password: str | bytes, *, salt: bytes | None = None
+        ) -> str:
+            hashes_made.append(original_hash(self, password, salt=salt))
+            return hashes_made[-1]
+
+        def recording_verify(
+            self: argon2.PasswordHasher, hash: str | bytes, password: str | bytes
+        ) -> bool:
+            hashes_verified.append(str(hash))
+            return original_verify(self, hash, password)
+
+        monkeypatch.setattr(argon2.PasswordHasher, "hash", recording_hash)
+        monkeypatch.setattr(argon2.PasswordHasher, "verify", recording_verify)
+
+        for _ in range(3):
+            await hasher.dummy_verify("correct horse battery staple")
+
+        assert len(hashes_made) == 1
+        assert hashes_verified == hashes_made * 3
+        assert hasher.needs_rehash(hashes_made[0]) is False
+
+    def test_max_memory_bytes_is_concurrency_times_memory_cost(self) -> None:
+        """The default profile's 64 MiB per hash, times 3 at once, is 192 MiB."""
+        assert PasswordHasher(concurrency=3).max_memory_bytes == 3 * 64 * 1024 * 1024
+
+    def test_zero_concurrency_means_one_per_cpu(self) -> None:
+        """concurrency=0 allows one hash per CPU, and never fewer than one."""
+        assert PasswordHasher(profile=CHEAP).concurrency == max(os.cpu_count() or 1, 1)
+
+    @pytest.mark.parametrize(
+        "options",
+        [
+            {"profile": "NO_SUCH_PROFILE"},
+            {"profile": "Parameters"},
+            {"profile": "get_default_parameters"},
+            {"concurrency": -1},
+        ],
+    )
+    def test_bad_settings_fail_at_construction(self, options: dict[str, object]) -> None:
+        """An unknown profile or a negative concurrency is a ConfigError, raised at once."""
+        with pytest.raises(ConfigError):
+            PasswordHasher(**options)  # type: ignore[arg-type]
+
+
+class TestCheckPassword:
+    def test_empty_password_is_required(self) -> None:
+        """An empty password is refused as missing."""
+        assert refusal("").code == "required"
+
+    def test_short_password_is_refused_with_minimum(self) -> None:
+        """A password under min_length is refused, naming the minimum."""
+        error = refusal("abc1234")
+
+        assert error.code == "password_too_short"
+        assert error.params == {"min": 8}
+
+    def test_long_password_is_refused_with_maximum(self) -> None:
+        """A password over max_length is refused, naming the maximum."""
+        error = refusal("x" * 65)
+
+        assert error.code == "password_too_long"
+        assert error.params == {"max": 64}
+
+    def test_password_at_max_length_is_accepted(self) -> None:
+        """256 characters pass at max_length=256 and 257 do not."""
+        check_password("q" * 256, min_length=15, max_length=256)
+
+        assert refusal("q" * 257, min_length=15, max_length=256).code == "password_too_long"
+
+    @pytest.mark.parametrize(
+        "password", ["Alice.Smith@Example.com", "alice.smith@example.com", "ALICE.SMITH"]
+    )
+    def test_password_equal_to_email_is_refused(self, password: str) -> None:
+        """The email address, or its local part, in any case, is refused."""
+        error = refusal(password, email="alice.smith@example.com")
+
+        assert error.code == "password_is_email"
+
+    def test_password_containing_email_local_part_is_accepted(self) -> None:
+        """Only the whole password is compared with the email."""
+        check_password(
+            "alice.smith rides bikes",
+            min_length=MIN_LENGTH,
+            max_length=MAX_LENGTH,
+            email="alice.smith@example.com",
+        )
+
+    @pytest.mark.parametrize("password", ["password", "123456789", "PassWord", "Qwertyuiop"])
+    def test_common_password_is_refused(self, password: str) -> None:
+        """Passwords on the common list are refused, whatever their case."""
+        assert refusal(password).code == "password_too_common"
+
+    def test_context_word_is_refused(self) -> None:
+        """A password equal to a context word such as the site's name is refused."""
+        error = refusal("shopfront2024", context_words=["ShopFront2024"])
+
+        assert error.code == "password_too_common"
+
+    def test_passphrase_is_accepted(self) -> None:
+        """A long passphrase of common words passes: no composition rules."""
+        check_password(
+            "correct horse battery staple",
+            min_length=15,
+            max_length=64,
+            email="alice@example.com",
+            context_words=["authkit"],
+        )
+
+    @pytest.mark.parametrize(
+        ("password", "accepted"),
+        [
+            ("\U0001f600" * 8, True),  # 8 code points, 16 UTF-16 units, 32 bytes
+            ("\U0001f600" * 7, False),
+            ("e\u0301" * 8, True),  # 16 code points that NFKC composes into 8
+            ("\u00e9" * 7, False),  # 14 bytes in UTF-8 but 7 code points
+        ],
+    )
+    def test_length_counts_code_points(self, password: str, accepted: bool) -> None:
+        """Length is the number of Unicode code points after NFKC."""
+        codes = password_guidance(password, min_length=8, max_length=8)
+
+        assert (codes == []) is accepted, codes
+
+
+class TestPasswordGuidance:
+    def test_acceptable_password_has_no_guidance(self) -> None:
+        """A good password gives an empty list."""
+        assert (
+            password_guidance(
+                "correct horse battery staple", min_length=MIN_LENGTH, max_length=MAX_LENGTH
+            )
+            == []
+        )
+
+    def test_every_failing_rule_is_listed(self) -> None:
+        """A short common password reports both rules it breaks."""
+        codes = password_guidance("abc123", min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+
+        assert codes == ["password_too_short", "password_too_common"]
+
+    def test_empty_password_only_reports_required(self) -> None:
+        """An empty password is reported as required, not also as too short."""
+        assert password_guidance("", min_length=MIN_LENGTH, max_length=MAX_LENGTH) == ["required"]
+
+
+def test_common_password_list_ships_with_package() -> None:
+    """The bundled list has about 20,000 lower-case entries and its NOTICE."""
+    data = resources.files("authkit") / "data"
+    lines = gzip.decompress((data / "common-passwords.txt.gz").read_bytes()).decode().splitlines()
+
+    assert len(lines) >= 19_000, len(lines)
+    assert all(line == line.lower() and line for line in lines)
+    assert "BSD" in (data / "NOTICE").read_text()
+
+
+@dataclass
+class _Probe:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    running: int = 0
+    peak: int = 0
+    ticks: int = 0
+    ticks_during: list[int] = field(default_factory=list)

@@ -1,0 +1,73 @@
+"""Steps a test takes through the HTML forms, as a browser with JavaScript off would."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from authkit import AuthKit
+
+from ..conftest import Mailbox
+
+PASSWORD = "a perfectly fine passphrase"
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+async def form_token(client: httpx.AsyncClient, path: str) -> str:
+    r = await client.get(path)
+    assert r.status_code == 200, r.text
+    return csrf_of(r.text)
+
+
+async def sign_up(
+    client: httpx.AsyncClient,
+    kit: AuthKit,
+    mailbox: Mailbox,
+    email: str,
+    password: str = PASSWORD,
+    *,
+    first_name: str = "",
+    last_name: str = "",
+) -> httpx.Response:
+    """Fill the sign-up form, read the code from the mailbox, enter it."""
+    token = await form_token(client, "/auth/sign-up")
+    r = await client.post(
+        "/auth/sign-up",
+        data={
+            "csrf_token": token,
+            "email": email,
+            "password": password,
+            "first_name": first_name,
+            "last_name": last_name,
+        },
+    )
+    assert r.status_code == 303, r.text
+    assert r.headers["location"].startswith("/auth/sign-up/verify")
+    r = await client.get(r.headers["location"])
+    assert r.status_code == 200, r.text
+    await kit.services.mailer.drain()
+    code = mailbox.last_code(email.strip())
+    r = await client.post(
+        "/auth/sign-up/verify", data={"csrf_token": csrf_of(r.text), "code": code}
+    )
+    return r
+
+
+async def sign_in(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD
+) -> httpx.Response:
+    token = await form_token(client, "/auth/sign-in")
+    return await client.post(
+        "/auth/sign-in", data={"csrf_token": token, "email": email, "password": password}
+    )
+
+
+async def sign_out(client: httpx.AsyncClient) -> httpx.Response:
+    token = await form_token(client, "/auth/user")
+    return await client.post("/auth/sign-out", data={"csrf_token": token})
