@@ -246,3 +246,13 @@ def serve(app: Any, port: int = 0) -> tuple[str, Callable[[], None]]:
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     chromium = {"executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
     return {**browser_type_launch_args, **chromium}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Under AUTHKIT_REQUIRE_SERVICES=1 (CI) a skipped test is a failed test."""
+    report = yield
+    if REQUIRE_SERVICES and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under AUTHKIT_REQUIRE_SERVICES=1: {report.longrepr}"
+    return report

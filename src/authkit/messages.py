@@ -16,6 +16,7 @@ MESSAGES: Mapping[str, str] = {
     "password_too_long": "Use at most {max} characters.",
     "password_too_common": "This password is too common. Choose one that is harder to guess.",
     "password_is_email": "Your password must not be your email address.",
+    "email_taken": "That email address already has an account.",
     "name_invalid": "Names cannot contain control characters.",
     # flows
     # Same message for unknown email and wrong password: no account enumeration.

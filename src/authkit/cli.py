@@ -1,0 +1,224 @@
+"""
+The `authkit` command: run the demo site, migrate the database, rotate signing keys and
+manage users. Every command but `demo` reads its settings from `AUTHKIT_*` variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import importlib
+import os
+import secrets
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from .app import AuthKit
+from .errors import ConfigError, FlowError, StoreError
+from .flows import admin
+from .sessions import rotate_keys
+from .store import migrate
+
+__all__ = ["main"]
+
+DEMO_DIR = Path(".authkit-demo")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        result: int = args.run(args)
+    except ConfigError as exc:
+        print(f"authkit: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"authkit: the database is unavailable ({exc.__cause__ or exc}).", file=sys.stderr)
+        return 1
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="authkit", description=__doc__)
+    commands = parser.add_subparsers(title="commands")
+
+    demo = commands.add_parser("demo", help="run the example site on SQLite")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(run=_demo)
+
+    db = commands.add_parser("db", help="database migrations").add_subparsers(title="db")
+    db.add_parser("upgrade", help="migrate to the newest schema").set_defaults(run=_db_upgrade)
+
+    keys = commands.add_parser("keys", help="signing keys").add_subparsers(title="keys")
+    keys.add_parser("rotate", help="add a new signing key, retire the old").set_defaults(
+        run=_keys_rotate
+    )
+
+    users = commands.add_parser("users", help="manage users").add_subparsers(title="users")
+    create = users.add_parser("create", help="create a user with a verified email")
+    create.add_argument("--email", required=True)
+    create.add_argument("--first-name", default="")
+    create.add_argument("--last-name", default="")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create.set_defaults(run=_users_create)
+    listing = users.add_parser("list", help="list users, newest first")
+    listing.add_argument("--limit", type=int, default=100)
+    listing.set_defaults(run=_users_list)
+    ban = users.add_parser("ban", help="ban a user and end their sessions")
+    ban.add_argument("user", help="user id or email address")
+    ban.set_defaults(run=_users_ban)
+    remove = users.add_parser("delete", help="delete a user and their data")
+    remove.add_argument("user", help="user id or email address")
+    remove.set_defaults(run=_users_delete)
+    return parser
+
+
+def _with_kit(work: Callable[[AuthKit], Coroutine[Any, Any, int]]) -> int:
+    async def run() -> int:
+        kit = AuthKit.from_env()
+        try:
+            await kit.ensure_started()
+            return await work(kit)
+        finally:
+            await kit.aclose()
+
+    return asyncio.run(run())
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        kit = AuthKit.from_env()
+        try:
+            await migrate.upgrade(kit.services.db)
+        finally:
+            await kit.aclose()
+        print("authkit: database is up to date.")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    async def work(kit: AuthKit) -> int:
+        kid = await rotate_keys(kit.services)
+        print(f"authkit: new signing key {kid}; the previous key stays published for a day.")
+        return 0
+
+    return _with_kit(work)
+
+
+def _users_create(args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+
+    async def work(kit: AuthKit) -> int:
+        try:
+            user_id = await admin.create_user(
+                kit.services,
+                email=args.email,
+                password=password,
+                first_name=args.first_name,
+                last_name=args.last_name,
+            )
+        except FlowError as exc:
+            message = kit.services.messages(exc.code, **exc.params)
+            print(f"authkit: {exc.field or 'error'}: {message}", file=sys.stderr)
+            return 1
+        print(user_id)
+        return 0
+
+    return _with_kit(work)
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    async def work(kit: AuthKit) -> int:
+        rows = await admin.list_users(kit.services, limit=args.limit)
+        print(f"{'id':<32} {'email':<32} {'name':<24} {'created':<20} {'sessions':>8} banned")
+        for u in rows:
+            created = u.created_at.strftime("%Y-%m-%d %H:%M:%S")
+            print(
+                f"{u.id:<32} {u.email:<32} {u.name:<24} {created:<20} "
+                f"{u.active_sessions:>8} {'yes' if u.banned else 'no'}"
+            )
+        return 0
+
+    return _with_kit(work)
+
+
+def _users_ban(args: argparse.Namespace) -> int:
+    return _act_on_user(args.user, admin.ban_user, "banned; their sessions are ended")
+
+
+def _users_delete(args: argparse.Namespace) -> int:
+    return _act_on_user(args.user, admin.delete_user, "deleted")
+
+
+def _act_on_user(
+    who: str, action: Callable[[Any, str], Coroutine[Any, Any, bool]], done: str
+) -> int:
+    async def work(kit: AuthKit) -> int:
+        user_id = await admin.find_user_id(kit.services, who)
+        if user_id is None or not await action(kit.services, user_id):
+            print(f"authkit: no user {who!r}.", file=sys.stderr)
+            return 1
+        print(f"authkit: {user_id} {done}.")
+        return 0
+
+    return _with_kit(work)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    examples = _find_examples()
+    if examples is None:
+        print(
+            "authkit: the example site was not found; run `authkit demo` from the authkit "
+            "checkout (it lives in examples/).",
+            file=sys.stderr,
+        )
+        return 2
+    DEMO_DIR.mkdir(exist_ok=True)
+    secret_file = DEMO_DIR / "secret_key"
+    if not secret_file.exists():
+        # The demo alone may make up its secret; it keeps it so sessions survive restarts.
+        secret_file.write_text(secrets.token_urlsafe(48))
+        secret_file.chmod(0o600)
+    defaults = {
+        "AUTHKIT_SECRET_KEY": secret_file.read_text().strip(),
+        "AUTHKIT_DATABASE_URL": f"sqlite+aiosqlite:///{DEMO_DIR.resolve() / 'demo.db'}",
+        "AUTHKIT_EMAIL_URL": "console://",
+        "AUTHKIT_BASE_URL": f"http://{args.host}:{args.port}",
+        "AUTHKIT_AUTO_MIGRATE": "true",
+        "AUTHKIT_APP_NAME": "authkit demo",
+    }
+    environ = {**defaults, **{k: v for k, v in os.environ.items() if k.startswith("AUTHKIT_")}}
+    sys.path.insert(0, str(examples))
+    site = importlib.import_module("demo_site")  # the example site, found on sys.path above
+    app = site.create_app(AuthKit.from_env(environ))
+    print(f"authkit demo: http://{args.host}:{args.port}  (emails are printed here)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _find_examples() -> Path | None:
+    candidates = [Path.cwd() / "examples", Path(__file__).resolve().parents[2] / "examples"]
+    for candidate in candidates:
+        if (candidate / "demo_site" / "__init__.py").exists():
+            return candidate
+    return None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
