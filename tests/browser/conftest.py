@@ -1,0 +1,84 @@
+"""
+Browser fixtures: the demo-like host app served by uvicorn on a free port, backed by a
+fresh SQLite file and the test SMTP server, driven by Debian's Chromium.
+
+Browser tests are sync (Playwright's sync API) and use no async fixtures: Playwright keeps
+its own event loop running in the main thread.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from authkit import AuthKit
+
+from ..conftest import TEST_SECRET, Mailbox, free_port, serve
+from ..hostapp import make_host_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser" in str(item.path):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(autouse=True)
+def _needs_chromium() -> None:
+    if not CHROMIUM.exists():
+        reason = "Debian's Chromium is not installed (apt-get install chromium)"
+        if os.environ.get("AUTHKIT_REQUIRE_SERVICES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@dataclass
+class Site:
+    url: str
+    kit: AuthKit
+    mailbox: Mailbox
+
+    def code_for(self, email: str, *, after: int = 0) -> str:
+        """The newest code mailed to `email` (waits for the background delivery)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            messages = self.mailbox.to(email)
+            if len(messages) > after:
+                match = re.search(r"\b(\d{6})\b", Mailbox.text_of(messages[-1]))
+                assert match
+                return match.group(1)
+            time.sleep(0.05)
+        raise AssertionError(f"no email reached {email}")
+
+
+@pytest.fixture
+def site(tmp_path: Path, mailbox: Mailbox) -> Iterator[Site]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    kit = AuthKit(
+        secret_key=TEST_SECRET,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/browser.db",
+        email_url=f"smtp://127.0.0.1:{mailbox.port}",
+        base_url=url,
+        password_hash_profile="CHEAPEST",
+        auto_migrate=True,
+        app_name="Acme",
+    )
+    _, stop = serve(make_host_app(kit), port=port)
+    yield Site(url, kit, mailbox)
+    stop()
+
+
+@pytest.fixture
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
