@@ -1,0 +1,158 @@
+"""The `authkit` command line against a real database: migrate, rotate keys, and create,
+list, ban and delete users."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlmodel import select
+
+from authkit import AuthKit
+from authkit.cli import main
+from authkit.store.models import SessionRow, SigningKeyRow, UserRow
+
+from ..conftest import POSTGRES_URL, TEST_SECRET, needs_postgres
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def cli_env(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """AUTHKIT_* variables for a fresh database of each kind."""
+    env = {
+        "AUTHKIT_SECRET_KEY": TEST_SECRET,
+        "AUTHKIT_PASSWORD_HASH_PROFILE": "CHEAPEST",
+        "AUTHKIT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db",
+    }
+    schema = None
+    if request.param == "postgres":
+        needs_postgres()
+        schema = f"t_{secrets.token_hex(6)}"
+        env["AUTHKIT_DATABASE_URL"] = POSTGRES_URL
+        env["AUTHKIT_DATABASE_SCHEMA"] = schema
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    yield env
+    if schema:
+
+        async def drop() -> None:
+            conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            await conn.close()
+
+        asyncio.run(drop())
+
+
+def _rows(env: dict[str, str], model: type) -> list[object]:
+    async def load() -> list[object]:
+        kit = AuthKit.from_env(env)
+        async with kit.services.db.session() as s:
+            rows = list((await s.exec(select(model))).all())
+        await kit.aclose()
+        return rows
+
+    return asyncio.run(load())
+
+
+def test_db_upgrade_then_user_lifecycle(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """upgrade, create (password on stdin), list, ban (ends sessions) and delete."""
+    assert main(["db", "upgrade"]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a perfectly fine passphrase\n"))
+    assert (
+        main(
+            [
+                "users",
+                "create",
+                "--email",
+                "Op@Example.com",
+                "--first-name",
+                "Op",
+                "--password-stdin",
+            ]
+        )
+        == 0
+    )
+    user_id = capsys.readouterr().out.strip()
+    assert user_id.startswith("user_")
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a perfectly fine passphrase\n"))
+    assert main(["users", "create", "--email", "op@example.com", "--password-stdin"]) == 1
+    assert "already has an account" in capsys.readouterr().err
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("password\n"))
+    assert main(["users", "create", "--email", "weak@example.com", "--password-stdin"]) == 1
+    assert "too common" in capsys.readouterr().err
+
+    assert main(["users", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert user_id in listing and "Op@example.com" in listing
+
+    assert main(["users", "ban", "op@example.com"]) == 0
+    assert "banned" in capsys.readouterr().out
+    users = _rows(cli_env, UserRow)
+    assert [u.banned_at is not None for u in users] == [True]  # type: ignore[attr-defined]
+
+    assert main(["users", "delete", user_id]) == 0
+    assert _rows(cli_env, UserRow) == []
+    assert _rows(cli_env, SessionRow) == []
+    assert main(["users", "delete", user_id]) == 1
+    assert "no user" in capsys.readouterr().err
+
+
+def test_keys_rotate_adds_a_key_and_retires_the_old(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After a rotation one key signs and the previous one is retired but kept."""
+    assert main(["db", "upgrade"]) == 0
+    assert main(["keys", "rotate"]) == 0
+    assert main(["keys", "rotate"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("new signing key key_") == 2
+    keys = _rows(cli_env, SigningKeyRow)
+    assert len(keys) == 3
+    assert sum(k.retired_at is None for k in keys) == 1  # type: ignore[attr-defined]
+
+
+def test_missing_secret_key_is_one_clear_sentence(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without AUTHKIT_SECRET_KEY the command stops with one sentence, no traceback."""
+    monkeypatch.delenv("AUTHKIT_SECRET_KEY", raising=False)
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("authkit: AUTHKIT_SECRET_KEY is not set")
+    assert "Traceback" not in err
+
+
+def test_database_down_is_reported_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unreachable database gives a one-line error and exit status 1."""
+    monkeypatch.setenv("AUTHKIT_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("AUTHKIT_DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    assert main(["users", "list"]) == 1
+    assert "database is unavailable" in capsys.readouterr().err
+
+
+def test_console_script_is_installed() -> None:
+    """`authkit --help` runs as a console script and lists the commands."""
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "authkit"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for command in ("demo", "db", "keys", "users"):
+        assert command in out
