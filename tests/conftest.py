@@ -62,6 +62,26 @@ def _postgres_reachable() -> str | None:
 _PG_PROBLEM = _postgres_reachable()
 
 
+def _redis_reachable() -> str | None:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return None
+    except OSError as exc:
+        return f"Redis is not reachable at 127.0.0.1:6379 ({exc})"
+
+
+_REDIS_PROBLEM = _redis_reachable()
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def needs_redis() -> None:
+    if _REDIS_PROBLEM is None:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{_REDIS_PROBLEM}; AUTHKIT_REQUIRE_SERVICES=1 makes it mandatory")
+    pytest.skip(_REDIS_PROBLEM)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Sync Playwright keeps an event loop running once started: browser tests go last.
     browser = {"page", "context", "new_context", "browser"}

@@ -20,10 +20,13 @@ from starlette.types import Receive, Scope, Send
 from .clock import Clock, system_clock
 from .config import Settings
 from .email import Mailer, make_transport
+from .errors import StoreError
 from .messages import Messages
 from .middleware import AuthKitMiddleware
+from .security.client_ip import TrustedProxies
 from .security.csrf import CsrfGuard
 from .security.passwords import PasswordHasher
+from .security.ratelimit import RateLimiter
 from .security.secrets import derive_key
 from .security.tokens import KeyRing
 from .services import Services
@@ -31,6 +34,7 @@ from .sessions import load_keys
 from .store import migrate
 from .store.db import Database
 from .web import build_routes, exception_handlers
+from .web.errors import simple_error_page
 from .web.templates import make_environment
 
 __all__ = ["AuthKit"]
@@ -48,7 +52,9 @@ class AuthKit:
 
     Keyword arguments are the settings (see `authkit.config.Settings`); `messages`
     overrides user-visible text, `template_dirs` adds folders searched before the
-    package's templates, `clock` replaces the system clock (tests).
+    package's templates, `clock` replaces the system clock (tests), `rate_limits`
+    overrides rules of `authkit.security.ratelimit.DEFAULT_RULES` (`{"sign_in:ip":
+    "10/minute"}`).
 
     Raises:
         ConfigError: a setting is missing or invalid (one sentence says which).
@@ -61,6 +67,7 @@ class AuthKit:
         messages: Mapping[str, str] | None = None,
         template_dirs: Sequence[str | PathLike[str]] = (),
         clock: Clock = system_clock,
+        rate_limits: Mapping[str, str] | None = None,
         **setting_values: Any,
     ) -> None:
         self.settings = settings if settings is not None else Settings(**setting_values)
@@ -74,12 +81,16 @@ class AuthKit:
             hasher=PasswordHasher(
                 profile=s.password_hash_profile, concurrency=s.password_hash_concurrency
             ),
+            limiter=RateLimiter(
+                redis_url=s.redis_url, key=derive_key(secret, "rate-limit-keys"), rules=rate_limits
+            ),
             mailer=Mailer(make_transport(s.email_url, timeout=s.email_timeout)),
             templates=templates,
             messages=Messages(messages),
             clock=clock,
             code_key=derive_key(secret, "email-codes"),
         )
+        self.trusted_proxies = TrustedProxies(s.trusted_proxies.split(","))
         self.csrf = CsrfGuard(secret, allowed_origins=frozenset({s.base_origin}))
         self._app = Starlette(routes=build_routes(), exception_handlers=exception_handlers())
         self._app.state.kit = self
@@ -94,6 +105,7 @@ class AuthKit:
         messages: Mapping[str, str] | None = None,
         template_dirs: Sequence[str | PathLike[str]] = (),
         clock: Clock = system_clock,
+        rate_limits: Mapping[str, str] | None = None,
         **overrides: Any,
     ) -> AuthKit:
         """Build from `AUTHKIT_*` variables; keyword `overrides` win."""
@@ -102,6 +114,7 @@ class AuthKit:
             messages=messages,
             template_dirs=template_dirs,
             clock=clock,
+            rate_limits=rate_limits,
         )
 
     @property
@@ -151,7 +164,14 @@ class AuthKit:
         if scope["type"] == "lifespan":
             await self._app(scope, receive, send)
             return
-        await self.ensure_started()
+        try:
+            await self.ensure_started()
+        except StoreError:
+            # Fail closed with a clear page; the next request tries again.
+            logger.error("authkit cannot start: database unavailable")
+            response = simple_error_page(503, self.services.messages("unavailable"))
+            await response(scope, receive, send)
+            return
         await self._app(scope, receive, send)
 
     def jinja_environment(self) -> jinja2.Environment:

@@ -6,6 +6,7 @@ sentence instead of failing at the first request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -61,6 +62,9 @@ class Settings:
     #: Run the Alembic migrations on the first request (the demo and tests do).
     auto_migrate: bool = False
     email_timeout: float = 10.0
+    #: Comma-separated IPs or networks of reverse proxies whose X-Forwarded-For is
+    #: believed; empty means the header is ignored.
+    trusted_proxies: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret_key, Secret):
@@ -125,6 +129,14 @@ class Settings:
             "unix",
         ):
             problems.append("AUTHKIT_REDIS_URL must start with redis://, rediss:// or unix://.")
+        for item in filter(None, (p.strip() for p in self.trusted_proxies.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                problems.append(
+                    "AUTHKIT_TRUSTED_PROXIES must list IP addresses or networks; "
+                    f"{item!r} is not one."
+                )
         if not 0 < self.email_timeout <= 120:
             problems.append("AUTHKIT_EMAIL_TIMEOUT must be between 0 and 120 seconds.")
         return problems

@@ -10,6 +10,7 @@ The one tree of errors authkit raises.
         ├── InvalidCredentials       the email or password is wrong (never says which)
         ├── CodeInvalid              the emailed code is wrong
         ├── CodeExpired              the emailed code is too old, used up or unknown
+        ├── RateLimited(retry_after) too many attempts; try again in `retry_after` seconds
         └── SignUpClosed             the host's hook refused sign-up
 
 Endpoints turn a FlowError into a message next to the field; nothing else reaches a user.
@@ -25,6 +26,7 @@ __all__ = [
     "FieldError",
     "FlowError",
     "InvalidCredentials",
+    "RateLimited",
     "SignUpClosed",
     "StoreError",
     "TokenError",
@@ -92,6 +94,28 @@ class CodeInvalid(FlowError):
 class CodeExpired(FlowError):
     code = "code_expired"
     field = "code"
+
+
+class RateLimited(FlowError):
+    """
+    Too many attempts: `retry_after` says how many seconds to wait.
+    """
+
+    code = "rate_limited"
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(wait=_human_wait(retry_after))
+        self.retry_after = retry_after
+
+
+def _human_wait(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = -(-minutes // 60)
+    return f"{hours} hour{'s' if hours != 1 else ''}"
 
 
 class SignUpClosed(FlowError):

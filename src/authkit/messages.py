@@ -25,6 +25,7 @@ MESSAGES: Mapping[str, str] = {
     "code_expired": "That code has expired. Ask for a new one.",
     "code_format": "Enter the 6-digit code from the email.",
     "sign_up_closed": "Sign-up is closed.",
+    "rate_limited": "Too many attempts. Try again in {wait}.",
     "csrf_failed": "Your form expired. Please try again.",
     "attempt_missing": "Start again: that sign-up has expired.",
     "resend_too_soon": "Wait {seconds} seconds before asking for another code.",

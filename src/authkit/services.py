@@ -15,6 +15,7 @@ from .config import Settings
 from .email import Mailer
 from .messages import Messages
 from .security.passwords import PasswordHasher
+from .security.ratelimit import RateLimiter
 from .security.tokens import KeyRing
 from .store.db import Database
 
@@ -27,6 +28,7 @@ class Services:
     db: Database
     keyring: KeyRing
     hasher: PasswordHasher
+    limiter: RateLimiter
     mailer: Mailer
     templates: jinja2.Environment
     messages: Messages

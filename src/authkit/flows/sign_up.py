@@ -87,6 +87,8 @@ async def start_sign_up(
         email=address.email,
         context_words=(svc.settings.app_name,),
     )
+    await svc.limiter.hit("sign_up:ip", meta.ip_address)
+    await _count_send(svc, address.normalized, meta)
     # Hash whether or not the address is taken: both paths cost the same time.
     password_hash = await svc.hasher.hash(password)
     now = svc.clock()
@@ -159,6 +161,7 @@ async def resend_sign_up_code(
             raise FlowError("resend_too_soon", field="code", seconds=ceil(wait.total_seconds()))
         if row.sends >= MAX_SENDS:
             raise FlowError("too_many_codes", field="code")
+        await _count_send(svc, row.email_normalized, meta)
         row.code_hash = hash_code(svc.code_key, row.id, code)
         row.sends += 1
         row.last_sent_at = now
@@ -183,6 +186,7 @@ async def verify_sign_up(
     code = code.strip().replace(" ", "")
     if not is_code_shaped(code):
         raise FieldError("code_format", field="code")
+    await svc.limiter.hit("code_verify:ip", meta.ip_address)
     now = svc.clock()
     async with svc.db.session() as s:
         row = await s.get(VerificationCodeRow, attempt_id)
@@ -255,6 +259,12 @@ async def _create_account(
         )
         record_event(s, "sign_up.completed", at=now, meta=meta, user_id=user_id)
     return user_id
+
+
+async def _count_send(svc: Services, normalized_email: str, meta: RequestMeta) -> None:
+    # Mail bombing: a cap per address and per sender on codes sent.
+    await svc.limiter.hit("code_send:ip", meta.ip_address)
+    await svc.limiter.hit("code_send:account", normalized_email)
 
 
 def _is_open(svc: Services, row: VerificationCodeRow) -> bool:

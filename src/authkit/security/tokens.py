@@ -232,7 +232,7 @@ class KeyRing:
             raise TokenError("time claims must be integers")
         if now_timestamp >= exp:
             raise TokenError("expired")
-        if now_timestamp + NBF_LEEWAY_SECONDS < nbf:
+        if now_timestamp + NBF_LEEWAY_SECONDS < max(nbf, claims["iat"]):
             raise TokenError("not yet valid")
         return SessionClaims(user_id=sub, session_id=sid, expires_at=exp, claims=claims)
 

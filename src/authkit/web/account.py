@@ -9,7 +9,16 @@ from ..errors import FlowError
 from ..flows.profile import update_names
 from ..forms import ProfileForm
 from ..middleware import current_user, requires_user
-from .helpers import csrf_ok, errors_of, kit_of, limit_errors, meta_of, page, read_form, redirect
+from .helpers import (
+    csrf_ok,
+    flow_error_page,
+    kit_of,
+    limit_errors,
+    meta_of,
+    page,
+    read_form,
+    redirect,
+)
 
 __all__ = ["user_endpoint"]
 
@@ -43,8 +52,7 @@ async def user_endpoint(request: Request) -> Response:
             meta=meta_of(request),
         )
     except FlowError as error:
-        errors = errors_of(kit, error)
-        return page(request, TEMPLATE, form=form, user=user, errors=errors, status_code=422)
+        return flow_error_page(request, TEMPLATE, error, form=form, user=user)
     user = await current_user(request) or user
     notice = kit.services.messages("profile_saved")
     return page(request, TEMPLATE, form=form, user=user, notice=notice)

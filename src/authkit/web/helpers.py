@@ -18,7 +18,7 @@ from wtforms import Form
 from wtforms.validators import Length
 
 from ..cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
-from ..errors import FlowError
+from ..errors import FlowError, RateLimited
 from ..middleware import COOKIES_KEY, KIT_KEY, auth
 from ..security.redirects import safe_redirect_url
 from ..sessions import RequestMeta, SessionStart
@@ -33,6 +33,7 @@ __all__ = [
     "cookies_of",
     "csrf_ok",
     "errors_of",
+    "flow_error_page",
     "kit_of",
     "limit_errors",
     "meta_of",
@@ -72,8 +73,11 @@ def cookies_of(request: Request) -> Mapping[str, str]:
 
 def meta_of(request: Request) -> RequestMeta:
     client = request.client
+    peer = client.host if client else ""
     return RequestMeta(
-        ip_address=client.host if client else "",
+        ip_address=kit_of(request).trusted_proxies.client_ip(
+            peer, request.headers.get("x-forwarded-for")
+        ),
         user_agent=request.headers.get("user-agent", "")[:512],
     )
 
@@ -121,6 +125,18 @@ def csrf_ok(request: Request, form: FormData) -> bool:
 def errors_of(kit: AuthKit, error: FlowError) -> dict[str, str]:
     """A flow error as {field: message}; form-wide errors use the key `__all__`."""
     return {error.field or "__all__": kit.services.messages(error.code, **error.params)}
+
+
+def flow_error_page(
+    request: Request, template: str, error: FlowError, *, status_code: int = 422, **context: Any
+) -> HTMLResponse:
+    """Re-render a form with the flow's message; 429 with Retry-After when rate limited."""
+    errors = errors_of(kit_of(request), error)
+    if isinstance(error, RateLimited):
+        response = page(request, template, errors=errors, status_code=429, **context)
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
+    return page(request, template, errors=errors, status_code=status_code, **context)
 
 
 def page(

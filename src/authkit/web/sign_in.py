@@ -12,7 +12,7 @@ from ..middleware import auth
 from .helpers import (
     clear_session_cookies,
     csrf_ok,
-    errors_of,
+    flow_error_page,
     kit_of,
     limit_errors,
     meta_of,
@@ -51,7 +51,7 @@ async def sign_in_endpoint(request: Request) -> Response:
             kit.services, email=form.email.data or "", password=password, meta=meta_of(request)
         )
     except FlowError as error:
-        return page(request, TEMPLATE, form=form, errors=errors_of(kit, error), status_code=422)
+        return flow_error_page(request, TEMPLATE, error, form=form)
     response = redirect(redirect_target(request, form.redirect_url.data))
     set_session_cookies(response, request, start)
     return response

@@ -25,7 +25,7 @@ from ..middleware import auth
 from .helpers import (
     cookies_of,
     csrf_ok,
-    errors_of,
+    flow_error_page,
     kit_of,
     limit_errors,
     meta_of,
@@ -88,8 +88,7 @@ async def sign_up_endpoint(request: Request) -> Response:
             meta=meta_of(request),
         )
     except FlowError as error:
-        errors = errors_of(kit, error)
-        return page(request, FORM_TEMPLATE, form=form, errors=errors, status_code=422)
+        return flow_error_page(request, FORM_TEMPLATE, error, form=form)
     target = redirect_target(request, form.redirect_url.data)
     response = redirect(f"{kit.mount_path}/sign-up/verify?redirect_url={quote(target, safe='')}")
     response.raw_headers.append(
@@ -135,8 +134,7 @@ async def verify_endpoint(request: Request) -> Response:
         return _expired(request, form)
     except FlowError as error:
         form.code.data = ""
-        errors = errors_of(kit, error)
-        return _code_page(request, form, attempt, errors=errors, status_code=422)
+        return _code_page(request, form, attempt, error=error)
     response = redirect(redirect_target(request, form.redirect_url.data))
     set_session_cookies(response, request, start)
     response.raw_headers.append(
@@ -169,8 +167,7 @@ async def resend_endpoint(request: Request) -> Response:
     except CodeExpired:
         return _expired(request, form)
     except FlowError as error:
-        errors = errors_of(kit, error)
-        return _code_page(request, form, attempt, errors=errors, status_code=429)
+        return _code_page(request, form, attempt, error=error, status_code=429)
     notice = kit.services.messages("code_resent", email=attempt.email)
     return _code_page(request, form, attempt, notice=notice)
 
@@ -181,6 +178,7 @@ def _code_page(
     attempt: SignUpAttempt | None,
     *,
     errors: dict[str, str] | None = None,
+    error: FlowError | None = None,
     notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -188,16 +186,17 @@ def _code_page(
         return _expired(request, form)
     kit = kit_of(request)
     now = kit.services.clock().timestamp()
-    return page(
-        request,
-        CODE_TEMPLATE,
-        form=form,
-        email=attempt.email,
-        resend_in=max(0, int(attempt.can_resend_at - now + 0.999)),
-        errors=errors or {},
-        notice=notice or kit.services.messages("code_sent", email=attempt.email),
-        status_code=status_code,
-    )
+    context = {
+        "form": form,
+        "email": attempt.email,
+        "resend_in": max(0, int(attempt.can_resend_at - now + 0.999)),
+        "notice": notice or kit.services.messages("code_sent", email=attempt.email),
+    }
+    if error is not None:
+        return flow_error_page(
+            request, CODE_TEMPLATE, error, status_code=max(status_code, 422), **context
+        )
+    return page(request, CODE_TEMPLATE, errors=errors or {}, status_code=status_code, **context)
 
 
 def _expired(request: Request, form: CodeForm) -> Response:
