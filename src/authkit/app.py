@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import Any
@@ -18,6 +19,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import Receive, Scope, Send
 
 from .clock import Clock, system_clock
+from .components import Components
 from .config import Settings
 from .email import Mailer, make_transport
 from .errors import StoreError
@@ -33,6 +35,7 @@ from .services import Services
 from .sessions import load_keys
 from .store import migrate
 from .store.db import Database
+from .theming import Theme
 from .web import build_routes, exception_handlers
 from .web.errors import simple_error_page
 from .web.templates import make_environment
@@ -54,7 +57,7 @@ class AuthKit:
     overrides user-visible text, `template_dirs` adds folders searched before the
     package's templates, `clock` replaces the system clock (tests), `rate_limits`
     overrides rules of `authkit.security.ratelimit.DEFAULT_RULES` (`{"sign_in:ip":
-    "10/minute"}`).
+    "10/minute"}`), `theme` sets colours, radius and fonts (`authkit.theming.Theme`).
 
     Raises:
         ConfigError: a setting is missing or invalid (one sentence says which).
@@ -68,9 +71,11 @@ class AuthKit:
         template_dirs: Sequence[str | PathLike[str]] = (),
         clock: Clock = system_clock,
         rate_limits: Mapping[str, str] | None = None,
+        theme: Theme | Mapping[str, str] | None = None,
         **setting_values: Any,
     ) -> None:
         self.settings = settings if settings is not None else Settings(**setting_values)
+        self.theme = theme if isinstance(theme, Theme) else Theme.from_mapping(theme or {})
         s = self.settings
         secret = str(s.secret_key)
         templates = make_environment(template_dirs)
@@ -106,10 +111,14 @@ class AuthKit:
         template_dirs: Sequence[str | PathLike[str]] = (),
         clock: Clock = system_clock,
         rate_limits: Mapping[str, str] | None = None,
+        theme: Theme | Mapping[str, str] | None = None,
         **overrides: Any,
     ) -> AuthKit:
-        """Build from `AUTHKIT_*` variables; keyword `overrides` win."""
+        """Build from `AUTHKIT_*` variables (`AUTHKIT_THEME_*` for the theme); keyword
+        arguments win."""
+        env = os.environ if environ is None else environ
         return cls(
+            theme=theme if theme is not None else Theme.from_env(env),
             settings=Settings.from_env(environ, **overrides),
             messages=messages,
             template_dirs=template_dirs,
@@ -174,8 +183,14 @@ class AuthKit:
             return
         await self._app(scope, receive, send)
 
-    def jinja_environment(self) -> jinja2.Environment:
-        return self.services.templates
+    def jinja(self, env: jinja2.Environment) -> None:
+        """
+        Let a host's Jinja templates embed the components: `{{ authkit.head() }}` in
+        `<head>`, then `{{ authkit.sign_in() }}`, `{{ authkit.sign_up() }}`,
+        `{{ authkit.user_button() }}` or `{{ authkit.user_profile() }}` anywhere. The
+        template context must hold `request` (Starlette's TemplateResponse adds it).
+        """
+        env.globals["authkit"] = Components(self)
 
 
 def _find_mount(routes: Sequence[BaseRoute], kit: AuthKit, prefix: str = "") -> str | None:

@@ -38,6 +38,7 @@ logger = logging.getLogger("authkit.sessions")
 AUTH_KEY = "authkit.auth"
 KIT_KEY = "authkit.kit"
 COOKIES_KEY = "authkit.cookies"
+USER_KEY = "authkit.user"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +79,14 @@ async def current_user(request: HTTPConnection) -> User | None:
     if state.user_id is None:
         return None
     kit: AuthKit = request.scope[KIT_KEY]
+    cached = request.scope.get(USER_KEY)
+    if isinstance(cached, User) and cached.id == state.user_id:
+        return cached
     user = await get_user(kit.services, state.user_id)
     if user is None or user.is_banned:
         return None
+    # Kept for this request only, so components (UserButton) show it without a query.
+    request.scope[USER_KEY] = user
     return user
 
 

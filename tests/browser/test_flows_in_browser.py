@@ -27,6 +27,7 @@ def _sign_up(page: Page, site: Site, email: str) -> None:
     expect(page.get_by_role("heading", name="Verify your email")).to_be_visible()
     page.get_by_label("Verification code").fill(site.code_for(email))
     page.get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(f"{site.url}/")
 
 
 @pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])

@@ -9,7 +9,7 @@ from .account import user_endpoint
 from .errors import exception_handlers
 from .sign_in import sign_in_endpoint, sign_out_endpoint
 from .sign_up import resend_endpoint, sign_up_endpoint, verify_endpoint
-from .well_known import jwks_endpoint, openid_configuration_endpoint
+from .well_known import jwks_endpoint, openid_configuration_endpoint, theme_css_endpoint
 
 __all__ = ["build_routes", "exception_handlers"]
 
@@ -28,5 +28,6 @@ def build_routes() -> list[BaseRoute]:
             openid_configuration_endpoint,
             name="openid_configuration",
         ),
+        Route("/theme.css", theme_css_endpoint, name="theme_css"),
         Mount("/static", StaticFiles(packages=[("authkit", "static")]), name="static"),
     ]

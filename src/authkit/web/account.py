@@ -22,7 +22,7 @@ from .helpers import (
 
 __all__ = ["user_endpoint"]
 
-TEMPLATE = "authkit/pages/user.html"
+TEMPLATE = "user_profile"
 
 
 @requires_user
@@ -31,7 +31,7 @@ async def user_endpoint(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
         # The token is valid but the account is gone or banned: start over.
-        return redirect(f"{kit.mount_path}/sign-in")
+        return redirect(request, f"{kit.mount_path}/sign-in")
     if request.method == "GET":
         form = ProfileForm(data={"first_name": user.first_name, "last_name": user.last_name})
         return page(request, TEMPLATE, form=form, user=user)

@@ -29,11 +29,13 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_FORM_BYTES",
     "SECURITY_HEADERS",
+    "base_context",
     "clear_session_cookies",
     "cookies_of",
     "csrf_ok",
     "errors_of",
     "flow_error_page",
+    "is_htmx",
     "kit_of",
     "limit_errors",
     "meta_of",
@@ -128,36 +130,57 @@ def errors_of(kit: AuthKit, error: FlowError) -> dict[str, str]:
 
 
 def flow_error_page(
-    request: Request, template: str, error: FlowError, *, status_code: int = 422, **context: Any
+    request: Request, name: str, error: FlowError, *, status_code: int = 422, **context: Any
 ) -> HTMLResponse:
     """Re-render a form with the flow's message; 429 with Retry-After when rate limited."""
     errors = errors_of(kit_of(request), error)
     if isinstance(error, RateLimited):
-        response = page(request, template, errors=errors, status_code=429, **context)
+        response = page(request, name, errors=errors, status_code=429, **context)
         response.headers["Retry-After"] = str(error.retry_after)
         return response
-    return page(request, template, errors=errors, status_code=status_code, **context)
+    return page(request, name, errors=errors, status_code=status_code, **context)
 
 
-def page(
-    request: Request, template: str, *, status_code: int = 200, **context: Any
-) -> HTMLResponse:
-    """Render a sub-app page with the shared context and security headers."""
+def base_context(request: Request) -> dict[str, Any]:
+    """What every page and component template receives."""
     kit = kit_of(request)
     svc = kit.services
-    shared = {
+    return {
         "request": request,
         "app_name": svc.settings.app_name,
         "auth": auth(request),
         "csrf_token": kit.csrf.token(request.scope, cookies_of(request)),
         "mount": svc.mount_path,
         "t": svc.messages,
+        "theme": kit.theme,
         "errors": {},
         "notice": None,
         "name_fields": svc.settings.name_fields,
+        "password_min_length": svc.settings.password_min_length,
+        "embedded": False,
     }
-    html = svc.templates.get_template(template).render({**shared, **context})
-    return HTMLResponse(html, status_code=status_code, headers=dict(SECURITY_HEADERS))
+
+
+def is_htmx(request: Request) -> bool:
+    """An htmx request for part of a page (a full-page boosted request is not)."""
+    return (
+        request.headers.get("hx-request") == "true"
+        and request.headers.get("hx-request-type", "partial") == "partial"
+    )
+
+
+def page(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """
+    Render the sub-app page `name` (`authkit/pages/<name>.html`), or only its component
+    (`authkit/components/<name>.html`) for htmx, which swaps it in place.
+    """
+    svc = kit_of(request).services
+    folder = "components" if is_htmx(request) else "pages"
+    template = svc.templates.get_template(f"authkit/{folder}/{name}.html")
+    html = template.render({**base_context(request), **context})
+    headers = dict(SECURITY_HEADERS)
+    headers["Vary"] = "HX-Request"
+    return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
 def redirect_target(request: Request, value: str | None, *, default: str | None = None) -> str:
@@ -167,7 +190,13 @@ def redirect_target(request: Request, value: str | None, *, default: str | None 
     )
 
 
-def redirect(url: str) -> RedirectResponse:
+def redirect(request: Request, url: str, *, navigate: bool = True) -> Response:
+    """
+    Go to `url`: a 303 for plain form posts; for htmx a full navigation (`HX-Redirect`)
+    when `navigate`, else a 303 that fetch follows so the next step swaps in place.
+    """
+    if navigate and is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": url, "Cache-Control": "no-store"})
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
 
 

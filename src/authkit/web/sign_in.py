@@ -25,7 +25,7 @@ from .helpers import (
 
 __all__ = ["sign_in_endpoint", "sign_out_endpoint"]
 
-TEMPLATE = "authkit/pages/sign_in.html"
+TEMPLATE = "sign_in"
 
 
 async def sign_in_endpoint(request: Request) -> Response:
@@ -33,7 +33,7 @@ async def sign_in_endpoint(request: Request) -> Response:
     if request.method == "GET":
         wanted = request.query_params.get("redirect_url")
         if auth(request).is_signed_in:
-            return redirect(redirect_target(request, wanted))
+            return redirect(request, redirect_target(request, wanted))
         form = SignInForm(data={"redirect_url": redirect_target(request, wanted)})
         return page(request, TEMPLATE, form=form)
 
@@ -52,7 +52,7 @@ async def sign_in_endpoint(request: Request) -> Response:
         )
     except FlowError as error:
         return flow_error_page(request, TEMPLATE, error, form=form)
-    response = redirect(redirect_target(request, form.redirect_url.data))
+    response = redirect(request, redirect_target(request, form.redirect_url.data))
     set_session_cookies(response, request, start)
     return response
 
@@ -62,7 +62,7 @@ async def sign_out_endpoint(request: Request) -> Response:
     form = await read_form(request)
     if not csrf_ok(request, form):
         errors = {"__all__": kit.services.messages("csrf_failed")}
-        return page(request, "authkit/pages/sign_out.html", errors=errors, status_code=403)
+        return page(request, "sign_out_confirm", errors=errors, status_code=403)
     state = auth(request)
     if state.user_id is not None and state.session_id is not None:
         await sign_out(
@@ -73,6 +73,6 @@ async def sign_out_endpoint(request: Request) -> Response:
         str(form.get("redirect_url") or ""),
         default=kit.services.settings.after_sign_out_url,
     )
-    response = redirect(target)
+    response = redirect(request, target)
     clear_session_cookies(response, request)
     return response

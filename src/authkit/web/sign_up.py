@@ -39,8 +39,8 @@ from .helpers import (
 __all__ = ["resend_endpoint", "sign_up_endpoint", "verify_endpoint"]
 
 ATTEMPT_COOKIE = "__ak_sign_up"
-FORM_TEMPLATE = "authkit/pages/sign_up.html"
-CODE_TEMPLATE = "authkit/pages/sign_up_verify.html"
+FORM_TEMPLATE = "sign_up"
+CODE_TEMPLATE = "verify_code"
 
 
 def _serializer(request: Request) -> URLSafeTimedSerializer:
@@ -65,7 +65,7 @@ async def sign_up_endpoint(request: Request) -> Response:
     if request.method == "GET":
         wanted = request.query_params.get("redirect_url")
         if auth(request).is_signed_in:
-            return redirect(redirect_target(request, wanted))
+            return redirect(request, redirect_target(request, wanted))
         form = SignUpForm(data={"redirect_url": redirect_target(request, wanted)})
         return page(request, FORM_TEMPLATE, form=form)
 
@@ -90,7 +90,9 @@ async def sign_up_endpoint(request: Request) -> Response:
     except FlowError as error:
         return flow_error_page(request, FORM_TEMPLATE, error, form=form)
     target = redirect_target(request, form.redirect_url.data)
-    response = redirect(f"{kit.mount_path}/sign-up/verify?redirect_url={quote(target, safe='')}")
+    # With htmx, fetch follows this redirect and the code step swaps in place.
+    verify_url = f"{kit.mount_path}/sign-up/verify?redirect_url={quote(target, safe='')}"
+    response = redirect(request, verify_url, navigate=False)
     response.raw_headers.append(
         (
             b"set-cookie",
@@ -112,7 +114,7 @@ async def verify_endpoint(request: Request) -> Response:
     attempt = await get_attempt(kit.services, attempt_id) if attempt_id else None
     if request.method == "GET":
         if attempt is None:
-            return redirect(f"{kit.mount_path}/sign-up")
+            return redirect(request, f"{kit.mount_path}/sign-up")
         wanted = redirect_target(request, request.query_params.get("redirect_url"))
         form = CodeForm(data={"redirect_url": wanted})
         return _code_page(request, form, attempt)
@@ -135,7 +137,7 @@ async def verify_endpoint(request: Request) -> Response:
     except FlowError as error:
         form.code.data = ""
         return _code_page(request, form, attempt, error=error)
-    response = redirect(redirect_target(request, form.redirect_url.data))
+    response = redirect(request, redirect_target(request, form.redirect_url.data))
     set_session_cookies(response, request, start)
     response.raw_headers.append(
         (

@@ -1,4 +1,4 @@
-"""The public discovery documents: the JWKS and a minimal OpenID configuration."""
+"""Public documents: the JWKS, a minimal OpenID configuration, and the theme stylesheet."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from .helpers import kit_of
 
-__all__ = ["jwks_endpoint", "openid_configuration_endpoint"]
+__all__ = ["jwks_endpoint", "openid_configuration_endpoint", "theme_css_endpoint"]
 
 #: Third parties may cache these briefly; a rotated key is published a day ahead of need.
 CACHE_CONTROL = "public, max-age=300"
@@ -30,3 +30,14 @@ async def openid_configuration_endpoint(request: Request) -> Response:
         "claims_supported": ["iss", "sub", "sid", "iat", "nbf", "exp"],
     }
     return JSONResponse(document, headers={"Cache-Control": CACHE_CONTROL})
+
+
+async def theme_css_endpoint(request: Request) -> Response:
+    theme = kit_of(request).theme
+    # Versioned URL (?v=<hash of the content>): safe to cache for long.
+    cache = "public, max-age=31536000, immutable" if request.query_params.get("v") else "no-cache"
+    return Response(
+        theme.css,
+        media_type="text/css",
+        headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"},
+    )

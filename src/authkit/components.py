@@ -1,0 +1,105 @@
+"""
+The Jinja globals a host's templates use to embed authkit's components in their own
+pages: the same templates the sub-app's pages render, given the same context. With htmx
+an embedded form swaps its next step in place; without JavaScript it posts to the
+sub-app's page and comes back to `redirect_url`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+from starlette.requests import Request
+
+from .forms import ProfileForm, SignInForm, SignUpForm
+from .middleware import USER_KEY, auth
+from .users import User
+from .web.helpers import base_context, redirect_target
+
+if TYPE_CHECKING:
+    from .app import AuthKit
+
+__all__ = ["Components"]
+
+
+class Components:
+    """`{{ authkit.sign_in() }}` and friends; registered by `AuthKit.jinja(env)`."""
+
+    def __init__(self, kit: AuthKit) -> None:
+        self._kit = kit
+
+    def _render(self, request: Request, name: str, **context: Any) -> Markup:
+        template = self._kit.services.templates.get_template(f"authkit/components/{name}.html")
+        html = template.render({**base_context(request), "embedded": True, **context})
+        return Markup(html)  # noqa: S704 (rendered by our autoescaping environment)
+
+    @staticmethod
+    def _request(context: Context) -> Request:
+        request = context.get("request")
+        if not isinstance(request, Request):
+            raise RuntimeError("authkit components need `request` in the template context")
+        return request
+
+    def _here(self, request: Request, redirect_url: str | None) -> str:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return redirect_target(request, redirect_url or here)
+
+    @pass_context
+    def head(self, context: Context) -> Markup:
+        """The stylesheet, theme and scripts; put it in the host page's `<head>`."""
+        request = self._request(context)
+        template = self._kit.services.templates.get_template("authkit/elements/head.html")
+        return Markup(template.render(base_context(request)))  # noqa: S704
+
+    @pass_context
+    def sign_in(self, context: Context, redirect_url: str | None = None) -> Markup:
+        """The SignIn component; nothing when the visitor is already signed in."""
+        request = self._request(context)
+        if auth(request).is_signed_in:
+            return Markup("")
+        form = SignInForm(data={"redirect_url": self._here(request, redirect_url)})
+        return self._render(request, "sign_in", form=form)
+
+    @pass_context
+    def sign_up(self, context: Context, redirect_url: str | None = None) -> Markup:
+        """The SignUp component; nothing when the visitor is already signed in."""
+        request = self._request(context)
+        if auth(request).is_signed_in:
+            return Markup("")
+        form = SignUpForm(data={"redirect_url": self._here(request, redirect_url)})
+        return self._render(request, "sign_up", form=form)
+
+    @pass_context
+    def user_button(self, context: Context, user: User | None = None) -> Markup:
+        """
+        The UserButton (avatar and menu). It shows the user the endpoint loaded with
+        `current_user(request)` (or passed here, or as `user` in the context): templates
+        never query.
+        """
+        request = self._request(context)
+        if not auth(request).is_signed_in:
+            return Markup("")
+        return self._render(request, "user_button", user=self._user(request, context, user))
+
+    @pass_context
+    def user_profile(self, context: Context, user: User | None = None) -> Markup:
+        """The UserProfile component for the signed-in user."""
+        request = self._request(context)
+        found = self._user(request, context, user)
+        if found is None:
+            return Markup("")
+        form = ProfileForm(data={"first_name": found.first_name, "last_name": found.last_name})
+        return self._render(request, "user_profile", user=found, form=form)
+
+    @staticmethod
+    def _user(request: Request, context: Context, user: User | None) -> User | None:
+        if user is not None:
+            return user
+        candidate = context.get("user")
+        if isinstance(candidate, User):
+            return candidate
+        cached = request.scope.get(USER_KEY)
+        return cached if isinstance(cached, User) else None

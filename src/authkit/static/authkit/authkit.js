@@ -1,0 +1,80 @@
+// authkit's progressive enhancements (the forms work without them): show/hide password,
+// a loading state on submit, the resend-code countdown, and focus after htmx swaps.
+// Served from 'self' and free of eval, so a strict Content-Security-Policy holds.
+(function () {
+  "use strict";
+
+  function enhance(root) {
+    root.querySelectorAll("[data-ak-toggle]").forEach(function (button) {
+      button.hidden = false;
+    });
+    root.querySelectorAll("[data-ak-countdown]").forEach(startCountdown);
+  }
+
+  function startCountdown(el) {
+    if (el.dataset.akCounting) return;
+    el.dataset.akCounting = "1";
+    var seconds = parseInt(el.dataset.akCountdown, 10) || 0;
+    var text = el.textContent;
+    var timer = setInterval(function () {
+      seconds -= 1;
+      if (seconds <= 0 || !el.isConnected) {
+        clearInterval(timer);
+        el.hidden = true;
+        return;
+      }
+      el.textContent = text.replace(/\d+/, String(seconds));
+    }, 1000);
+  }
+
+  function setBusy(form, busy) {
+    form.setAttribute("aria-busy", busy ? "true" : "false");
+    form.querySelectorAll("button[type=submit]").forEach(function (b) {
+      b.disabled = busy;
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-ak-toggle]");
+    if (!button) return;
+    var input = document.getElementById(button.getAttribute("data-ak-toggle"));
+    if (!input) return;
+    var show = input.type === "password";
+    input.type = show ? "text" : "password";
+    button.textContent = show ? (button.dataset.akHide || "Hide") : (button.dataset.akShow || "Show");
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.classList || !form.closest(".ak-component, .ak-user-button")) return;
+    // The button is disabled after the submit has captured the form's data.
+    setTimeout(function () { setBusy(form, true); }, 0);
+    // Safety net: never leave a form stuck busy (network error, back button).
+    setTimeout(function () { if (form.isConnected) setBusy(form, false); }, 15000);
+  });
+
+  document.addEventListener("htmx:after:request", function (event) {
+    var form = event.target && event.target.closest && event.target.closest("form");
+    if (form && form.isConnected) setBusy(form, false);
+  });
+
+  document.addEventListener("htmx:after:swap", function () {
+    enhance(document);
+    // Put the keyboard where the next step starts: the first field in error, or the
+    // autofocus field of a newly swapped step.
+    var target = document.querySelector(".ak-component [aria-invalid=true], .ak-component [autofocus]");
+    if (target) target.focus();
+  });
+
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll(".ak-component form[aria-busy=true]").forEach(function (form) {
+      setBusy(form, false);
+    });
+  });
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { enhance(document); });
+  } else {
+    enhance(document);
+  }
+})();
