@@ -15,6 +15,8 @@ from typing import Any
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.datastructures import FormData
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 from starlette.types import Receive, Scope, Send
 
@@ -38,6 +40,7 @@ from .store.db import Database
 from .theming import Theme
 from .web import build_routes, exception_handlers
 from .web.errors import simple_error_page
+from .web.helpers import csrf_ok
 from .web.templates import make_environment
 
 __all__ = ["AuthKit"]
@@ -182,6 +185,13 @@ class AuthKit:
             await response(scope, receive, send)
             return
         await self._app(scope, receive, send)
+
+    def csrf_ok(self, request: Request, form: FormData) -> bool:
+        """
+        Check CSRF on a host's own state-changing form (render the token with
+        `{{ authkit.csrf_input() }}`): same-origin and this browser's token.
+        """
+        return csrf_ok(request, form)
 
     def jinja(self, env: jinja2.Environment) -> None:
         """

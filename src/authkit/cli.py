@@ -21,6 +21,7 @@ from .errors import ConfigError, FlowError, StoreError
 from .flows import admin
 from .sessions import rotate_keys
 from .store import migrate
+from .theming import Theme
 
 __all__ = ["main"]
 
@@ -201,12 +202,13 @@ def _demo(args: argparse.Namespace) -> int:
         "AUTHKIT_EMAIL_URL": "console://",
         "AUTHKIT_BASE_URL": f"http://{args.host}:{args.port}",
         "AUTHKIT_AUTO_MIGRATE": "true",
-        "AUTHKIT_APP_NAME": "authkit demo",
+        "AUTHKIT_APP_NAME": "Jotter",
     }
     environ = {**defaults, **{k: v for k, v in os.environ.items() if k.startswith("AUTHKIT_")}}
     sys.path.insert(0, str(examples))
     site = importlib.import_module("demo_site")  # the example site, found on sys.path above
-    app = site.create_app(AuthKit.from_env(environ))
+    theme = {**site.DEMO_THEME, **Theme.from_env(environ).values()}
+    app = site.create_app(AuthKit.from_env(environ, theme=theme))
     print(f"authkit demo: http://{args.host}:{args.port}  (emails are printed here)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from .forms import ProfileForm, SignInForm, SignUpForm
 from .middleware import USER_KEY, auth
 from .users import User
-from .web.helpers import base_context, redirect_target
+from .web.helpers import base_context, cookies_of, redirect_target
 
 if TYPE_CHECKING:
     from .app import AuthKit
@@ -53,6 +53,13 @@ class Components:
         request = self._request(context)
         template = self._kit.services.templates.get_template("authkit/elements/head.html")
         return Markup(template.render(base_context(request)))  # noqa: S704
+
+    @pass_context
+    def csrf_input(self, context: Context) -> Markup:
+        """A hidden `csrf_token` input for the host's own forms (check with `csrf_ok`)."""
+        request = self._request(context)
+        token = self._kit.csrf.token(request.scope, cookies_of(request))
+        return Markup('<input type="hidden" name="csrf_token" value="{}">').format(token)
 
     @pass_context
     def sign_in(self, context: Context, redirect_url: str | None = None) -> Markup:

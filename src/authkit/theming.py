@@ -105,6 +105,14 @@ class Theme:
             }
         )
 
+    def values(self) -> dict[str, str]:
+        """The settings given (not the defaults), as a mapping."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.init and getattr(self, f.name) != f.default
+        }
+
     @property
     def css(self) -> str:
         """The stylesheet: overrides of authkit.css's variables, light then dark."""

@@ -15,7 +15,7 @@ import pytest
 from authkit import AuthKit
 
 from ..conftest import Mailbox, free_port
-from .flow_helpers import sign_up
+from .flow_helpers import csrf_of, sign_up
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -31,24 +31,43 @@ def demo_site_module() -> object:
         sys.path.remove(str(EXAMPLES))
 
 
+async def _client_for(app: object) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
 @pytest.mark.anyio
-async def test_demo_site_home_dashboard_and_sign_up(
+async def test_demo_site_embeds_sign_up_and_keeps_notes_per_user(
     demo_site_module: object, kit: AuthKit, mailbox: Mailbox
 ) -> None:
-    """Home is public, the dashboard asks to sign in, and after sign-up shows the user."""
+    """Home embeds SignUp; notes need a session, are kept per user and need CSRF."""
     app = demo_site_module.create_app(kit)  # type: ignore[attr-defined]
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
-        r = await client.get("/")
-        assert r.status_code == 200 and "Sign up" in r.text, r.text
-        r = await client.get("/dashboard")
-        assert r.status_code == 303
-        assert r.headers["location"] == "/auth/sign-in?redirect_url=%2Fdashboard"
-        await sign_up(client, kit, mailbox, "demo@example.com", first_name="Dee")
-        r = await client.get("/dashboard")
+    await demo_site_module.NoteStore(kit).create_table()  # type: ignore[attr-defined]
+    async with await _client_for(app) as ada, await _client_for(app) as bob:
+        r = await ada.get("/")
         assert r.status_code == 200, r.text
-        assert "Hello, Dee." in r.text and "sess_" in r.text
+        assert 'id="ak-sign-up"' in r.text and 'hx-post="/auth/sign-up"' in r.text
+        assert 'name="redirect_url" value="/notes"' in r.text
+        r = await ada.get("/notes")
+        assert r.status_code == 303
+        assert r.headers["location"] == "/auth/sign-in?redirect_url=%2Fnotes"
+
+        await sign_up(ada, kit, mailbox, "ada@example.com", first_name="Ada")
+        r = await ada.get("/notes")
+        assert r.status_code == 200, r.text
+        assert "ak-user-button" in r.text and "ada@example.com" in r.text
+        token = csrf_of(r.text)
+        r = await ada.post("/notes", data={"body": "no token"})
+        assert r.status_code == 422 and "Your form expired" in r.text
+        r = await ada.post("/notes", data={"csrf_token": token, "body": "<b>first</b> note"})
+        assert r.status_code == 303, r.text
+        r = await ada.get("/notes")
+        assert "&lt;b&gt;first&lt;/b&gt; note" in r.text
+
+        await sign_up(bob, kit, mailbox, "bob@example.com")
+        r = await bob.get("/notes")
+        assert "&lt;b&gt;first" not in r.text and "No notes yet" in r.text
+        r = await bob.get("/account")
+        assert r.status_code == 200 and 'id="ak-user-profile"' in r.text
     await kit.aclose()
 
 
@@ -74,7 +93,7 @@ def test_authkit_demo_command_serves_the_site(tmp_path: Path) -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        assert "Sign in to authkit demo" in body
+        assert "Sign in to Jotter" in body
         assert (tmp_path / ".authkit-demo" / "secret_key").stat().st_mode & 0o077 == 0
         assert (tmp_path / ".authkit-demo" / "demo.db").exists()
     finally:
