@@ -198,8 +198,10 @@ def test_from_env_parses_strings_ints_floats_and_bools() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("1", True), ("TRUE", True), ("yes", True), ("on", True)]
-    + [("0", False), ("false", False), ("No", False), ("off", False), ("", False)],
+    [
+        *[("1", True), ("TRUE", True), ("yes", True), ("on", True)],
+        *[("0", False), ("false", False), ("No", False), ("off", False), ("", False)],
+    ],
 )
 def test_from_env_reads_booleans(raw: str, expected: bool) -> None:
     """The usual spellings of true and false are understood."""
@@ -235,7 +237,9 @@ def test_from_env_unparsable_value_names_the_variable(
 def test_from_env_out_of_range_int_names_the_variable() -> None:
     """A well-formed but invalid number is checked like a keyword argument."""
     with pytest.raises(ConfigError) as exc:
-        Settings.from_env({"AUTHKIT_SECRET_KEY": TEST_SECRET, "AUTHKIT_SESSION_TOKEN_LIFETIME": "0"})
+        Settings.from_env(
+            {"AUTHKIT_SECRET_KEY": TEST_SECRET, "AUTHKIT_SESSION_TOKEN_LIFETIME": "0"}
+        )
     assert_one_sentence_naming(exc, "AUTHKIT_SESSION_TOKEN_LIFETIME")
 
 

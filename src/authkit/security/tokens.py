@@ -226,9 +226,13 @@ class KeyRing:
         except jwt.InvalidTokenError as exc:
             raise TokenError(f"invalid token: {type(exc).__name__}") from None
         sub, sid, exp, nbf = claims["sub"], claims["sid"], claims["exp"], claims["nbf"]
-        if not (isinstance(sub, str) and isinstance(sid, str)):
-            raise TokenError("sub and sid must be strings")
-        if not all(isinstance(claims[c], int) for c in ("iat", "nbf", "exp")):
+        if "aud" in claims:
+            # pyjwt lets an empty audience ("", [], null) pass as absent; a session has none.
+            raise TokenError("a session token has no audience")
+        if not (isinstance(sub, str) and sub and isinstance(sid, str) and sid):
+            raise TokenError("sub and sid must be non-empty strings")
+        # type() not isinstance(): JSON true/false are bools, and bool is an int subclass.
+        if not all(type(claims[c]) is int for c in ("iat", "nbf", "exp")):
             raise TokenError("time claims must be integers")
         if now_timestamp >= exp:
             raise TokenError("expired")

@@ -1,0 +1,23 @@
+// node verify_jwt.mjs <jwks_url> <jwt> <issuer> <audience>
+// Verifies a JWT the way a third party would: keys fetched from the remote JWKS, EdDSA only.
+// An empty <audience> means "no audience check" (session tokens carry no aud).
+// Prints {"payload", "protectedHeader"} as JSON; on failure exits 1 with "CODE: message".
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+
+const [jwksUrl, token, issuer, audience] = process.argv.slice(2);
+if (!jwksUrl || !token || issuer === undefined) {
+  console.error('USAGE: node verify_jwt.mjs <jwks_url> <jwt> <issuer> <audience or "">');
+  process.exit(2);
+}
+try {
+  const { payload, protectedHeader } = await jwtVerify(token, createRemoteJWKSet(new URL(jwksUrl)), {
+    issuer,
+    audience: audience ? audience : undefined,
+    algorithms: ['EdDSA', 'Ed25519'],
+    typ: 'JWT',
+  });
+  console.log(JSON.stringify({ payload, protectedHeader }));
+} catch (e) {
+  console.error(`${e.code || e.name}: ${e.message}`);
+  process.exit(1);
+}
