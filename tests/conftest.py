@@ -242,11 +242,11 @@ async def client(app: Starlette, kit: AuthKit) -> AsyncIterator[httpx.AsyncClien
 # -- a live server for browser tests -------------------------------------------------------
 
 
-def serve(app: Any, port: int = 0) -> tuple[str, Callable[[], None]]:
+def serve(app: Any, port: int = 0, *, lifespan: str = "off") -> tuple[str, Callable[[], None]]:
     """Run an ASGI app with uvicorn in a thread; returns its URL and a stop function."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", port))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     for _ in range(500):

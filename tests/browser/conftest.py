@@ -82,3 +82,45 @@ def site(tmp_path: Path, mailbox: Mailbox) -> Iterator[Site]:
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+AXE = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture
+def axe_script() -> Path:
+    """axe-core from tests/js (npm ci); required in CI."""
+    if not AXE.exists():
+        reason = "axe-core is not installed (cd tests/js && npm ci)"
+        if os.environ.get("AUTHKIT_REQUIRE_SERVICES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return AXE
+
+
+@pytest.fixture
+def demo(tmp_path: Path, mailbox: Mailbox) -> Iterator[Site]:
+    """The example site (examples/demo_site) served live, as `authkit demo` runs it."""
+    import sys
+
+    examples = str(Path(__file__).resolve().parents[2] / "examples")
+    sys.path.insert(0, examples)
+    try:
+        import demo_site
+    finally:
+        sys.path.remove(examples)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    kit = AuthKit(
+        secret_key=TEST_SECRET,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db",
+        email_url=f"smtp://127.0.0.1:{mailbox.port}",
+        base_url=url,
+        password_hash_profile="CHEAPEST",
+        auto_migrate=True,
+        app_name="Jotter",
+        theme=demo_site.DEMO_THEME,
+    )
+    _, stop = serve(demo_site.create_app(kit), port=port, lifespan="on")
+    yield Site(url, kit, mailbox)
+    stop()

@@ -1,0 +1,134 @@
+"""The components embedded in a host's own pages (the example site), with JavaScript on
+(htmx swaps each step in place) and off (plain posts through the sub-app's pages), the
+UserButton menu, and axe-core on every page in light and dark mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from .conftest import Site
+
+PASSWORD = "a perfectly fine passphrase"
+
+
+def _page(browser: Browser, js: bool = True, **options: object) -> Page:
+    context = browser.new_context(java_script_enabled=js, **options)  # type: ignore[arg-type]
+    return context.new_page()
+
+
+def _embedded_sign_up(page: Page, demo: Site, email: str, js: bool) -> None:
+    page.goto(f"{demo.url}/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Verify your email")).to_be_visible()
+    # htmx swaps the code step into the host page; without JS it is the sub-app's page.
+    expect(page).to_have_url(
+        f"{demo.url}/" if js else f"{demo.url}/auth/sign-up/verify?redirect_url=%2Fnotes"
+    )
+    page.get_by_label("Verification code").fill(demo.code_for(email))
+    page.get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(f"{demo.url}/notes")
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_embedded_sign_up_then_user_button_sign_out(browser: Browser, demo: Site, js: bool) -> None:
+    """Sign up from the host's home page, then sign out from the UserButton menu."""
+    page = _page(browser, js)
+    email = f"embed-{'js' if js else 'nojs'}@example.com"
+    _embedded_sign_up(page, demo, email, js)
+    expect(page.get_by_role("heading", name="My notes")).to_be_visible()
+
+    page.get_by_label("Open user menu").click()
+    expect(page.get_by_text(email).first).to_be_visible()
+    page.get_by_role("link", name="Manage account").click()
+    expect(page).to_have_url(f"{demo.url}/auth/user")
+    page.go_back()
+    page.get_by_label("Open user menu").click()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{demo.url}/")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Sign in")).to_be_visible()
+
+
+def test_embedded_errors_swap_in_place_with_input_kept(browser: Browser, demo: Site) -> None:
+    """With htmx a wrong input re-renders only the component, in place, email kept."""
+    page = _page(browser)
+    page.goto(f"{demo.url}/")
+    page.get_by_label("Email address").fill("someone@example.com")
+    page.get_by_label("Password").fill("password")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#ak-password-error")).to_contain_text("too common")
+    expect(page).to_have_url(f"{demo.url}/")
+    expect(page.get_by_role("heading", name="Notes that stay yours")).to_be_visible()
+    expect(page.get_by_label("Email address")).to_have_value("someone@example.com")
+    expect(page.get_by_label("Password")).to_be_focused()
+
+
+def test_show_password_toggle(browser: Browser, demo: Site) -> None:
+    """With JavaScript, the Show button reveals the password and hides it again."""
+    page = _page(browser)
+    page.goto(f"{demo.url}/auth/sign-in")
+    field = page.get_by_label("Password", exact=True)
+    field.fill("secret words here")
+    page.get_by_role("button", name="Show").click()
+    expect(field).to_have_attribute("type", "text")
+    page.get_by_role("button", name="Hide").click()
+    expect(field).to_have_attribute("type", "password")
+
+
+def test_no_toggle_without_javascript(browser: Browser, demo: Site) -> None:
+    """Without JavaScript no dead Show button is displayed."""
+    page = _page(browser, js=False)
+    page.goto(f"{demo.url}/auth/sign-in")
+    expect(page.get_by_role("button", name="Show")).to_have_count(0)
+
+
+def _axe(page: Page, axe_script: Path) -> list[str]:
+    page.add_script_tag(path=str(axe_script))
+    violations: list[str] = page.evaluate(
+        "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map("
+        "v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))"
+    )
+    return violations
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_passes_axe(browser: Browser, demo: Site, axe_script: Path, scheme: str) -> None:
+    """axe-core finds no violation on any page, in light and in dark mode."""
+    page = _page(browser, bypass_csp=True, color_scheme=scheme)
+    found: dict[str, list[str]] = {}
+
+    def check(name: str) -> None:
+        found[name] = _axe(page, axe_script)
+
+    for path in ("/", "/auth/sign-in", "/auth/sign-up"):
+        page.goto(demo.url + path)
+        check(path)
+    page.goto(f"{demo.url}/auth/sign-in")
+    page.get_by_label("Email address").fill("nobody@example.com")
+    page.get_by_label("Password", exact=True).fill("wrong password")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#ak-password-error")).to_be_visible()
+    check("sign-in with error")
+
+    email = f"axe-{scheme}@example.com"
+    page.goto(f"{demo.url}/auth/sign-up")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_label("Verification code")).to_be_visible()
+    check("verify code")
+    page.get_by_label("Verification code").fill(demo.code_for(email))
+    page.get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(f"{demo.url}/")
+    for path in ("/notes", "/account", "/auth/user"):
+        page.goto(demo.url + path)
+        check(path)
+    page.goto(f"{demo.url}/notes")
+    page.get_by_label("Open user menu").click()
+    check("user menu open")
+    assert {name: v for name, v in found.items() if v} == {}

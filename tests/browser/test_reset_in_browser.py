@@ -1,0 +1,111 @@
+"""The password reset in a real browser, with JavaScript on and off: sign up, sign out,
+"Forgot password?", the emailed code, a new password, sign in with it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from ..conftest import Mailbox
+from .conftest import Site
+
+PASSWORD = "a perfectly fine passphrase"
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def _page(browser: Browser, js: bool) -> Page:
+    return browser.new_context(java_script_enabled=js).new_page()
+
+
+def _sign_up(page: Page, site: Site, email: str) -> None:
+    page.goto(f"{site.url}/auth/sign-up")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Verification code").fill(site.code_for(email))
+    page.get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(f"{site.url}/")
+
+
+def _sign_in(page: Page, email: str, password: str) -> None:
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Continue").click()
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_forgot_password_by_code_then_sign_in_with_the_new_one(
+    browser: Browser, site: Site, js: bool
+) -> None:
+    """The whole reset works as plain forms, with and without JavaScript."""
+    page = _page(browser, js)
+    email = f"reset-{'js' if js else 'nojs'}@example.com"
+    _sign_up(page, site, email)
+    page.goto(f"{site.url}/auth/user")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{site.url}/")
+
+    page.goto(f"{site.url}/auth/sign-in")
+    page.get_by_role("link", name="Forgot password?").click()
+    expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible()
+    sent = len(site.mailbox.to(email))
+    page.get_by_label("Email address").fill(email)
+    page.get_by_role("button", name="Send reset code").click()
+    notice = f"If an account exists for {email}, we sent a 6-digit code and a link."
+    expect(page.get_by_role("status")).to_have_text(notice)
+    page.get_by_label("Verification code").fill(site.code_for(email, after=sent))
+    page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("Confirm new password").fill("not the same passphrase")
+    page.get_by_role("button", name="Reset password").click()
+    expect(page.locator("#ak-password_confirm-error")).to_have_text("The passwords do not match.")
+    expect(page.get_by_label("New password", exact=True)).to_have_value("")
+
+    page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("Confirm new password").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Reset password").click()
+    expect(page).to_have_url(re.compile(r"/auth/sign-in\?reset=1"))
+    expect(page.get_by_role("status")).to_have_text(
+        "Your password was changed. Sign in with your new password."
+    )
+    _sign_in(page, email, PASSWORD)
+    expect(page.locator("#ak-password-error")).to_have_text("The email or password is incorrect.")
+    _sign_in(page, email, NEW_PASSWORD)
+    expect(page).to_have_url(f"{site.url}/")
+    expect(page.locator("body")).to_contain_text('"is_signed_in":true')
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_mailed_link_sets_the_password_in_a_fresh_browser(
+    browser: Browser, site: Site, js: bool
+) -> None:
+    """The link works in a browser that never saw the first step, and only once."""
+    email = f"link-{'js' if js else 'nojs'}@example.com"
+    _sign_up(_page(browser, js), site, email)
+    asking = _page(browser, js)
+    asking.goto(f"{site.url}/auth/forgot-password")
+    sent = len(site.mailbox.to(email))
+    asking.get_by_label("Email address").fill(email)
+    asking.get_by_role("button", name="Send reset code").click()
+    site.code_for(email, after=sent)
+    match = re.search(
+        r"\S+/reset-password\?token=[\w-]+", Mailbox.text_of(site.mailbox.to(email)[-1])
+    )
+    assert match
+    link = match.group(0)
+    assert link.startswith(f"{site.url}/auth/reset-password?token=")
+
+    page = _page(browser, js)
+    page.goto(link)
+    expect(page.get_by_label("Verification code")).to_have_count(0)
+    page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("Confirm new password").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Reset password").click()
+    expect(page).to_have_url(re.compile(r"/auth/sign-in\?reset=1"))
+    _sign_in(page, email, NEW_PASSWORD)
+    expect(page).to_have_url(f"{site.url}/")
+
+    page.goto(link)
+    expect(page.get_by_role("alert")).to_have_text("This link has expired or was already used.")
+    expect(page.get_by_role("link", name="Ask for a new link")).to_be_visible()
