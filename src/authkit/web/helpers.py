@@ -50,6 +50,7 @@ __all__ = [
 MAX_FORM_BYTES = 64 * 1024
 MAX_FORM_FIELDS = 20
 
+HSTS = "max-age=31536000; includeSubDomains"
 SECURITY_HEADERS: Mapping[str, str] = {
     # Auth pages carry personal data and one-time forms: never cache them.
     "Cache-Control": "no-store",
@@ -180,6 +181,9 @@ def page(request: Request, name: str, *, status_code: int = 200, **context: Any)
     html = template.render({**base_context(request), **context})
     headers = dict(SECURITY_HEADERS)
     headers["Vary"] = "HX-Request"
+    if svc.settings.is_https:
+        # Browsers that once saw the site over https never fall back to http (ASVS 3.4.1).
+        headers["Strict-Transport-Security"] = HSTS
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
