@@ -5,6 +5,7 @@ path), the domain lower-cased for display, and one normalized form for uniquenes
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
@@ -19,7 +20,7 @@ __all__ = ["Address", "normalize_email"]
 class Address:
     #: As shown back to the user: their local part, the domain in lower case.
     email: str
-    #: The comparison form: case-folded, so Ada@X.com and ada@x.com are one account.
+    #: The comparison form: lower-cased, so Ada@X.com and ada@x.com are one account.
     normalized: str
 
 
@@ -42,6 +43,8 @@ def normalize_email(raw: str) -> Address:
     email = f"{checked.local_part}@{checked.ascii_domain.lower()}"
     if len(email) > EMAIL_MAX_LENGTH:
         raise FieldError("too_long", field="email", max=EMAIL_MAX_LENGTH)
-    # Case-folding the local part is not RFC-pure, but no real provider treats case as
-    # significant, and one person must not hold two accounts by changing case.
-    return Address(email=email, normalized=email.casefold())
+    # Lower-casing the local part is not RFC-pure, but no real provider treats case as
+    # significant, and one person must not hold two accounts by changing case. lower(),
+    # not casefold(): "ß"/"ss", "ﬀ"/"ff" or full-width letters stay distinct addresses, so
+    # no look-alike can ever match someone else's account (Django CVE-2019-19844).
+    return Address(email=email, normalized=unicodedata.normalize("NFC", email).lower())

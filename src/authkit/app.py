@@ -164,6 +164,9 @@ class AuthKit:
             if self.settings.auto_migrate:
                 await migrate.upgrade(self.services.db)
             await load_keys(self.services)
+            # Make the dummy hash now, so the first unknown-address sign-in is not the
+            # only one that pays for it (that would be a timing tell).
+            await self.services.hasher.dummy_verify("warm-up")
             self.is_started = True
             logger.info("authkit started (issuer %s)", self.issuer)
 

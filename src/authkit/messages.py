@@ -74,6 +74,26 @@ MESSAGES: Mapping[str, str] = {
     "profile_saved": "Your profile was saved.",
     "server_error": "Something went wrong on our side. Please try again.",
     "unavailable": "The service is unavailable right now. Please try again in a moment.",
+    # password reset
+    "forgot_password_title": "Forgot your password?",
+    "forgot_password_subtitle": "Enter your email address and we will send you a code.",
+    "send_reset_code": "Send reset code",
+    "remembered_password": "Remembered it?",
+    # Same notice whether or not the address has an account: no account enumeration.
+    "reset_sent": "If an account exists for {email}, we sent a 6-digit code and a link.",
+    "reset_password_title": "Set a new password",
+    "reset_code_subtitle": "Enter the code from the email and choose a new password.",
+    "reset_link_subtitle": "Choose a new password for {email}.",
+    "new_password_label": "New password",
+    "confirm_password_label": "Confirm new password",
+    "reset_password_submit": "Reset password",
+    "reset_start_again": "Start again",
+    "password_mismatch": "The passwords do not match.",
+    "reset_expired": "That reset has expired or was used up. Ask for a new code.",
+    "reset_link_expired_title": "Link expired",
+    "reset_link_expired": "This link has expired or was already used.",
+    "reset_request_new": "Ask for a new link",
+    "password_reset_done": "Your password was changed. Sign in with your new password.",
 }
 
 

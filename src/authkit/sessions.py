@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .ids import new_id
 from .security.secrets import token_hash
@@ -188,14 +189,25 @@ async def revoke_session(svc: Services, session_id: str) -> bool:
 
 
 async def revoke_all_sessions(
-    svc: Services, user_id: str, *, except_session_id: str | None = None
+    svc: Services,
+    user_id: str,
+    *,
+    except_session_id: str | None = None,
+    within: AsyncSession | None = None,
 ) -> int:
-    """End every active session of a user (but one, if named); returns how many."""
+    """
+    End every active session of a user (but one, if named); returns how many. Pass
+    `within` to do it in an open transaction, together with the change that requires it
+    (a password reset), so a crash cannot leave one without the other.
+    """
     conditions = [col(SessionRow.user_id) == user_id, col(SessionRow.revoked_at).is_(None)]
     if except_session_id is not None:
         conditions.append(col(SessionRow.id) != except_session_id)
+    statement = update(SessionRow).where(*conditions).values(revoked_at=svc.clock())
+    if within is not None:
+        return int((await within.exec(statement)).rowcount)
     async with svc.db.session() as s:
-        result = await s.exec(update(SessionRow).where(*conditions).values(revoked_at=svc.clock()))
+        result = await s.exec(statement)
     return int(result.rowcount)
 
 

@@ -95,13 +95,14 @@ async def start_sign_up(
     attempt_id = new_id("sua")
     code = new_code()
     async with svc.db.session() as s:
-        taken = (
+        owner_email = (
             await s.exec(
-                select(EmailAddressRow.id).where(
+                select(EmailAddressRow.email).where(
                     col(EmailAddressRow.normalized) == address.normalized
                 )
             )
-        ).first() is not None
+        ).first()
+        taken = owner_email is not None
         s.add(
             VerificationCodeRow(
                 id=attempt_id,
@@ -124,8 +125,12 @@ async def start_sign_up(
             )
         )
         record_event(s, "sign_up.started", at=now, meta=meta, attempt_id=attempt_id)
-    # Same page either way; only the owner of a taken address learns about this attempt.
-    _mail(svc, "sign_up_existing" if taken else "sign_up_code", address.email, code)
+    # Same page either way; only the owner of a taken address learns about this attempt,
+    # at the address we hold for them, never at the one typed here.
+    if owner_email is not None:
+        _mail(svc, "sign_up_existing", owner_email, code)
+    else:
+        _mail(svc, "sign_up_code", address.email, code)
     return SignUpAttempt(attempt_id, address.email, (now + RESEND_COOLDOWN).timestamp())
 
 

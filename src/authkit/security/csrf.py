@@ -55,13 +55,18 @@ class CsrfGuard:
         own_origin: str,
     ) -> bool:
         """True when the request is same-origin and carries this browser's token."""
-        # Fetch Metadata: a browser says when a request comes from another site.
-        if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-            return False
-        origin = headers.get("origin")
-        # The request's own origin is safe to allow: a browser never lies about Host.
-        if origin is not None and origin != own_origin and origin not in self.allowed_origins:
-            return False
+        # Fetch Metadata: a browser says where a request comes from, and no page can forge
+        # it. When present it decides; `Origin` is the fallback for browsers without it
+        # (a no-referrer page makes Chromium send `Origin: null` on same-origin posts).
+        fetch_site = headers.get("sec-fetch-site")
+        if fetch_site is not None:
+            if fetch_site not in ("same-origin", "none"):
+                return False
+        else:
+            origin = headers.get("origin")
+            # The request's own origin is safe to allow: a browser never lies about Host.
+            if origin is not None and origin != own_origin and origin not in self.allowed_origins:
+                return False
         cookie = cookies.get(CSRF_COOKIE)
         if not cookie or not submitted or len(submitted) > 300:
             return False

@@ -7,6 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from .account import user_endpoint
 from .errors import exception_handlers
+from .reset import forgot_password_endpoint, reset_password_endpoint
 from .sign_in import sign_in_endpoint, sign_out_endpoint
 from .sign_up import resend_endpoint, sign_up_endpoint, verify_endpoint
 from .well_known import jwks_endpoint, openid_configuration_endpoint, theme_css_endpoint
@@ -22,6 +23,18 @@ def build_routes() -> list[BaseRoute]:
         Route("/sign-up/resend", resend_endpoint, methods=["POST"], name="sign_up_resend"),
         Route("/sign-out", sign_out_endpoint, methods=["POST"], name="sign_out"),
         Route("/user", user_endpoint, methods=["GET", "POST"], name="user"),
+        Route(
+            "/forgot-password",
+            forgot_password_endpoint,
+            methods=["GET", "POST"],
+            name="forgot_password",
+        ),
+        Route(
+            "/reset-password",
+            reset_password_endpoint,
+            methods=["GET", "POST"],
+            name="reset_password",
+        ),
         Route("/.well-known/jwks.json", jwks_endpoint, name="jwks"),
         Route(
             "/.well-known/openid-configuration",

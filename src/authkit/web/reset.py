@@ -1,0 +1,251 @@
+"""
+Forgot-password and reset-password endpoints. The attempt in progress is remembered in a
+signed, short-lived cookie bound to this browser (the code path); the mailed link carries
+its own token instead, so it also works in another browser.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+from wtforms import Form, HiddenField, PasswordField, StringField
+from wtforms.validators import Length
+
+from ..cookies import clear_cookie, set_cookie
+from ..errors import CodeExpired, FlowError
+from ..flows.reset import (
+    LINK_TOKEN_MAX_LENGTH,
+    ResetAttempt,
+    find_link,
+    get_attempt,
+    reset_with_code,
+    reset_with_link,
+    start_reset,
+)
+from ..forms import PASSWORD_FIELD_LIMIT, REDIRECT_LIMIT
+from ..store.models import EMAIL_MAX_LENGTH
+from .helpers import (
+    clear_session_cookies,
+    cookies_of,
+    csrf_ok,
+    flow_error_page,
+    kit_of,
+    limit_errors,
+    meta_of,
+    page,
+    read_form,
+    redirect,
+    redirect_target,
+)
+
+__all__ = [
+    "ForgotPasswordForm",
+    "ResetPasswordForm",
+    "forgot_password_endpoint",
+    "reset_password_endpoint",
+]
+
+ATTEMPT_COOKIE = "__ak_reset"
+FORGOT_TEMPLATE = "forgot_password"
+RESET_TEMPLATE = "reset_password"
+REFERRER_POLICY = "no-referrer"
+
+
+class ForgotPasswordForm(Form):
+    csrf_token = HiddenField(validators=[Length(max=300)])
+    redirect_url = HiddenField(validators=[Length(max=REDIRECT_LIMIT)])
+    email = StringField("Email address", validators=[Length(max=EMAIL_MAX_LENGTH)])
+
+
+class ResetPasswordForm(Form):
+    csrf_token = HiddenField(validators=[Length(max=300)])
+    redirect_url = HiddenField(validators=[Length(max=REDIRECT_LIMIT)])
+    code = StringField("Verification code", validators=[Length(max=20)])
+    password = PasswordField("New password", validators=[Length(max=PASSWORD_FIELD_LIMIT)])
+    password_confirm = PasswordField(
+        "Confirm new password", validators=[Length(max=PASSWORD_FIELD_LIMIT)]
+    )
+    #: The mailed link's token; empty on the code path.
+    token = HiddenField(validators=[Length(max=LINK_TOKEN_MAX_LENGTH)])
+
+
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    secret = str(kit_of(request).services.settings.secret_key)
+    return URLSafeTimedSerializer(secret, salt="authkit.reset_attempt")
+
+
+def _attempt_id(request: Request) -> str | None:
+    raw = cookies_of(request).get(ATTEMPT_COOKIE)
+    if not raw or len(raw) > 200:
+        return None
+    max_age = kit_of(request).services.settings.code_lifetime
+    try:
+        value = _serializer(request).loads(raw, max_age=max_age)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
+
+
+async def _cookie_attempt(request: Request) -> ResetAttempt | None:
+    attempt_id = _attempt_id(request)
+    return await get_attempt(kit_of(request).services, attempt_id) if attempt_id else None
+
+
+async def forgot_password_endpoint(request: Request) -> Response:
+    kit = kit_of(request)
+    if request.method == "GET":
+        wanted = redirect_target(request, request.query_params.get("redirect_url"))
+        return page(
+            request, FORGOT_TEMPLATE, form=ForgotPasswordForm(data={"redirect_url": wanted})
+        )
+
+    data = await read_form(request)
+    form = ForgotPasswordForm(data)
+    if not csrf_ok(request, data):
+        errors = {"__all__": kit.services.messages("csrf_failed")}
+        return page(request, FORGOT_TEMPLATE, form=form, errors=errors, status_code=403)
+    if errors := limit_errors(kit, form):
+        return page(request, FORGOT_TEMPLATE, form=form, errors=errors, status_code=422)
+    try:
+        attempt = await start_reset(
+            kit.services, email=form.email.data or "", meta=meta_of(request)
+        )
+    except FlowError as error:
+        return flow_error_page(request, FORGOT_TEMPLATE, error, form=form)
+    # Same redirect and cookie whether or not the address has an account: no enumeration.
+    target = redirect_target(request, form.redirect_url.data)
+    reset_url = f"{kit.mount_path}/reset-password?redirect_url={quote(target, safe='')}"
+    # With htmx, fetch follows this redirect and the reset step swaps in place.
+    response = redirect(request, reset_url, navigate=False)
+    response.raw_headers.append(
+        (
+            b"set-cookie",
+            set_cookie(
+                ATTEMPT_COOKIE,
+                _serializer(request).dumps(attempt.id),
+                max_age=kit.services.settings.code_lifetime,
+                secure=kit.services.settings.is_https,
+                path=kit.mount_path or "/",
+            ),
+        )
+    )
+    return response
+
+
+async def reset_password_endpoint(request: Request) -> Response:
+    response = await _reset_password(request)
+    # The link's token is in this page's URL: a Referer must never carry it anywhere
+    # (the CSRF check relies on Sec-Fetch-Site, as browsers then send `Origin: null`).
+    response.headers["Referrer-Policy"] = REFERRER_POLICY
+    return response
+
+
+async def _reset_password(request: Request) -> Response:
+    kit = kit_of(request)
+    svc = kit.services
+    if request.method == "GET":
+        wanted = redirect_target(request, request.query_params.get("redirect_url"))
+        token = request.query_params.get("token")
+        if token is not None:
+            form = ResetPasswordForm(data={"token": token, "redirect_url": wanted})
+            return _reset_page(request, form, await find_link(svc, token), by_link=True)
+        attempt = await _cookie_attempt(request)
+        if attempt is None:
+            return redirect(request, f"{kit.mount_path}/forgot-password")
+        form = ResetPasswordForm(data={"redirect_url": wanted})
+        return _reset_page(request, form, attempt, by_link=False)
+
+    data = await read_form(request)
+    form = ResetPasswordForm(data)
+    password = form.password.data or ""
+    password_confirm = form.password_confirm.data or ""
+    form.password.data = form.password_confirm.data = ""  # never echo a password back
+    token = form.token.data or ""
+    by_link = bool(token)
+    attempt = await (find_link(svc, token) if by_link else _cookie_attempt(request))
+    if not csrf_ok(request, data):
+        errors = {"__all__": svc.messages("csrf_failed")}
+        return _reset_page(request, form, attempt, by_link=by_link, errors=errors, status_code=403)
+    if attempt is None:
+        return _expired(request, form, by_link=by_link)
+    if errors := limit_errors(kit, form):
+        return _reset_page(request, form, attempt, by_link=by_link, errors=errors, status_code=422)
+    try:
+        if by_link:
+            await reset_with_link(
+                svc,
+                token=token,
+                password=password,
+                password_confirm=password_confirm,
+                meta=meta_of(request),
+            )
+        else:
+            await reset_with_code(
+                svc,
+                attempt_id=attempt.id,
+                code=form.code.data or "",
+                password=password,
+                password_confirm=password_confirm,
+                meta=meta_of(request),
+            )
+    except CodeExpired:
+        return _expired(request, form, by_link=by_link)
+    except FlowError as error:
+        return _reset_page(request, form, attempt, by_link=by_link, error=error)
+    # No automatic sign-in (OWASP Forgot Password): the owner proves the new password.
+    target = redirect_target(request, form.redirect_url.data)
+    response = redirect(
+        request, f"{kit.mount_path}/sign-in?reset=1&redirect_url={quote(target, safe='')}"
+    )
+    secure = svc.settings.is_https
+    response.raw_headers.append(
+        (b"set-cookie", clear_cookie(ATTEMPT_COOKIE, secure=secure, path=kit.mount_path or "/"))
+    )
+    # Every session was revoked, this browser's too: drop its cookies now rather than
+    # when the session token expires.
+    clear_session_cookies(response, request)
+    return response
+
+
+def _reset_page(
+    request: Request,
+    form: ResetPasswordForm,
+    attempt: ResetAttempt | None,
+    *,
+    by_link: bool,
+    errors: dict[str, str] | None = None,
+    error: FlowError | None = None,
+    status_code: int = 200,
+) -> Response:
+    if attempt is None:
+        status = status_code if status_code >= 400 else 410
+        return _expired(request, form, by_link=by_link, status_code=status)
+    svc = kit_of(request).services
+    context = {
+        "form": form,
+        "email": attempt.email,
+        "by_link": by_link,
+        "link_expired": False,
+        "notice": None if by_link else svc.messages("reset_sent", email=attempt.email),
+    }
+    if error is not None:
+        return flow_error_page(
+            request, RESET_TEMPLATE, error, status_code=max(status_code, 422), **context
+        )
+    return page(request, RESET_TEMPLATE, errors=errors or {}, status_code=status_code, **context)
+
+
+def _expired(
+    request: Request, form: ResetPasswordForm, *, by_link: bool, status_code: int = 410
+) -> Response:
+    svc = kit_of(request).services
+    if by_link:
+        form.token.data = ""  # never echo a token we did not accept
+        context = {"form": form, "email": "", "by_link": True, "link_expired": True}
+        return page(request, RESET_TEMPLATE, status_code=status_code, **context)
+    forgot = ForgotPasswordForm(data={"redirect_url": form.redirect_url.data or ""})
+    errors = {"__all__": svc.messages("reset_expired")}
+    return page(request, FORGOT_TEMPLATE, form=forgot, errors=errors, status_code=status_code)
