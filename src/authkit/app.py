@@ -26,7 +26,7 @@ from .config import Settings
 from .email import Mailer, make_transport
 from .errors import StoreError
 from .messages import Messages
-from .middleware import AuthKitMiddleware
+from .middleware import KIT_KEY, AuthKitMiddleware
 from .security.client_ip import TrustedProxies
 from .security.csrf import CsrfGuard
 from .security.passwords import PasswordHasher
@@ -103,6 +103,7 @@ class AuthKit:
         self._app = Starlette(routes=build_routes(), exception_handlers=exception_handlers())
         self._app.state.kit = self
         self._start_lock: asyncio.Lock | None = None
+        self._standalone: AuthKitMiddleware | None = None
         self.is_started = False
 
     @classmethod
@@ -186,6 +187,17 @@ class AuthKit:
             logger.error("authkit cannot start: database unavailable")
             response = simple_error_page(503, self.services.messages("unavailable"))
             await response(scope, receive, send)
+            return
+        if KIT_KEY not in scope:
+            # Mounted without install(): the sub-app's own pages still get their session
+            # check, but the host's routes cannot see it. Say so once, loudly.
+            if self._standalone is None:
+                logger.warning(
+                    "authkit is mounted but not installed: call authkit.install(app) so "
+                    "the host app's requests carry the session (auth(), requires_user)"
+                )
+                self._standalone = AuthKitMiddleware(self._app, kit=self)
+            await self._standalone(scope, receive, send)
             return
         await self._app(scope, receive, send)
 

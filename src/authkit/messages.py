@@ -66,6 +66,11 @@ MESSAGES: Mapping[str, str] = {
     "go_back": "Go back",
     "open_user_menu": "Open user menu",
     "manage_account": "Manage account",
+    "guidance_length": "At least {min} characters",
+    "guidance_not_common": "Not a common password",
+    "guidance_not_email": "Not your email address",
+    "guidance_met": "done",
+    "guidance_unmet": "not yet",
     "show_password": "Show",
     "hide_password": "Hide",
     # notices

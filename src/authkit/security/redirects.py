@@ -6,7 +6,8 @@ authkit can never be used to bounce a user to another site (open redirect).
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import unicodedata
+from urllib.parse import unquote, urlsplit
 
 __all__ = ["MAX_REDIRECT_LENGTH", "safe_redirect_url"]
 
@@ -23,10 +24,16 @@ def safe_redirect_url(value: str | None, *, default: str, base_url: str) -> str:
     """
     if not value or len(value) > MAX_REDIRECT_LENGTH:
         return default
-    # Browsers treat "\" as "/" and drop tabs and newlines: "/\evil.com" and
-    # "/\t/evil.com" would leave the site.
-    if "\\" in value or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in value):
-        return default
+    # Judge the value as anything downstream might read it, percent-decoded too:
+    # "/%2F%2Fevil.com" or "/%5Cevil.com" become "//evil.com" once a proxy decodes them.
+    for form in (value, unquote(value)):
+        # Browsers treat "\" as "/" and drop tabs and newlines: "/\evil.com" and
+        # "/\t/evil.com" would leave the site. Any control character (C0, C1, DEL) or
+        # space is refused outright; so is an empty authority ("///evil.com").
+        if "\\" in form or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in form):
+            return default
+        if form.startswith("///") or "//" in urlsplit(form).path:
+            return default
     try:
         parts = urlsplit(value)
     except ValueError:

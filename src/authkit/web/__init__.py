@@ -7,6 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from .account import user_endpoint
 from .errors import exception_handlers
+from .guidance import password_guidance_endpoint
 from .reset import forgot_password_endpoint, reset_password_endpoint
 from .sign_in import sign_in_endpoint, sign_out_endpoint
 from .sign_up import resend_endpoint, sign_up_endpoint, verify_endpoint
@@ -40,6 +41,12 @@ def build_routes() -> list[BaseRoute]:
             "/.well-known/openid-configuration",
             openid_configuration_endpoint,
             name="openid_configuration",
+        ),
+        Route(
+            "/password-guidance",
+            password_guidance_endpoint,
+            methods=["POST"],
+            name="password_guidance",
         ),
         Route("/theme.css", theme_css_endpoint, name="theme_css"),
         Mount("/static", StaticFiles(packages=[("authkit", "static")]), name="static"),

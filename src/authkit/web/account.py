@@ -8,7 +8,8 @@ from starlette.responses import Response
 from ..errors import FlowError
 from ..flows.profile import update_names
 from ..forms import ProfileForm
-from ..middleware import current_user, requires_user
+from ..middleware import USER_KEY, current_user, requires_user
+from ..users import get_user
 from .helpers import (
     csrf_ok,
     flow_error_page,
@@ -53,6 +54,7 @@ async def user_endpoint(request: Request) -> Response:
         )
     except FlowError as error:
         return flow_error_page(request, TEMPLATE, error, form=form, user=user)
-    user = await current_user(request) or user
+    user = await get_user(kit.services, user.id) or user
+    request.scope[USER_KEY] = user  # the request's cached copy is stale now
     notice = kit.services.messages("profile_saved")
     return page(request, TEMPLATE, form=form, user=user, notice=notice)

@@ -185,6 +185,12 @@ def _code_page(
     status_code: int = 200,
 ) -> Response:
     if attempt is None:
+        if status_code == 403:
+            # A refused form says so, even when there is no attempt to show.
+            sign_up_form = SignUpForm(data={"redirect_url": form.redirect_url.data or ""})
+            return page(
+                request, FORM_TEMPLATE, form=sign_up_form, errors=errors or {}, status_code=403
+            )
         return _expired(request, form)
     kit = kit_of(request)
     now = kit.services.clock().timestamp()

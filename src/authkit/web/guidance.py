@@ -1,0 +1,55 @@
+"""
+Live password guidance: while a visitor types a new password, htmx posts it here and
+swaps in which rules it meets. A POST, so the password never lands in a URL or a log;
+nothing is stored and nothing changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from ..security.passwords import password_guidance
+from .helpers import SECURITY_HEADERS, base_context, kit_of, read_form
+
+__all__ = ["password_guidance_endpoint"]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    text: str
+    is_met: bool
+
+
+async def password_guidance_endpoint(request: Request) -> Response:
+    kit = kit_of(request)
+    settings = kit.services.settings
+    t = kit.services.messages
+    form = await read_form(request)
+    password = str(form.get("password") or "")[: settings.password_max_length + 1]
+    email = str(form.get("email") or "")[:254] or None
+    failing = set(
+        password_guidance(
+            password,
+            min_length=settings.password_min_length,
+            max_length=settings.password_max_length,
+            email=email,
+            context_words=(settings.app_name,),
+        )
+    )
+    checks = []
+    if password:
+        checks = [
+            Check(
+                t("guidance_length", min=settings.password_min_length),
+                not failing & {"password_too_short", "password_too_long"},
+            ),
+            Check(t("guidance_not_common"), not failing & {"password_too_common"}),
+        ]
+        if email:
+            checks.append(Check(t("guidance_not_email"), "password_is_email" not in failing))
+    template = kit.services.templates.get_template("authkit/components/password_guidance.html")
+    html = template.render({**base_context(request), "checks": checks})
+    return HTMLResponse(html, headers=dict(SECURITY_HEADERS))

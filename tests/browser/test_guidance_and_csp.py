@@ -1,0 +1,63 @@
+"""Live password guidance as the visitor types, and the strict Content-Security-Policy
+holding on every page: no inline script or style is ever blocked or needed."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Browser, ConsoleMessage, expect
+
+from .conftest import Site
+
+
+def test_password_guidance_updates_while_typing(browser: Browser, site: Site) -> None:
+    """The rules met turn green as the password grows; a common one is flagged."""
+    page = browser.new_context().new_page()
+    page.goto(f"{site.url}/auth/sign-up")
+    page.get_by_label("Email address").fill("guide@example.com")
+    field = page.get_by_label("Password", exact=True)
+    field.press_sequentially("passwor")
+    guidance = page.locator("#ak-password-guidance")
+    expect(guidance.locator(".ak-guidance__item--unmet")).to_have_count(1)
+    expect(guidance.locator(".ak-guidance__item--unmet")).to_contain_text("At least 8 characters")
+    field.press_sequentially("d")
+    expect(guidance.locator(".ak-guidance__item--unmet")).to_contain_text("Not a common password")
+    expect(guidance.locator(".ak-guidance__item--met").first).to_contain_text("At least 8")
+    field.fill("guide@example.com")
+    field.dispatch_event("input")
+    expect(guidance.locator(".ak-guidance__item--unmet")).to_contain_text("Not your email address")
+    field.fill("a perfectly fine passphrase")
+    field.dispatch_event("input")
+    expect(guidance.locator(".ak-guidance__item--unmet")).to_have_count(0)
+    expect(guidance.locator(".ak-guidance__item--met")).to_have_count(3)
+
+
+def test_no_content_security_policy_violation_on_any_page(browser: Browser, demo: Site) -> None:
+    """Every page and step runs under script-src/style-src 'self' without a violation."""
+    page = browser.new_context().new_page()
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        # Chromium reports a blocked script, style or eval as a console error.
+        if "Content Security Policy" in message.text or "Refused to" in message.text:
+            problems.append(f"{page.url}: {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
+    for path in ("/", "/auth/sign-in", "/auth/sign-up", "/auth/forgot-password"):
+        page.goto(demo.url + path)
+        expect(page.locator(".ak-component").first).to_be_visible()
+    page.goto(f"{demo.url}/auth/sign-up")
+    email = "csp@example.com"
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).press_sequentially("a perfectly fine passphrase")
+    expect(page.locator(".ak-guidance__item--met").first).to_be_visible()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Verification code").fill(demo.code_for(email))
+    page.get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(f"{demo.url}/")
+    for path in ("/auth/user", "/account", "/notes"):
+        page.goto(demo.url + path)
+    page.get_by_label("Open user menu").click()
+    anonymous = browser.new_context().request
+    csp = anonymous.get(f"{demo.url}/auth/sign-in").headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert problems == []
