@@ -10,6 +10,7 @@ and time checked against the injected clock.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,6 +47,9 @@ NBF_LEEWAY_SECONDS = 5
 #: Anything longer is not one of ours; refuse before parsing (cheap DoS guard).
 MAX_TOKEN_LENGTH = 4096
 _KEY_PURPOSE = "signing-key-encryption"
+#: Verified tokens remembered per process: a few MB at most, several minutes of traffic
+#: for thousands of concurrent users with 60-second tokens.
+DEFAULT_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,7 @@ class SessionClaims:
     session_id: str
     expires_at: int
     claims: Mapping[str, Any]
+    not_before: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +99,15 @@ class KeyRing:
     refresh; verification never touches the database.
     """
 
-    def __init__(self, *, issuer: str, secret_key: str) -> None:
+    def __init__(
+        self, *, issuer: str, secret_key: str, cache_size: int = DEFAULT_CACHE_SIZE
+    ) -> None:
         self.issuer = issuer
         self._fernet = Fernet(fernet_key(secret_key, _KEY_PURPOSE))
         self._keys: dict[str, _Key] = {}
+        #: token → its verified claims, least recently used first (bounded LRU).
+        self._verified: OrderedDict[str, SessionClaims] = OrderedDict()
+        self.cache_size = cache_size
         self._signing: _Key | None = None
         self.loaded_at: datetime | None = None
 
@@ -118,6 +128,8 @@ class KeyRing:
             keys[row.kid] = self._decode_row(row)
         active = [k for k in keys.values() if k.retired_at is None]
         self._keys = keys
+        # Tokens verified against the old key set must be checked again.
+        self._verified.clear()
         self._signing = max(active, key=lambda k: (k.created_at, k.kid)) if active else None
         self.loaded_at = now
 
@@ -185,6 +197,34 @@ class KeyRing:
 
     def verify_session_token(self, token: str, *, now_timestamp: float) -> SessionClaims:
         """
+        Verify a session token and return its claims, from the cache of tokens this
+        process already verified when it can.
+
+        The cache changes no decision: a hit is the result of a full verification of
+        these exact bytes, its time claims are checked again on every use, and the cache
+        is emptied whenever the keys are reloaded (so a dropped key drops its tokens).
+        Revocation is unaffected: it never depended on this check (DESIGN.md).
+
+        Raises:
+            TokenError: for any reason the token is not a valid, current session token.
+        """
+        hit = self._verified.get(token)
+        if hit is not None:
+            if now_timestamp >= hit.expires_at:
+                self._verified.pop(token, None)
+                raise TokenError("expired")
+            if now_timestamp + NBF_LEEWAY_SECONDS < hit.not_before:
+                raise TokenError("not yet valid")
+            self._verified.move_to_end(token)
+            return hit
+        claims = self._verify_uncached(token, now_timestamp=now_timestamp)
+        self._verified[token] = claims
+        if len(self._verified) > self.cache_size:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _verify_uncached(self, token: str, *, now_timestamp: float) -> SessionClaims:
+        """
         Verify a session token and return its claims.
 
         Warning:
@@ -238,7 +278,13 @@ class KeyRing:
             raise TokenError("expired")
         if now_timestamp + NBF_LEEWAY_SECONDS < max(nbf, claims["iat"]):
             raise TokenError("not yet valid")
-        return SessionClaims(user_id=sub, session_id=sid, expires_at=exp, claims=claims)
+        return SessionClaims(
+            user_id=sub,
+            session_id=sid,
+            expires_at=exp,
+            claims=claims,
+            not_before=max(nbf, claims["iat"]),
+        )
 
     def jwks(self) -> dict[str, list[Mapping[str, str]]]:
         """The public keys, current and recently retired, newest first."""
