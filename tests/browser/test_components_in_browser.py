@@ -132,3 +132,26 @@ def test_every_page_passes_axe(browser: Browser, demo: Site, axe_script: Path, s
     page.get_by_label("Open user menu").click()
     check("user menu open")
     assert {name: v for name, v in found.items() if v} == {}
+
+
+@pytest.mark.parametrize(
+    ("label", "options"),
+    [
+        ("desktop", {"viewport": {"width": 1280, "height": 800}}),
+        ("mobile", {"viewport": {"width": 375, "height": 740}, "device_scale_factor": 2}),
+        ("dark", {"viewport": {"width": 1280, "height": 800}, "color_scheme": "dark"}),
+    ],
+)
+def test_host_pages_render_for_screenshots(
+    browser: Browser, demo: Site, screenshot_dir: Path, label: str, options: dict[str, object]
+) -> None:
+    """The example site with embedded components, the UserButton menu open."""
+    page = _page(browser, **options)
+    page.goto(f"{demo.url}/")
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], widths
+    page.screenshot(path=screenshot_dir / f"host-home-{label}.png", full_page=True)
+    _embedded_sign_up(page, demo, f"host-{label}@example.com", js=True)
+    page.get_by_label("Open user menu").click()
+    expect(page.get_by_role("link", name="Manage account")).to_be_visible()
+    page.screenshot(path=screenshot_dir / f"host-user-button-{label}.png", full_page=True)

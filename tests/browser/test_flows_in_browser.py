@@ -125,14 +125,36 @@ def test_pages_render_for_screenshots(
 ) -> None:
     """Each page renders without horizontal scroll; screenshots go to test-artifacts/."""
     page = _page(browser, True, **options)
-    for name in ("sign-in", "sign-up"):
-        page.goto(f"{site.url}/auth/{name}")
+
+    def shoot(name: str) -> None:
         _assert_no_horizontal_scroll(page)
         page.screenshot(path=screenshot_dir / f"{name}-{label}.png", full_page=True)
-    _sign_up(page, site, f"shot-{label}@example.com")
+
+    for name in ("sign-in", "sign-up", "forgot-password"):
+        page.goto(f"{site.url}/auth/{name}")
+        shoot(name)
+    page.goto(f"{site.url}/auth/sign-in")
+    page.get_by_label("Email address").fill("someone@example.com")
+    page.get_by_label("Password", exact=True).fill("wrong password")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#ak-password-error")).to_be_visible()
+    shoot("sign-in-error")
+    email = f"shot-{label}@example.com"
+    page.goto(f"{site.url}/auth/sign-up")
+    page.get_by_label("First name").fill("Ada")
+    page.get_by_label("Last name").fill("Lovelace")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).press_sequentially("a perfectly fine")
+    expect(page.locator(".ak-guidance__item--met").first).to_be_visible()
+    shoot("sign-up-guidance")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_label("Verification code")).to_be_visible()
+    shoot("verify-code")
+    page.get_by_label("Verification code").fill(site.code_for(email))
+    page.get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(f"{site.url}/")
     page.goto(f"{site.url}/auth/user")
-    _assert_no_horizontal_scroll(page)
-    page.screenshot(path=screenshot_dir / f"user-{label}.png", full_page=True)
+    shoot("user")
 
 
 def _assert_no_horizontal_scroll(page: Page) -> None:

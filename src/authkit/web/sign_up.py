@@ -198,7 +198,8 @@ def _code_page(
         "form": form,
         "email": attempt.email,
         "resend_in": max(0, int(attempt.can_resend_at - now + 0.999)),
-        "notice": notice or kit.services.messages("code_sent", email=attempt.email),
+        # The subtitle already says where the code went; a notice only for news.
+        "notice": notice,
     }
     if error is not None:
         return flow_error_page(

@@ -21,6 +21,9 @@
       if (seconds <= 0 || !el.isConnected) {
         clearInterval(timer);
         el.hidden = true;
+        // The cooldown is over: the "send a new code" button beside it works again.
+        var form = el.closest("form");
+        if (form) form.querySelectorAll("[data-ak-wait]").forEach(function (b) { b.disabled = false; });
         return;
       }
       el.textContent = text.replace(/\d+/, String(seconds));
