@@ -7,14 +7,12 @@ same work on every path: an unknown address still costs one argon2 verification.
 
 from __future__ import annotations
 
-import contextlib
-
 from sqlalchemy import update
 from sqlmodel import col, select
 
 from ..addresses import normalize_email
 from ..audit import record_event
-from ..errors import FieldError, InvalidCredentials, RateLimited
+from ..errors import FieldError, InvalidCredentials
 from ..services import Services
 from ..sessions import RequestMeta, SessionStart, create_session, revoke_session
 from ..store.models import EmailAddressRow, PasswordCredentialRow, UserRow
@@ -35,9 +33,10 @@ async def sign_in(svc: Services, *, email: str, password: str, meta: RequestMeta
         raise FieldError("required", field="password")
     limiter = svc.limiter
     await limiter.hit("sign_in:ip", meta.ip_address)
-    # Checked before the password, for unknown addresses too: the throttle itself must
-    # not reveal which addresses have accounts.
-    await limiter.check("sign_in:account", address.normalized)
+    # Counted before the password is checked, atomically: a burst of parallel guesses
+    # gets no more checks than the limit allows (Keycloak CVE-2024-4629). Unknown
+    # addresses count the same, so the throttle reveals nothing; a success clears it.
+    await limiter.hit("sign_in:account", address.normalized)
     if len(password) > svc.settings.password_max_length:
         # Longer than any password we accept: refuse without hashing (long-password DoS).
         await _record_failure(svc, meta, reason="too_long")
@@ -55,12 +54,10 @@ async def sign_in(svc: Services, *, email: str, password: str, meta: RequestMeta
         # Same cost as a real check: response time does not reveal unknown addresses.
         await svc.hasher.dummy_verify(password)
         await _record_failure(svc, meta, reason="unknown_email")
-        await _count_failure(svc, address.normalized)
         raise InvalidCredentials()
     user, credential = found
     if not await svc.hasher.verify(credential.password_hash, password):
         await _record_failure(svc, meta, reason="wrong_password", user_id=user.id)
-        await _count_failure(svc, address.normalized)
         raise InvalidCredentials()
     if user.banned_at is not None:
         await _record_failure(svc, meta, reason="banned", user_id=user.id)
@@ -83,12 +80,6 @@ async def sign_out(svc: Services, *, user_id: str, session_id: str, meta: Reques
         record_event(
             s, "sign_out", at=svc.clock(), meta=meta, user_id=user_id, session_id=session_id
         )
-
-
-async def _count_failure(svc: Services, normalized_email: str) -> None:
-    # This attempt already failed; once over the limit, the next one is refused with the wait.
-    with contextlib.suppress(RateLimited):
-        await svc.limiter.hit("sign_in:account", normalized_email)
 
 
 async def _rehash(svc: Services, user_id: str, password: str) -> None:
