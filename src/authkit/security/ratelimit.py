@@ -68,13 +68,6 @@ class RateLimiter:
         # Keyed hash: the counters store no email address or IP in clear.
         return keyed_hash(self._key, value)[:32]
 
-    async def check(self, rule: str, value: str) -> None:
-        """Raise `RateLimited` when `rule` is exhausted for `value`, without counting."""
-        ident = self._identifier(value)
-        for item in self._rules[rule]:
-            if not await self._limiter.test(item, rule, ident):
-                raise RateLimited(retry_after=await self._retry_after(item, rule, ident))
-
     async def hit(self, rule: str, value: str) -> None:
         """Count one attempt; raise `RateLimited` when it is over the limit."""
         ident = self._identifier(value)
@@ -94,9 +87,7 @@ class RateLimiter:
 
 
 class _Backend(Protocol):
-    """The four operations we use, async whatever the storage."""
-
-    async def test(self, item: RateLimitItem, *ids: str) -> bool: ...
+    """The three operations we use, async whatever the storage."""
 
     async def hit(self, item: RateLimitItem, *ids: str) -> bool: ...
 
@@ -110,9 +101,6 @@ class _MemoryBackend:
     # one races its own expiry task against clear()).
     def __init__(self) -> None:
         self._limiter = sync_strategies.MovingWindowRateLimiter(MemoryStorage())
-
-    async def test(self, item: RateLimitItem, *ids: str) -> bool:
-        return self._limiter.test(item, *ids)
 
     async def hit(self, item: RateLimitItem, *ids: str) -> bool:
         return self._limiter.hit(item, *ids)
@@ -135,9 +123,6 @@ class _RedisBackend:
             socket_connect_timeout=2,
         )
         self._limiter = MovingWindowRateLimiter(storage)
-
-    async def test(self, item: RateLimitItem, *ids: str) -> bool:
-        return await _fail_closed(self._limiter.test(item, *ids))
 
     async def hit(self, item: RateLimitItem, *ids: str) -> bool:
         return await _fail_closed(self._limiter.hit(item, *ids))
