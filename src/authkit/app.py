@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from .clock import Clock, system_clock
 from .components import Components
@@ -40,7 +40,7 @@ from .store.db import Database
 from .theming import Theme
 from .web import build_routes, exception_handlers
 from .web.errors import simple_error_page
-from .web.helpers import csrf_ok
+from .web.helpers import HSTS, csrf_ok
 from .web.templates import make_environment
 
 __all__ = ["AuthKit"]
@@ -180,6 +180,8 @@ class AuthKit:
         if scope["type"] == "lifespan":
             await self._app(scope, receive, send)
             return
+        if self.settings.is_https:
+            send = _with_hsts(send)
         try:
             await self.ensure_started()
         except StoreError:
@@ -216,6 +218,20 @@ class AuthKit:
         template context must hold `request` (Starlette's TemplateResponse adds it).
         """
         env.globals["authkit"] = Components(self)
+
+
+def _with_hsts(send: Send) -> Send:
+    """Add HSTS to every response of the sub-app (error pages and redirects too)."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(name.lower() == b"strict-transport-security" for name, _ in headers):
+                headers.append((b"strict-transport-security", HSTS.encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
 
 
 def _find_mount(routes: Sequence[BaseRoute], kit: AuthKit, prefix: str = "") -> str | None:

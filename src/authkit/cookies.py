@@ -39,6 +39,16 @@ def clear_cookie(name: str, *, secure: bool, path: str = "/") -> bytes:
 
 
 def parse_cookies(raw: bytes | None) -> Mapping[str, str]:
+    """
+    The request's cookies. A name sent twice is dropped: which copy is genuine cannot be
+    known (one may be planted from a sibling subdomain), so it counts as absent.
+    """
     if not raw or len(raw) > MAX_COOKIE_HEADER:
         return {}
-    return cookie_parser(raw.decode("latin-1"))
+    text = raw.decode("latin-1")
+    cookies = cookie_parser(text)
+    if len(cookies) < text.count("="):
+        names = [part.split("=", 1)[0].strip() for part in text.split(";") if "=" in part]
+        for name in {n for n in names if names.count(n) > 1}:
+            cookies.pop(name, None)
+    return cookies

@@ -163,7 +163,19 @@ class AuthKitMiddleware:
         async def send_with_cookies(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.extend((b"set-cookie", value) for value in extra)
+                if extra:
+                    # The endpoint's own session cookies (a sign-in) have the last word:
+                    # browsers apply Set-Cookie in order, so ours must not undo them.
+                    own = {
+                        value.split(b"=", 1)[0]
+                        for name, value in headers
+                        if name.lower() == b"set-cookie"
+                    }
+                    headers.extend(
+                        (b"set-cookie", value)
+                        for value in extra
+                        if value.split(b"=", 1)[0] not in own
+                    )
                 csrf_value = CsrfGuard.new_cookie_value(scope)
                 if csrf_value is not None:
                     headers.append(

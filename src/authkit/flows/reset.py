@@ -30,6 +30,7 @@ from ..security.secrets import keyed_hash
 from ..services import Services
 from ..sessions import RequestMeta, revoke_all_sessions
 from ..store.models import EmailAddressRow, PasswordCredentialRow, UserRow, VerificationCodeRow
+from .sign_up import claim_code_try
 
 __all__ = [
     "LINK_TOKEN_BYTES",
@@ -169,19 +170,15 @@ async def reset_with_code(
     await svc.limiter.hit("code_verify:ip", meta.ip_address)
     # Rules first: a try is only counted when the whole form could have succeeded.
     _check_new_password(svc, row.email, password, password_confirm)
+    now = svc.clock()
+    async with svc.db.session() as s:
+        # Claim a try before judging the code, atomically: parallel guesses can never
+        # get more than MAX_CODE_ATTEMPTS answers between them.
+        if not await claim_code_try(s, row.id, now):
+            raise CodeExpired()
     is_right = verify_code(svc.code_key, row.id, code, row.code_hash)
     if not is_right or row.payload.get("unknown"):
-        now = svc.clock()
         async with svc.db.session() as s:
-            # Atomic: parallel wrong guesses cannot slip past the limit.
-            await s.exec(
-                update(VerificationCodeRow)
-                .where(
-                    col(VerificationCodeRow.id) == row.id,
-                    col(VerificationCodeRow.attempts) < MAX_CODE_ATTEMPTS,
-                )
-                .values(attempts=col(VerificationCodeRow.attempts) + 1)
-            )
             record_event(s, "password_reset.code_failed", at=now, meta=meta, attempt_id=row.id)
         raise CodeInvalid()
     await _complete(svc, row, password, method="code", meta=meta)
@@ -220,7 +217,6 @@ async def _complete(
             .where(
                 col(VerificationCodeRow.id) == row.id,
                 col(VerificationCodeRow.consumed_at).is_(None),
-                col(VerificationCodeRow.attempts) < MAX_CODE_ATTEMPTS,
                 col(VerificationCodeRow.expires_at) > now,
             )
             .values(consumed_at=now)

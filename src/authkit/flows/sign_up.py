@@ -15,6 +15,7 @@ from math import ceil
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..addresses import normalize_email
 from ..audit import record_event
@@ -37,6 +38,7 @@ __all__ = [
     "PURPOSE",
     "RESEND_COOLDOWN",
     "SignUpAttempt",
+    "claim_code_try",
     "get_attempt",
     "resend_sign_up_code",
     "start_sign_up",
@@ -197,19 +199,14 @@ async def verify_sign_up(
         row = await s.get(VerificationCodeRow, attempt_id)
         if row is None or row.purpose != PURPOSE or not _is_open(svc, row):
             raise CodeExpired()
-        is_right = verify_code(svc.code_key, row.id, code, row.code_hash)
-        if not is_right or row.payload.get("taken"):
-            # Atomic: parallel wrong guesses cannot slip past the limit.
-            await s.exec(
-                update(VerificationCodeRow)
-                .where(
-                    col(VerificationCodeRow.id) == row.id,
-                    col(VerificationCodeRow.attempts) < MAX_CODE_ATTEMPTS,
-                )
-                .values(attempts=col(VerificationCodeRow.attempts) + 1)
-            )
-            record_event(s, "sign_up.code_failed", at=now, meta=meta, attempt_id=row.id)
+        # Claim a try before judging the code, atomically: parallel guesses can never
+        # get more than MAX_CODE_ATTEMPTS answers between them.
+        if not await claim_code_try(s, row.id, now):
+            raise CodeExpired()
+    is_right = verify_code(svc.code_key, row.id, code, row.code_hash)
     if not is_right or row.payload.get("taken"):
+        async with svc.db.session() as s:
+            record_event(s, "sign_up.code_failed", at=now, meta=meta, attempt_id=row.id)
         raise CodeInvalid()
     try:
         user_id = await _create_account(svc, row, now=now, meta=meta)
@@ -230,7 +227,6 @@ async def _create_account(
             .where(
                 col(VerificationCodeRow.id) == row.id,
                 col(VerificationCodeRow.consumed_at).is_(None),
-                col(VerificationCodeRow.attempts) < MAX_CODE_ATTEMPTS,
             )
             .values(consumed_at=now)
         )
@@ -264,6 +260,24 @@ async def _create_account(
         )
         record_event(s, "sign_up.completed", at=now, meta=meta, user_id=user_id)
     return user_id
+
+
+async def claim_code_try(s: AsyncSession, attempt_id: str, now: datetime) -> bool:
+    """
+    Count one try at an attempt's code in the open transaction; False when none is left
+    (used up, consumed or expired). Shared by every flow that checks an emailed code.
+    """
+    claimed = await s.exec(
+        update(VerificationCodeRow)
+        .where(
+            col(VerificationCodeRow.id) == attempt_id,
+            col(VerificationCodeRow.attempts) < MAX_CODE_ATTEMPTS,
+            col(VerificationCodeRow.consumed_at).is_(None),
+            col(VerificationCodeRow.expires_at) > now,
+        )
+        .values(attempts=col(VerificationCodeRow.attempts) + 1)
+    )
+    return claimed.rowcount == 1
 
 
 async def _count_send(svc: Services, normalized_email: str, meta: RequestMeta) -> None:

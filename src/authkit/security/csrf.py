@@ -13,13 +13,18 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-__all__ = ["CSRF_COOKIE", "CSRF_HEADER", "CsrfGuard"]
+__all__ = ["CSRF_COOKIE", "CSRF_HEADER", "CsrfGuard", "new_csrf_value"]
 
 CSRF_COOKIE = "__ak_csrf"
 CSRF_HEADER = "x-csrf-token"
 _SCOPE_VALUE = "authkit.csrf"
 _SCOPE_NEW = "authkit.csrf_new"
 _COOKIE_BYTES = 32
+
+
+def new_csrf_value() -> str:
+    """A fresh per-browser CSRF secret (the cookie's value)."""
+    return secrets.token_urlsafe(_COOKIE_BYTES)
 
 
 class CsrfGuard:
@@ -36,7 +41,7 @@ class CsrfGuard:
         if value is None:
             value = cookies.get(CSRF_COOKIE)
             if not value or len(value) > 100:
-                value = secrets.token_urlsafe(_COOKIE_BYTES)
+                value = new_csrf_value()
                 scope[_SCOPE_NEW] = True
             scope[_SCOPE_VALUE] = value
         return str(self._serializer.dumps(value))

@@ -234,7 +234,9 @@ def _failures(
     email: str | None,
     context_words: Iterable[str],
 ) -> Iterator[tuple[str, dict[str, object]]]:
-    if not password:
+    # Spaces inside a password are kept as typed, but one made only of whitespace is no
+    # password at all.
+    if not password or password.isspace():
         yield "required", {}
         return
     normalized = _normalize(password)

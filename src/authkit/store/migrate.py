@@ -10,7 +10,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import InterfaceError, OperationalError
 
+from ..errors import StoreError
 from .db import Database
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "upgrade"]
@@ -27,10 +29,18 @@ def alembic_config(connection: Connection | None = None, schema: str | None = No
 
 
 async def upgrade(db: Database, revision: str = "head") -> None:
-    """Bring the database to `revision` (default: the newest)."""
-    async with db.engine.begin() as conn:
-        if db.schema:
-            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{db.schema}"'))
-        await conn.run_sync(
-            lambda sync_conn: command.upgrade(alembic_config(sync_conn, db.schema), revision)
-        )
+    """
+    Bring the database to `revision` (default: the newest).
+
+    Raises:
+        StoreError: the database cannot be reached.
+    """
+    try:
+        async with db.engine.begin() as conn:
+            if db.schema:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{db.schema}"'))
+            await conn.run_sync(
+                lambda sync_conn: command.upgrade(alembic_config(sync_conn, db.schema), revision)
+            )
+    except (OperationalError, InterfaceError, OSError) as exc:
+        raise StoreError(f"database unavailable: {type(exc).__name__}") from exc

@@ -20,6 +20,7 @@ from wtforms.validators import Length
 from ..cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
 from ..errors import FlowError, RateLimited
 from ..middleware import COOKIES_KEY, KIT_KEY, auth
+from ..security.csrf import CSRF_COOKIE, new_csrf_value
 from ..security.redirects import safe_redirect_url
 from ..sessions import RequestMeta, SessionStart
 
@@ -50,6 +51,8 @@ __all__ = [
 MAX_FORM_BYTES = 64 * 1024
 MAX_FORM_FIELDS = 20
 
+#: Sent by the sub-app on every response over https (AuthKit.__call__): browsers that
+#: once saw the site over https never fall back to http (ASVS 3.4.1).
 HSTS = "max-age=31536000; includeSubDomains"
 SECURITY_HEADERS: Mapping[str, str] = {
     # Auth pages carry personal data and one-time forms: never cache them.
@@ -181,9 +184,6 @@ def page(request: Request, name: str, *, status_code: int = 200, **context: Any)
     html = template.render({**base_context(request), **context})
     headers = dict(SECURITY_HEADERS)
     headers["Vary"] = "HX-Request"
-    if svc.settings.is_https:
-        # Browsers that once saw the site over https never fall back to http (ASVS 3.4.1).
-        headers["Strict-Transport-Security"] = HSTS
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
@@ -207,6 +207,10 @@ def redirect(request: Request, url: str, *, navigate: bool = True) -> Response:
 def set_session_cookies(response: Response, request: Request, start: SessionStart) -> None:
     settings = kit_of(request).services.settings
     secure = settings.is_https
+    # A new CSRF secret with every new session: one planted before sign-in is worthless.
+    response.raw_headers.append(
+        (b"set-cookie", set_cookie(CSRF_COOKIE, new_csrf_value(), max_age=None, secure=secure))
+    )
     response.raw_headers.append(
         (
             b"set-cookie",
