@@ -35,7 +35,10 @@ async def sign_in_endpoint(request: Request) -> Response:
         if auth(request).is_signed_in:
             return redirect(request, redirect_target(request, wanted))
         form = SignInForm(data={"redirect_url": redirect_target(request, wanted)})
-        return page(request, TEMPLATE, form=form)
+        # After a reset the page says so; a fixed message, never text from the URL.
+        reset = request.query_params.get("reset") == "1"
+        notice = kit.services.messages("password_reset_done") if reset else None
+        return page(request, TEMPLATE, form=form, notice=notice)
 
     data = await read_form(request)
     form = SignInForm(data)
