@@ -5,9 +5,10 @@ sub-app, installs the middleware and uses auth(), current_user() and requires_us
 
 from __future__ import annotations
 
+import jinja2
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from authkit import AuthKit, auth, current_user, requires_user
@@ -33,9 +34,28 @@ async def api_me(request: Request) -> Response:
     return JSONResponse({"user_id": a.user_id, "claims": dict(a.claims)})
 
 
+EMBEDDED_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Host page</title>{{ authkit.head() }}</head>
+<body><main><h1>Host page</h1>
+{% if user %}<p id="hello">Hello {{ user.email }}</p>{{ authkit.user_button(user) }}
+{% else %}{{ authkit.sign_in() }}{% endif %}
+</main></body></html>"""
+
+
 def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
+    env = jinja2.Environment(
+        loader=jinja2.DictLoader({"embedded.html": EMBEDDED_PAGE}), autoescape=True
+    )
+    kit.jinja(env)
+
+    async def embedded(request: Request) -> Response:
+        user = await current_user(request)
+        html = env.get_template("embedded.html").render(request=request, user=user)
+        return HTMLResponse(html)
+
     app = Starlette(
         routes=[
+            Route("/embedded", embedded),
             Route("/", home),
             Route("/dashboard", dashboard),
             Route("/api/me", api_me),

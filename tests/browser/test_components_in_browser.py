@@ -4,6 +4,7 @@ UserButton menu, and axe-core on every page in light and dark mode."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -105,9 +106,13 @@ def test_every_page_passes_axe(browser: Browser, demo: Site, axe_script: Path, s
     def check(name: str) -> None:
         found[name] = _axe(page, axe_script)
 
-    for path in ("/", "/auth/sign-in", "/auth/sign-up"):
+    for path in ("/", "/auth/sign-in", "/auth/sign-up", "/auth/forgot-password"):
         page.goto(demo.url + path)
         check(path)
+    page.get_by_label("Email address").fill("anyone@example.com")
+    page.get_by_role("button", name=re.compile("code|Continue|Send", re.I)).first.click()
+    expect(page.get_by_label("Confirm new password")).to_be_visible()
+    check("reset password")
     page.goto(f"{demo.url}/auth/sign-in")
     page.get_by_label("Email address").fill("nobody@example.com")
     page.get_by_label("Password", exact=True).fill("wrong password")

@@ -160,3 +160,26 @@ def test_pages_render_for_screenshots(
 def _assert_no_horizontal_scroll(page: Page) -> None:
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], widths
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_embedded_sign_in_comes_back_to_the_host_page(
+    browser: Browser, site: Site, js: bool
+) -> None:
+    """SignIn in a host page: errors in place with htmx, the sub-app page without; then back."""
+    email = f"embedded-in-{'js' if js else 'nojs'}@example.com"
+    page = _page(browser, js)
+    _sign_up(page, site, email)
+    page.context.clear_cookies()
+    page.goto(f"{site.url}/embedded")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill("not my password")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#ak-password-error")).to_be_visible()
+    # With htmx the error swaps into the host page; without, the sub-app page shows it.
+    expect(page).to_have_url(f"{site.url}/embedded" if js else f"{site.url}/auth/sign-in")
+    expect(page.get_by_label("Email address")).to_have_value(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(f"{site.url}/embedded")
+    expect(page.locator("#hello")).to_have_text(f"Hello {email}")
