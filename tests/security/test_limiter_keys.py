@@ -94,3 +94,30 @@ async def test_spellings_of_one_address_share_the_account_bucket(
     assert statuses == [422] * 5 + [429], statuses
     # Even the right password, in yet another spelling, now waits.
     assert (await sign_in(client, "VICTIM@EXAMPLE.COM")).status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        ("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", True),
+        ("2001:db8:1:2::1", "2001:db8:1:3::1", False),
+        ("::ffff:198.51.100.7", "198.51.100.7", True),
+        ("198.51.100.7", "198.51.100.8", False),
+    ],
+)
+def test_ipv6_clients_are_counted_per_64(first: str, second: str, same: bool) -> None:
+    """#21 (Better Auth CVE-2026-45364): one IPv6 /64 is one bucket; IPv4 per address."""
+    from authkit.security.ratelimit import ip_bucket
+
+    assert (ip_bucket(first) == ip_bucket(second)) is same
+
+
+async def test_rotating_ipv6_addresses_in_one_prefix_share_the_limit(make_kit: KitFactory) -> None:
+    """An attacker hopping through addresses of their /64 meets the same per-IP limit."""
+    kit = make_kit(rate_limits={"sign_in:ip": "3/minute"}, trusted_proxies="127.0.0.1")
+    statuses = []
+    for n in range(4):
+        async with _client(kit, {"x-forwarded-for": f"2001:db8:aa:bb::{n + 1:x}"}) as c:
+            statuses.append((await sign_in(c, f"user{n}@example.com", "guess")).status_code)
+    await kit.aclose()
+    assert statuses == [422, 422, 422, 429]

@@ -11,6 +11,7 @@ expires, so an attacker can delay a user, never lock them out for good.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Mapping
@@ -27,7 +28,7 @@ from limits.storage import MemoryStorage
 from ..errors import RateLimited, StoreError
 from .secrets import keyed_hash
 
-__all__ = ["DEFAULT_RULES", "RateLimiter"]
+__all__ = ["DEFAULT_RULES", "RateLimiter", "ip_bucket"]
 
 logger = logging.getLogger("authkit.ratelimit")
 _T = TypeVar("_T")
@@ -64,26 +65,45 @@ class RateLimiter:
         }
         self._limiter: _Backend = _RedisBackend(redis_url) if redis_url else _MemoryBackend()
 
-    def _identifier(self, value: str) -> str:
+    def _identifier(self, rule: str, value: str) -> str:
+        if rule.endswith(":ip"):
+            value = ip_bucket(value)
         # Keyed hash: the counters store no email address or IP in clear.
         return keyed_hash(self._key, value)[:32]
 
     async def hit(self, rule: str, value: str) -> None:
         """Count one attempt; raise `RateLimited` when it is over the limit."""
-        ident = self._identifier(value)
+        ident = self._identifier(rule, value)
         for item in self._rules[rule]:
             if not await self._limiter.hit(item, rule, ident):
                 raise RateLimited(retry_after=await self._retry_after(item, rule, ident))
 
     async def clear(self, rule: str, value: str) -> None:
         """Forget the count (after a success)."""
-        ident = self._identifier(value)
+        ident = self._identifier(rule, value)
         for item in self._rules[rule]:
             await self._limiter.clear(item, rule, ident)
 
     async def _retry_after(self, item: RateLimitItem, rule: str, ident: str) -> int:
         stats = await self._limiter.get_window_stats(item, rule, ident)
         return max(1, ceil(stats.reset_time - time.time()))
+
+
+def ip_bucket(address: str) -> str:
+    """
+    The unit an IP limit counts: one IPv4 address, or one IPv6 /64. A single IPv6 host
+    usually holds a whole /64, so counting addresses would let it rotate through
+    billions of fresh buckets (Better Auth CVE-2026-45364).
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class _Backend(Protocol):
