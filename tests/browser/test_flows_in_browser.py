@@ -133,6 +133,10 @@ def test_pages_render_for_screenshots(
     for name in ("sign-in", "sign-up", "forgot-password"):
         page.goto(f"{site.url}/auth/{name}")
         shoot(name)
+    page.get_by_label("Email address").fill("someone@example.com")
+    page.get_by_role("button").last.click()
+    expect(page.get_by_label("Confirm new password")).to_be_visible()
+    shoot("reset-password")
     page.goto(f"{site.url}/auth/sign-in")
     page.get_by_label("Email address").fill("someone@example.com")
     page.get_by_label("Password", exact=True).fill("wrong password")
