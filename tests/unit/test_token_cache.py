@@ -105,14 +105,41 @@ def test_cache_is_bounded_and_evicts_the_least_recently_used() -> None:
     """The cache never holds more than its size; the oldest unused token goes first."""
     now = datetime.now(UTC)
     ring, _ = _ring(now, cache_size=3)
-    tokens = [
+    minted = [
         ring.mint_session_token(
             user_id=f"user_{n}", session_id=f"sess_{n}", now=now, lifetime_seconds=60
         )[0]
         for n in range(4)
     ]
+    # Minting remembers each token too (the newest three): start from verification alone.
+    ring._verified.clear()
+    tokens = minted
     for token in tokens[:3]:
         ring.verify_session_token(token, now_timestamp=now.timestamp())
     ring.verify_session_token(tokens[0], now_timestamp=now.timestamp())  # refresh its use
     ring.verify_session_token(tokens[3], now_timestamp=now.timestamp())
     assert list(ring._verified) == [tokens[2], tokens[0], tokens[3]]
+
+
+def test_minted_tokens_need_no_full_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token this ring just minted (sign-in, refresh) is recognised without verifying."""
+    now = datetime.now(UTC)
+    ring, _ = _ring(now)
+    token = _token(ring, now)
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise AssertionError("verified in full")
+
+    monkeypatch.setattr(ring, "_verify_uncached", explode)
+    assert ring.verify_session_token(token, now_timestamp=now.timestamp()).user_id == "user_1"
+
+
+def test_changing_the_issuer_empties_the_cache() -> None:
+    """After the issuer changes, a cached token of the old issuer is refused like any other."""
+    now = datetime.now(UTC)
+    ring, _ = _ring(now)
+    token = _token(ring, now)
+    ring.verify_session_token(token, now_timestamp=now.timestamp())
+    ring.issuer = "http://testserver/account"
+    with pytest.raises(TokenError):
+        ring.verify_session_token(token, now_timestamp=now.timestamp())

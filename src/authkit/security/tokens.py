@@ -102,7 +102,7 @@ class KeyRing:
     def __init__(
         self, *, issuer: str, secret_key: str, cache_size: int = DEFAULT_CACHE_SIZE
     ) -> None:
-        self.issuer = issuer
+        self._issuer = issuer
         self._fernet = Fernet(fernet_key(secret_key, _KEY_PURPOSE))
         self._keys: dict[str, _Key] = {}
         #: token → its verified claims, least recently used first (bounded LRU).
@@ -110,6 +110,16 @@ class KeyRing:
         self.cache_size = cache_size
         self._signing: _Key | None = None
         self.loaded_at: datetime | None = None
+
+    @property
+    def issuer(self) -> str:
+        return self._issuer
+
+    @issuer.setter
+    def issuer(self, value: str) -> None:
+        # Tokens verified against the old issuer must be checked again.
+        self._issuer = value
+        self._verified.clear()
 
     def load(self, rows: Iterable[SigningKeyRow], now: datetime) -> None:
         """
@@ -193,16 +203,34 @@ class KeyRing:
             "nbf": iat,
             "exp": exp,
         }
-        return self.mint(claims), claims
+        token = self.mint(claims)
+        # Freshly minted (on sign-in or refresh): the next request needs no full check.
+        self._remember(
+            token,
+            SessionClaims(
+                user_id=user_id,
+                session_id=session_id,
+                expires_at=exp,
+                claims=claims,
+                not_before=iat,
+            ),
+        )
+        return token, claims
+
+    def _remember(self, token: str, claims: SessionClaims) -> None:
+        self._verified[token] = claims
+        if len(self._verified) > self.cache_size:
+            self._verified.popitem(last=False)
 
     def verify_session_token(self, token: str, *, now_timestamp: float) -> SessionClaims:
         """
         Verify a session token and return its claims, from the cache of tokens this
         process already verified when it can.
 
-        The cache changes no decision: a hit is the result of a full verification of
-        these exact bytes, its time claims are checked again on every use, and the cache
-        is emptied whenever the keys are reloaded (so a dropped key drops its tokens).
+        The cache changes no decision: a hit is a token this ring minted or fully
+        verified, byte for byte; its time claims are checked again on every use; and the
+        cache is emptied whenever the keys are reloaded (so a dropped key drops its
+        tokens) or the issuer changes.
         Revocation is unaffected: it never depended on this check (DESIGN.md).
 
         Raises:
@@ -218,9 +246,7 @@ class KeyRing:
             self._verified.move_to_end(token)
             return hit
         claims = self._verify_uncached(token, now_timestamp=now_timestamp)
-        self._verified[token] = claims
-        if len(self._verified) > self.cache_size:
-            self._verified.popitem(last=False)
+        self._remember(token, claims)
         return claims
 
     def _verify_uncached(self, token: str, *, now_timestamp: float) -> SessionClaims:

@@ -1,0 +1,48 @@
+"""
+The small host app that `bench/throughput.py` serves with uvicorn: authkit mounted at
+`/auth`, its middleware installed, and three routes that all answer "ok":
+
+- `/bare`: no auth call (the middleware still runs, as it does for every route);
+- `/public`: calls `auth(request)` and answers whatever it says;
+- `/protected`: decorated with `requires_user`.
+
+Configured only through `AUTHKIT_*` variables (`AuthKit.from_env`), so every uvicorn
+worker builds the same kit on the same database and signing keys. Not meant to be run by
+itself: `uvicorn --app-dir bench --factory throughput_app:create_app`.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount, Route
+
+from authkit import AuthKit, auth, requires_user
+
+
+async def bare(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def public(request: Request) -> Response:
+    return PlainTextResponse("ok" if auth(request).is_signed_in else "ok (anonymous)")
+
+
+@requires_user
+async def protected(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+def create_app() -> Starlette:
+    kit = AuthKit.from_env()
+    app = Starlette(
+        routes=[
+            Route("/bare", bare),
+            Route("/public", public),
+            Route("/protected", protected),
+            Mount("/auth", app=kit),
+        ]
+    )
+    kit.install(app)
+    return app
