@@ -63,7 +63,7 @@ async def main() -> None:
         from authkit.messages import Messages
 
         template = kit.services.templates.get_template("authkit/pages/sign_in.html")
-        context = {
+        context: dict[str, object] = {
             "request": None,
             "app_name": "authkit",
             "auth": None,
