@@ -4,7 +4,6 @@ without an account, and do the same work (one argon2 operation) on both paths.""
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import argon2
@@ -13,8 +12,7 @@ import pytest
 
 from authkit import AuthKit
 
-from ..conftest import KitFactory, Mailbox
-from ..hostapp import make_host_app
+from ..conftest import Mailbox
 from ..web.flow_helpers import PASSWORD, form_token, sign_in, sign_out, sign_up
 
 pytestmark = pytest.mark.anyio
@@ -70,39 +68,6 @@ async def test_sign_in_does_one_argon2_operation_on_every_path(
     calls.clear()
     await sign_in(client, "unknown@example.com", "wrong password")
     assert known == calls == ["verify"]
-
-
-async def test_sign_in_timing_does_not_reveal_accounts(
-    make_kit: KitFactory, mailbox: Mailbox
-) -> None:
-    """With real argon2 parameters, unknown and known addresses take comparable time."""
-    kit = make_kit(
-        password_hash_profile="RFC_9106_LOW_MEMORY",
-        rate_limits={"sign_in:ip": "1000/minute", "sign_in:account": "1000/minute"},
-    )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=make_host_app(kit)), base_url="http://testserver"
-    ) as client:
-        await sign_up(client, kit, mailbox, "timed@example.com")
-        await sign_out(client)
-
-        async def median(email: str) -> float:
-            samples = []
-            for _ in range(5):
-                token = await form_token(client, "/auth/sign-in")
-                start = time.perf_counter()
-                await client.post(
-                    "/auth/sign-in",
-                    data={"csrf_token": token, "email": email, "password": "wrong password"},
-                )
-                samples.append(time.perf_counter() - start)
-            return sorted(samples)[2]
-
-        known, unknown = await median("timed@example.com"), await median("nobody@example.com")
-    await kit.aclose()
-    # Both paths are dominated by one ~64 MiB argon2 run; a missing dummy hash would make
-    # the unknown path many times faster. The bound is loose on purpose (shared CI cores).
-    assert 0.5 < unknown / known < 2.0, (known, unknown)
 
 
 async def test_sign_up_with_a_taken_address_looks_identical_and_mails_the_owner(
