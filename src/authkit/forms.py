@@ -11,11 +11,21 @@ from wtforms.validators import Length
 
 from .store.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
 
-__all__ = ["CodeForm", "ProfileForm", "SignInForm", "SignOutForm", "SignUpForm"]
+__all__ = [
+    "CodeForm",
+    "ForgotPasswordForm",
+    "ProfileForm",
+    "ResetPasswordForm",
+    "SignInForm",
+    "SignOutForm",
+    "SignUpForm",
+]
 
 #: Generous bound for any password field; the configured maximum is checked by the flow.
 PASSWORD_FIELD_LIMIT = 4096
 REDIRECT_LIMIT = 2048
+#: Longer than any link token we mail (the flow checks the exact token).
+LINK_TOKEN_FIELD_LIMIT = 200
 
 
 class _Base(Form):
@@ -46,3 +56,17 @@ class ProfileForm(_Base):
 
 class SignOutForm(_Base):
     pass
+
+
+class ForgotPasswordForm(_Base):
+    email = StringField("Email address", validators=[Length(max=EMAIL_MAX_LENGTH)])
+
+
+class ResetPasswordForm(_Base):
+    code = StringField("Verification code", validators=[Length(max=20)])
+    password = PasswordField("New password", validators=[Length(max=PASSWORD_FIELD_LIMIT)])
+    password_confirm = PasswordField(
+        "Confirm new password", validators=[Length(max=PASSWORD_FIELD_LIMIT)]
+    )
+    #: The mailed link's token; empty on the code path.
+    token = HiddenField(validators=[Length(max=LINK_TOKEN_FIELD_LIMIT)])

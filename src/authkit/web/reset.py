@@ -8,16 +8,11 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
-from wtforms import Form, HiddenField, PasswordField, StringField
-from wtforms.validators import Length
 
-from ..cookies import clear_cookie, set_cookie
 from ..errors import CodeExpired, FlowError
 from ..flows.reset import (
-    LINK_TOKEN_MAX_LENGTH,
     ResetAttempt,
     find_link,
     get_attempt,
@@ -25,11 +20,10 @@ from ..flows.reset import (
     reset_with_link,
     start_reset,
 )
-from ..forms import PASSWORD_FIELD_LIMIT, REDIRECT_LIMIT
-from ..store.models import EMAIL_MAX_LENGTH
+from ..forms import ForgotPasswordForm, ResetPasswordForm
+from .attempt_cookie import AttemptCookie
 from .helpers import (
     clear_session_cookies,
-    cookies_of,
     csrf_ok,
     flow_error_page,
     kit_of,
@@ -48,49 +42,14 @@ __all__ = [
     "reset_password_endpoint",
 ]
 
-ATTEMPT_COOKIE = "__ak_reset"
+ATTEMPT = AttemptCookie("__ak_reset", salt="authkit.reset_attempt")
 FORGOT_TEMPLATE = "forgot_password"
 RESET_TEMPLATE = "reset_password"
 REFERRER_POLICY = "no-referrer"
 
 
-class ForgotPasswordForm(Form):
-    csrf_token = HiddenField(validators=[Length(max=300)])
-    redirect_url = HiddenField(validators=[Length(max=REDIRECT_LIMIT)])
-    email = StringField("Email address", validators=[Length(max=EMAIL_MAX_LENGTH)])
-
-
-class ResetPasswordForm(Form):
-    csrf_token = HiddenField(validators=[Length(max=300)])
-    redirect_url = HiddenField(validators=[Length(max=REDIRECT_LIMIT)])
-    code = StringField("Verification code", validators=[Length(max=20)])
-    password = PasswordField("New password", validators=[Length(max=PASSWORD_FIELD_LIMIT)])
-    password_confirm = PasswordField(
-        "Confirm new password", validators=[Length(max=PASSWORD_FIELD_LIMIT)]
-    )
-    #: The mailed link's token; empty on the code path.
-    token = HiddenField(validators=[Length(max=LINK_TOKEN_MAX_LENGTH)])
-
-
-def _serializer(request: Request) -> URLSafeTimedSerializer:
-    secret = str(kit_of(request).services.settings.secret_key)
-    return URLSafeTimedSerializer(secret, salt="authkit.reset_attempt")
-
-
-def _attempt_id(request: Request) -> str | None:
-    raw = cookies_of(request).get(ATTEMPT_COOKIE)
-    if not raw or len(raw) > 200:
-        return None
-    max_age = kit_of(request).services.settings.code_lifetime
-    try:
-        value = _serializer(request).loads(raw, max_age=max_age)
-    except BadSignature:
-        return None
-    return value if isinstance(value, str) else None
-
-
 async def _cookie_attempt(request: Request) -> ResetAttempt | None:
-    attempt_id = _attempt_id(request)
+    attempt_id = ATTEMPT.read(request)
     return await get_attempt(kit_of(request).services, attempt_id) if attempt_id else None
 
 
@@ -120,18 +79,7 @@ async def forgot_password_endpoint(request: Request) -> Response:
     reset_url = f"{kit.mount_path}/reset-password?redirect_url={quote(target, safe='')}"
     # With htmx, fetch follows this redirect and the reset step swaps in place.
     response = redirect(request, reset_url, navigate=False)
-    response.raw_headers.append(
-        (
-            b"set-cookie",
-            set_cookie(
-                ATTEMPT_COOKIE,
-                _serializer(request).dumps(attempt.id),
-                max_age=kit.services.settings.code_lifetime,
-                secure=kit.services.settings.is_https,
-                path=kit.mount_path or "/",
-            ),
-        )
-    )
+    ATTEMPT.set(response, request, attempt.id)
     return response
 
 
@@ -200,10 +148,7 @@ async def _reset_password(request: Request) -> Response:
     response = redirect(
         request, f"{kit.mount_path}/sign-in?reset=1&redirect_url={quote(target, safe='')}"
     )
-    secure = svc.settings.is_https
-    response.raw_headers.append(
-        (b"set-cookie", clear_cookie(ATTEMPT_COOKIE, secure=secure, path=kit.mount_path or "/"))
-    )
+    ATTEMPT.clear(response, request)
     # Every session was revoked, this browser's too: drop its cookies now rather than
     # when the session token expires.
     clear_session_cookies(response, request)

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..cookies import clear_cookie, set_cookie
 from ..errors import CodeExpired, FlowError
 from ..flows.sign_up import (
     SignUpAttempt,
@@ -22,8 +20,8 @@ from ..flows.sign_up import (
 )
 from ..forms import CodeForm, SignUpForm
 from ..middleware import auth
+from .attempt_cookie import AttemptCookie
 from .helpers import (
-    cookies_of,
     csrf_ok,
     flow_error_page,
     kit_of,
@@ -38,26 +36,9 @@ from .helpers import (
 
 __all__ = ["resend_endpoint", "sign_up_endpoint", "verify_endpoint"]
 
-ATTEMPT_COOKIE = "__ak_sign_up"
+ATTEMPT = AttemptCookie("__ak_sign_up", salt="authkit.sign_up_attempt")
 FORM_TEMPLATE = "sign_up"
 CODE_TEMPLATE = "verify_code"
-
-
-def _serializer(request: Request) -> URLSafeTimedSerializer:
-    secret = str(kit_of(request).services.settings.secret_key)
-    return URLSafeTimedSerializer(secret, salt="authkit.sign_up_attempt")
-
-
-def _attempt_id(request: Request) -> str | None:
-    raw = cookies_of(request).get(ATTEMPT_COOKIE)
-    if not raw or len(raw) > 200:
-        return None
-    max_age = kit_of(request).services.settings.code_lifetime
-    try:
-        value = _serializer(request).loads(raw, max_age=max_age)
-    except BadSignature:
-        return None
-    return value if isinstance(value, str) else None
 
 
 async def sign_up_endpoint(request: Request) -> Response:
@@ -93,24 +74,13 @@ async def sign_up_endpoint(request: Request) -> Response:
     # With htmx, fetch follows this redirect and the code step swaps in place.
     verify_url = f"{kit.mount_path}/sign-up/verify?redirect_url={quote(target, safe='')}"
     response = redirect(request, verify_url, navigate=False)
-    response.raw_headers.append(
-        (
-            b"set-cookie",
-            set_cookie(
-                ATTEMPT_COOKIE,
-                _serializer(request).dumps(attempt.id),
-                max_age=kit.services.settings.code_lifetime,
-                secure=kit.services.settings.is_https,
-                path=kit.mount_path or "/",
-            ),
-        )
-    )
+    ATTEMPT.set(response, request, attempt.id)
     return response
 
 
 async def verify_endpoint(request: Request) -> Response:
     kit = kit_of(request)
-    attempt_id = _attempt_id(request)
+    attempt_id = ATTEMPT.read(request)
     attempt = await get_attempt(kit.services, attempt_id) if attempt_id else None
     if request.method == "GET":
         if attempt is None:
@@ -139,14 +109,7 @@ async def verify_endpoint(request: Request) -> Response:
         return _code_page(request, form, attempt, error=error)
     response = redirect(request, redirect_target(request, form.redirect_url.data))
     set_session_cookies(response, request, start)
-    response.raw_headers.append(
-        (
-            b"set-cookie",
-            clear_cookie(
-                ATTEMPT_COOKIE, secure=kit.services.settings.is_https, path=kit.mount_path or "/"
-            ),
-        )
-    )
+    ATTEMPT.clear(response, request)
     return response
 
 
@@ -155,7 +118,7 @@ async def resend_endpoint(request: Request) -> Response:
     data = await read_form(request)
     form = CodeForm(data)
     form.code.data = ""
-    attempt_id = _attempt_id(request)
+    attempt_id = ATTEMPT.read(request)
     attempt = await get_attempt(kit.services, attempt_id) if attempt_id else None
     if not csrf_ok(request, data):
         errors = {"__all__": kit.services.messages("csrf_failed")}

@@ -1,0 +1,67 @@
+"""
+The cookie that ties a multi-step flow (sign-up's code step, a password reset) to the
+browser that started it: the attempt id, signed and timestamped with itsdangerous,
+HttpOnly, scoped to the sub-app's path, and no older than a code.
+"""
+
+from __future__ import annotations
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..cookies import clear_cookie, set_cookie
+from .helpers import cookies_of, kit_of
+
+__all__ = ["AttemptCookie"]
+
+MAX_COOKIE_LENGTH = 200
+
+
+class AttemptCookie:
+    def __init__(self, name: str, *, salt: str) -> None:
+        self.name = name
+        # One salt per flow: a sign-up attempt cookie never passes as a reset one.
+        self.salt = salt
+
+    def _serializer(self, request: Request) -> URLSafeTimedSerializer:
+        secret = str(kit_of(request).services.settings.secret_key)
+        return URLSafeTimedSerializer(secret, salt=self.salt)
+
+    def read(self, request: Request) -> str | None:
+        """The attempt id this browser carries, if the cookie is genuine and fresh."""
+        raw = cookies_of(request).get(self.name)
+        if not raw or len(raw) > MAX_COOKIE_LENGTH:
+            return None
+        max_age = kit_of(request).services.settings.code_lifetime
+        try:
+            value = self._serializer(request).loads(raw, max_age=max_age)
+        except BadSignature:
+            return None
+        return value if isinstance(value, str) else None
+
+    def set(self, response: Response, request: Request, attempt_id: str) -> None:
+        kit = kit_of(request)
+        response.raw_headers.append(
+            (
+                b"set-cookie",
+                set_cookie(
+                    self.name,
+                    self._serializer(request).dumps(attempt_id),
+                    max_age=kit.services.settings.code_lifetime,
+                    secure=kit.services.settings.is_https,
+                    path=kit.mount_path or "/",
+                ),
+            )
+        )
+
+    def clear(self, response: Response, request: Request) -> None:
+        kit = kit_of(request)
+        response.raw_headers.append(
+            (
+                b"set-cookie",
+                clear_cookie(
+                    self.name, secure=kit.services.settings.is_https, path=kit.mount_path or "/"
+                ),
+            )
+        )
