@@ -102,3 +102,17 @@ def test_theme_values_cannot_escape_their_declaration(value: str) -> None:
 
     with pytest.raises(ConfigError):
         Theme(color_primary=value)
+
+
+@pytest.mark.anyio
+async def test_logo_and_app_name_appear_in_every_component(make_kit: KitFactory) -> None:
+    """theme logo_url and app_name brand the card; the logo's alt text is the app name."""
+    kit: AuthKit = make_kit(theme={"logo_url": "/static/logo.svg"}, app_name="Acme & Co")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=make_host_app(kit)), base_url="http://testserver"
+    ) as client:
+        pages = [await client.get(p) for p in ("/auth/sign-in", "/auth/sign-up")]
+    await kit.aclose()
+    for page in pages:
+        assert '<img class="ak-card__logo" src="/static/logo.svg" alt="Acme &amp; Co">' in page.text
+    assert "Sign in to Acme &amp; Co" in pages[0].text
