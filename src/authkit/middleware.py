@@ -164,29 +164,27 @@ class AuthKitMiddleware:
 
         async def send_with_cookies(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if extra:
-                    # The endpoint's own session cookies (a sign-in) have the last word:
-                    # browsers apply Set-Cookie in order, so ours must not undo them.
+                csrf_value = CsrfGuard.new_cookie_value(scope)
+                if extra or csrf_value is not None:
+                    headers = list(message.get("headers", []))
+                    # The endpoint's own cookies (a sign-in's session, a rotated CSRF
+                    # secret) have the last word: browsers apply Set-Cookie in order, so
+                    # ours must not undo them.
                     own = {
                         value.split(b"=", 1)[0]
                         for name, value in headers
                         if name.lower() == b"set-cookie"
                     }
+                    if csrf_value is not None:
+                        extra.append(
+                            set_cookie(CSRF_COOKIE, csrf_value, max_age=None, secure=secure)
+                        )
                     headers.extend(
                         (b"set-cookie", value)
                         for value in extra
                         if value.split(b"=", 1)[0] not in own
                     )
-                csrf_value = CsrfGuard.new_cookie_value(scope)
-                if csrf_value is not None:
-                    headers.append(
-                        (
-                            b"set-cookie",
-                            set_cookie(CSRF_COOKIE, csrf_value, max_age=None, secure=secure),
-                        )
-                    )
-                message = {**message, "headers": headers}
+                    message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_cookies)
