@@ -1,6 +1,6 @@
 """
 Every user-visible sentence, keyed by a code. Hosts override any of them with
-`AuthKit(messages={...})`; the values may use `{name}` placeholders filled from the error.
+`AuthKit(messages={...})`; the values may use `{name}` fields, filled from the error.
 """
 
 from __future__ import annotations
