@@ -218,3 +218,13 @@ async def test_every_cookie_stays_under_4096_bytes(
     assert {"__session", "__refresh", "__ak_csrf", "__ak_sign_up"} <= names, names
     for cookie in seen:
         assert len(cookie.encode()) < 4096, (len(cookie.encode()), cookie[:100])
+
+
+@pytest.mark.anyio
+async def test_htmx_may_only_fetch_from_this_origin(client: httpx.AsyncClient) -> None:
+    """#80: htmx is configured for same-origin requests only, and no eval is allowed by CSP."""
+    r = await client.get("/auth/sign-in")
+    config = '{"includeIndicatorCSS": false, "mode": "same-origin"}'
+    assert f"<meta name=\"htmx-config\" content='{config}'>" in r.text
+    csp = r.headers["content-security-policy"]
+    assert "unsafe-eval" not in csp and "unsafe-inline" not in csp
