@@ -154,7 +154,7 @@ async def run_every_flow(
     assert code and link, body
     found.codes.add(code[1])
     found.tokens.add(link[1])
-    page = await client.get(f"/auth/reset-password?token={link[1]}")
+    page = await client.get(f"/auth/reset-password?token={link[1]}", follow_redirects=True)
     assert page.status_code == 200, page.text
     r = await client.post(
         "/auth/reset-password",

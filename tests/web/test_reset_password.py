@@ -188,7 +188,13 @@ async def test_reset_by_link_works_in_another_browser(
     await forgot(client, email)
     _, token = await reset_mail(kit, mailbox, email)
     r = await other_browser.get(f"/auth/reset-password?token={token}")
+    # The token leaves the URL at once (#34): a redirect, the token in a cookie.
+    assert r.status_code == 303, r.text
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert token not in r.headers["location"]
+    r = await other_browser.get(r.headers["location"])
     assert r.status_code == 200, r.text
+    assert token not in str(r.url)
     assert r.headers["referrer-policy"] == "no-referrer"
     assert 'name="code"' not in r.text
     assert f'name="token" value="{token}"' in r.text

@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 ATTEMPT = AttemptCookie("__ak_reset", salt="authkit.reset_attempt")
+#: Carries a mailed link's token once it has been taken out of the URL.
+LINK = AttemptCookie("__ak_reset_link", salt="authkit.reset_link")
 FORGOT_TEMPLATE = "forgot_password"
 RESET_TEMPLATE = "reset_password"
 REFERRER_POLICY = "no-referrer"
@@ -85,7 +87,7 @@ async def forgot_password_endpoint(request: Request) -> Response:
 
 async def reset_password_endpoint(request: Request) -> Response:
     response = await _reset_password(request)
-    # The link's token is in this page's URL: a Referer must never carry it anywhere
+    # A mailed link lands here with its token in the URL: no Referer may ever carry it
     # (the CSRF check relies on Sec-Fetch-Site, as browsers then send `Origin: null`).
     response.headers["Referrer-Policy"] = REFERRER_POLICY
     return response
@@ -98,8 +100,23 @@ async def _reset_password(request: Request) -> Response:
         wanted = redirect_target(request, request.query_params.get("redirect_url"))
         token = request.query_params.get("token")
         if token is not None:
+            attempt = await find_link(svc, token)
+            if attempt is None:
+                form = ResetPasswordForm(data={"redirect_url": wanted})
+                return _reset_page(request, form, None, by_link=True)
+            # The token leaves the URL at once, so browser history, server logs and any
+            # Referer never keep it: it moves to a path-scoped, HttpOnly cookie (#34).
+            clean_url = (
+                f"{kit.mount_path}/reset-password?link=1&redirect_url={quote(wanted, safe='')}"
+            )
+            response = redirect(request, clean_url, navigate=False)
+            LINK.set(response, request, token)
+            return response
+        if request.query_params.get("link") == "1":
+            token = LINK.read(request) or ""
             form = ResetPasswordForm(data={"token": token, "redirect_url": wanted})
-            return _reset_page(request, form, await find_link(svc, token), by_link=True)
+            attempt = await find_link(svc, token) if token else None
+            return _reset_page(request, form, attempt, by_link=True)
         attempt = await _cookie_attempt(request)
         if attempt is None:
             return redirect(request, f"{kit.mount_path}/forgot-password")
@@ -149,6 +166,7 @@ async def _reset_password(request: Request) -> Response:
         request, f"{kit.mount_path}/sign-in?reset=1&redirect_url={quote(target, safe='')}"
     )
     ATTEMPT.clear(response, request)
+    LINK.clear(response, request)
     # Every session was revoked, this browser's too: drop its cookies now rather than
     # when the session token expires.
     clear_session_cookies(response, request)
