@@ -62,7 +62,8 @@ async def _store_error(request: Request, exc: Exception) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    logger.exception("unexpected error in %s %s", request.method, request.url.path)
+    # %r: a decoded path may hold CR/LF, which must not forge log lines (ASVS 16.4.1).
+    logger.exception("unexpected error in %s %r", request.method, request.url.path)
     return simple_error_page(500, kit_of(request).services.messages("server_error"))
 
 
