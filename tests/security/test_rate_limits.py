@@ -135,3 +135,18 @@ async def test_redis_down_fails_closed_with_a_clear_page(make_kit: KitFactory) -
     assert "unavailable" in r.text
     assert "Traceback" not in r.text
     assert "__session" not in r.headers.get("set-cookie", "")
+
+
+@pytest.mark.parametrize(
+    ("rules", "words"),
+    [
+        ({"sign_in:ipp": "5/minute"}, "Unknown rate-limit rule"),
+        ({"sign_in:ip": "lots"}, "5/minute"),
+    ],
+)
+def test_bad_rate_limit_rules_stop_start_up(rules: dict[str, str], words: str) -> None:
+    """A misspelt rule or an unreadable limit is a ConfigError, never a silent default."""
+    from authkit import ConfigError
+
+    with pytest.raises(ConfigError, match=words):
+        AuthKit(secret_key="x" * 40, rate_limits=rules)

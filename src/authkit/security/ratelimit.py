@@ -25,7 +25,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import MemoryStorage
 
-from ..errors import RateLimited, StoreError
+from ..errors import ConfigError, RateLimited, StoreError
 from .secrets import keyed_hash
 
 __all__ = ["DEFAULT_RULES", "RateLimiter", "ip_bucket"]
@@ -60,9 +60,20 @@ class RateLimiter:
         rules: Mapping[str, str] | None = None,
     ) -> None:
         self._key = key
-        self._rules: dict[str, list[RateLimitItem]] = {
-            name: parse_many(spec) for name, spec in {**DEFAULT_RULES, **(rules or {})}.items()
-        }
+        unknown = sorted(set(rules or {}) - set(DEFAULT_RULES))
+        if unknown:
+            raise ConfigError(
+                f"Unknown rate-limit rule {unknown[0]!r}; the rules are "
+                f"{', '.join(sorted(DEFAULT_RULES))}."
+            )
+        self._rules: dict[str, list[RateLimitItem]] = {}
+        for name, spec in {**DEFAULT_RULES, **(rules or {})}.items():
+            try:
+                self._rules[name] = parse_many(spec)
+            except ValueError:
+                raise ConfigError(
+                    f"Rate limit {name!r} must read like '5/minute;20/hour', not {spec!r}."
+                ) from None
         self._limiter: _Backend = _RedisBackend(redis_url) if redis_url else _MemoryBackend()
 
     def _identifier(self, rule: str, value: str) -> str:
