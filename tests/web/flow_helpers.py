@@ -25,17 +25,15 @@ async def form_token(client: httpx.AsyncClient, path: str) -> str:
     return csrf_of(r.text)
 
 
-async def sign_up(
+async def start_sign_up(
     client: httpx.AsyncClient,
-    kit: AuthKit,
-    mailbox: Mailbox,
     email: str,
     password: str = PASSWORD,
     *,
     first_name: str = "",
     last_name: str = "",
 ) -> httpx.Response:
-    """Fill the sign-up form, read the code from the mailbox, enter it."""
+    """Post the sign-up form; returns the code page it leads to."""
     token = await form_token(client, "/auth/sign-up")
     r = await client.post(
         "/auth/sign-up",
@@ -48,15 +46,29 @@ async def sign_up(
         },
     )
     assert r.status_code == 303, r.text
-    assert r.headers["location"].startswith("/auth/sign-up/verify")
+    assert r.headers["location"].startswith("/auth/sign-up/verify"), r.headers
     r = await client.get(r.headers["location"])
     assert r.status_code == 200, r.text
+    return r
+
+
+async def sign_up(
+    client: httpx.AsyncClient,
+    kit: AuthKit,
+    mailbox: Mailbox,
+    email: str,
+    password: str = PASSWORD,
+    *,
+    first_name: str = "",
+    last_name: str = "",
+) -> httpx.Response:
+    """Fill the sign-up form, read the code from the mailbox, enter it."""
+    r = await start_sign_up(client, email, password, first_name=first_name, last_name=last_name)
     await kit.services.mailer.drain()
     code = mailbox.last_code(email.strip())
-    r = await client.post(
+    return await client.post(
         "/auth/sign-up/verify", data={"csrf_token": csrf_of(r.text), "code": code}
     )
-    return r
 
 
 async def sign_in(

@@ -21,6 +21,7 @@ from authkit.store.models import SessionRow, UserRow
 from ..conftest import FakeClock, KitFactory, Mailbox
 from ..hostapp import make_host_app
 from .flow_helpers import PASSWORD, csrf_of, form_token, sign_up
+from .flow_helpers import start_sign_up as start
 
 pytestmark = pytest.mark.anyio
 
@@ -53,33 +54,6 @@ async def client_for(kit: AuthKit) -> AsyncIterator[httpx.AsyncClient]:
             yield c
     finally:
         await kit.aclose()
-
-
-async def start(
-    client: httpx.AsyncClient,
-    email: str,
-    password: str = PASSWORD,
-    *,
-    first_name: str = "",
-    last_name: str = "",
-) -> httpx.Response:
-    """Post the sign-up form; returns the code page it leads to."""
-    token = await form_token(client, "/auth/sign-up")
-    r = await client.post(
-        "/auth/sign-up",
-        data={
-            "csrf_token": token,
-            "email": email,
-            "password": password,
-            "first_name": first_name,
-            "last_name": last_name,
-        },
-    )
-    assert r.status_code == 303, r.text
-    assert r.headers["location"].startswith("/auth/sign-up/verify"), r.headers
-    r = await client.get(r.headers["location"])
-    assert r.status_code == 200, r.text
-    return r
 
 
 async def post_sign_up(client: httpx.AsyncClient, **fields: str) -> httpx.Response:
