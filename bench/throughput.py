@@ -227,8 +227,15 @@ def get(port: int, path: str, headers: dict[str, str]) -> tuple[int, str]:
 
 @contextmanager
 def server(
-    port: int, workers: int, environ: dict[str, str], log: Path, *, nodelay: bool
+    port: int,
+    workers: int,
+    environ: dict[str, str],
+    log: Path,
+    *,
+    nodelay: bool,
+    app: str = "throughput_app:create_app",
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """uvicorn serving the factory `app` (a module in bench/), stopped on leaving."""
     launcher = [str(BENCH_DIR / "uvicorn_nodelay.py")] if nodelay else ["-m", "uvicorn"]
     command = [
         sys.executable,
@@ -236,7 +243,7 @@ def server(
         "--app-dir",
         str(BENCH_DIR),
         "--factory",
-        "throughput_app:create_app",
+        app,
         "--host",
         HOST,
         "--port",
@@ -526,24 +533,31 @@ def render(workers: int, nodelay: bool, results: list[tuple[Case, Load]]) -> str
             " request waits ~40 ms\n         for a delayed ACK, so req/s = connections / 40 ms"
             " whatever the app does. Rerun with --nodelay."
         )
+    lines += table_lines([(case.label, load) for case, load in results], baseline)
+    return "\n".join(lines)
+
+
+def table_lines(rows: list[tuple[str, Load]], baseline: Load) -> list[str]:
+    """The results table: a header, a rule and one line per (label, load); "ratio" is
+    req/s over `baseline`'s. Also used by `bench/signin_storm.py`."""
     header = (
         f"{'route':<28} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}"
         f" {'srv CPU µs/req':>15} {'requests':>9} {'non-2xx':>8} {'errors':>7}"
     )
-    lines += [header, "-" * len(header)]
-
-    def ms(value: float | None) -> str:
-        return f"{value:.2f}" if value is not None else "n/a"
-
-    for case, load in results:
+    lines = [header, "-" * len(header)]
+    for label, load in rows:
         ratio = load.requests_per_second / baseline.requests_per_second
         cpu = f"{load.cpu_us_per_request:.0f}" if load.cpu_us_per_request is not None else "n/a"
         lines.append(
-            f"{case.label:<28} {load.requests_per_second:>10.1f} {ms(load.p50_ms):>8}"
-            f" {ms(load.p99_ms):>8} {ratio:>6.2f} {cpu:>15} {load.requests:>9}"
+            f"{label:<28} {load.requests_per_second:>10.1f} {format_ms(load.p50_ms):>8}"
+            f" {format_ms(load.p99_ms):>8} {ratio:>6.2f} {cpu:>15} {load.requests:>9}"
             f" {load.non_2xx:>8} {load.errors:>7}"
         )
-    return "\n".join(lines)
+    return lines
+
+
+def format_ms(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "n/a"
 
 
 def _describe(cookies: Cookies) -> str:

@@ -9,9 +9,14 @@ The small host app that `bench/throughput.py` serves with uvicorn: authkit mount
 Configured only through `AUTHKIT_*` variables (`AuthKit.from_env`), so every uvicorn
 worker builds the same kit on the same database and signing keys. Not meant to be run by
 itself: `uvicorn --app-dir bench --factory throughput_app:create_app`.
+
+`create_signin_storm_app` is the same app for `bench/signin_storm.py`, with sign-in rate
+limits high enough that its tight sign-in loops are never refused.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,8 +39,16 @@ async def protected(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def create_app() -> Starlette:
-    kit = AuthKit.from_env()
+#: For bench/signin_storm.py only: its loops sign in several times a second from one IP, far
+#: past the defaults (30 a minute per IP), and would get 429s within seconds.
+GENEROUS_RATE_LIMITS: Mapping[str, str] = {
+    "sign_in:ip": "100000/minute",
+    "sign_in:account": "100000/minute",
+}
+
+
+def create_app(rate_limits: Mapping[str, str] | None = None) -> Starlette:
+    kit = AuthKit.from_env(rate_limits=rate_limits)
     app = Starlette(
         routes=[
             Route("/bare", bare),
@@ -46,3 +59,7 @@ def create_app() -> Starlette:
     )
     kit.install(app)
     return app
+
+
+def create_signin_storm_app() -> Starlette:
+    return create_app(rate_limits=GENEROUS_RATE_LIMITS)
