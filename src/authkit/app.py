@@ -97,6 +97,7 @@ class AuthKit:
             messages=Messages(messages),
             clock=clock,
             code_key=derive_key(secret, "email-codes"),
+            refresh_key=derive_key(secret, "refresh-tokens"),
         )
         self.trusted_proxies = TrustedProxies(s.trusted_proxies.split(","))
         self.csrf = CsrfGuard(secret, allowed_origins=frozenset({s.base_origin}))

@@ -5,15 +5,23 @@ the change it records. Details never hold a password, code or token.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .ids import new_id
-from .sessions import RequestMeta
 from .store.models import AuditEventRow
 
-__all__ = ["record_event"]
+__all__ = ["RequestMeta", "record_event"]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMeta:
+    """Who is asking: kept on the session row and in the audit log."""
+
+    ip_address: str = ""
+    user_agent: str = ""
 
 
 def record_event(

@@ -23,6 +23,8 @@ ENV_PREFIX = "AUTHKIT_"
 MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_SESSION_TOKEN_LIFETIME_SECONDS = 60
 DEFAULT_SESSION_LIFETIME_SECONDS = 30 * 24 * 3600
+#: NIST 800-63B-4 asks AAL1 sessions to end within 30 days, however busy.
+DEFAULT_SESSION_MAX_LIFETIME_SECONDS = 30 * 24 * 3600
 DEFAULT_CODE_LIFETIME_SECONDS = 10 * 60
 EMAIL_SCHEMES = ("console", "file", "smtp", "smtp+starttls", "smtps")
 HASH_PROFILES = ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST")
@@ -47,7 +49,10 @@ class Settings:
     #: never from the Host header.
     base_url: str = "http://127.0.0.1:8000"
     session_token_lifetime: int = DEFAULT_SESSION_TOKEN_LIFETIME_SECONDS
+    #: A session ends after this long without use (each refresh pushes it back) ...
     session_lifetime: int = DEFAULT_SESSION_LIFETIME_SECONDS
+    #: ... and this long after sign-in at the latest, even when in constant use.
+    session_max_lifetime: int = DEFAULT_SESSION_MAX_LIFETIME_SECONDS
     code_lifetime: int = DEFAULT_CODE_LIFETIME_SECONDS
     redis_url: str | None = None
     app_name: str = "authkit"
@@ -102,6 +107,11 @@ class Settings:
         if not self.session_token_lifetime < self.session_lifetime <= 400 * 24 * 3600:
             problems.append(
                 "AUTHKIT_SESSION_LIFETIME must be longer than the session token lifetime "
+                "and at most 400 days."
+            )
+        if not self.session_token_lifetime < self.session_max_lifetime <= 400 * 24 * 3600:
+            problems.append(
+                "AUTHKIT_SESSION_MAX_LIFETIME must be longer than the session token lifetime "
                 "and at most 400 days."
             )
         if not 60 <= self.code_lifetime <= 600:

@@ -26,7 +26,7 @@ from .clock import system_clock
 from .cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, parse_cookies, set_cookie
 from .errors import StoreError, TokenError
 from .security.csrf import CSRF_COOKIE, CsrfGuard
-from .sessions import SessionStart, refresh_session
+from .sessions import RequestMeta, SessionStart, refresh_session
 from .users import User, get_user
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class AuthKitMiddleware:
         if state is ANONYMOUS:
             refresh = cookies.get(REFRESH_COOKIE)
             if refresh:
-                state, extra = await self._refresh(svc, refresh, secure)
+                state, extra = await self._refresh(svc, refresh, secure, scope)
             elif token:
                 extra = [clear_cookie(SESSION_COOKIE, secure=secure)]
         scope[AUTH_KEY] = state
@@ -189,9 +189,11 @@ class AuthKitMiddleware:
 
         await self.app(scope, receive, send_with_cookies)
 
-    async def _refresh(self, svc: Services, refresh: str, secure: bool) -> tuple[Auth, list[bytes]]:
+    async def _refresh(
+        self, svc: Services, refresh: str, secure: bool, scope: Scope
+    ) -> tuple[Auth, list[bytes]]:
         try:
-            start = await self._refresh_once(svc, refresh)
+            start = await self._refresh_once(svc, refresh, self._meta(scope))
         except StoreError:
             # Fail closed but keep the cookies: once the database is back, so is the user.
             logger.warning("session refresh failed: database unavailable")
@@ -206,19 +208,34 @@ class AuthKitMiddleware:
             [
                 set_cookie(SESSION_COOKIE, start.session_token, max_age=None, secure=secure),
                 set_cookie(
-                    REFRESH_COOKIE, refresh, max_age=svc.settings.session_lifetime, secure=secure
+                    REFRESH_COOKIE,
+                    start.refresh_token,
+                    max_age=start.refresh_max_age,
+                    secure=secure,
                 ),
             ],
         )
 
-    async def _refresh_once(self, svc: Services, refresh: str) -> SessionStart | None:
+    def _meta(self, scope: Scope) -> RequestMeta:
+        client = scope.get("client")
+        forwarded = _header(scope, b"x-forwarded-for")
+        return RequestMeta(
+            ip_address=self.kit.trusted_proxies.client_ip(
+                client[0] if client else "", forwarded.decode("latin-1") if forwarded else None
+            ),
+            user_agent=(_header(scope, b"user-agent") or b"")[:512].decode("latin-1"),
+        )
+
+    async def _refresh_once(
+        self, svc: Services, refresh: str, meta: RequestMeta
+    ) -> SessionStart | None:
         pending = self._refreshing.get(refresh)
         if pending is not None:
             return await asyncio.shield(pending)
         future: asyncio.Future[SessionStart | None] = asyncio.get_running_loop().create_future()
         self._refreshing[refresh] = future
         try:
-            result = await refresh_session(svc, refresh)
+            result = await refresh_session(svc, refresh, meta)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved: waiters re-raise it themselves

@@ -35,5 +35,7 @@ class Services:
     clock: Clock
     #: Key for hashing emailed codes (derived from the secret key).
     code_key: bytes
+    #: Key deriving refresh tokens (derived from the secret key).
+    refresh_key: bytes
     #: Where the sub-app is mounted in the host (found by `install()`).
     mount_path: str = "/auth"

@@ -2,12 +2,24 @@
 The session model: a row per signed-in browser, a long-lived opaque refresh token
 (stored only as a hash) and short-lived session JWTs minted from it.
 
+Refresh tokens rotate: every refresh hands out generation N+1 and retires N. A retired
+token still works for a short grace (requests that were in flight, a response that
+never arrived) and then only ever once more: presented after the grace, it proves the
+token was copied, so the whole session is revoked and the event audited.
+
+Tokens are `<session id>.<generation>.<HMAC(refresh key, session id, salt, generation)>`:
+the server can recompute the current token for a holder of the previous one (so
+concurrent refreshes all end with the same cookie) and can tell a genuine old token
+from a forgery (so knowing a session id is not enough to revoke it).
+
 Every function here touches the database; the per-request check in the middleware
 never does.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
@@ -19,6 +31,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from .audit import RequestMeta, record_event
 from .ids import new_id
 from .security.secrets import token_hash
 from .security.tokens import KeyRing, new_signing_key_row
@@ -26,7 +39,7 @@ from .services import Services
 from .store.models import SessionRow, SigningKeyRow, UserRow
 
 __all__ = [
-    "REFRESH_TOKEN_BYTES",
+    "REFRESH_REUSE_GRACE",
     "RequestMeta",
     "SessionStart",
     "create_session",
@@ -37,18 +50,13 @@ __all__ = [
     "rotate_keys",
 ]
 
-#: 256 bits of randomness in every refresh token.
-REFRESH_TOKEN_BYTES = 32
+#: 128 bits of per-session salt; each token carries a 256-bit HMAC.
+REFRESH_SALT_BYTES = 16
+#: How long a just-rotated refresh token still works (concurrent requests, lost replies).
+REFRESH_REUSE_GRACE = timedelta(seconds=30)
 #: How often a process re-reads the signing keys (another host may have rotated them).
 KEY_RELOAD_INTERVAL = timedelta(seconds=60)
-
-
-@dataclass(frozen=True, slots=True)
-class RequestMeta:
-    """Who is asking: kept on the session row and in the audit log."""
-
-    ip_address: str = ""
-    user_agent: str = ""
+_MAX_REFRESH_TOKEN_LENGTH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +67,46 @@ class SessionStart:
     session_id: str
     session_token: str
     claims: Mapping[str, Any]
-    #: Only set when a new refresh token was issued (sign-in); None on refresh.
-    refresh_token: str | None
+    #: The refresh token the browser should hold from now on.
+    refresh_token: str
+    #: When the session ends unless refreshed again (never past its absolute end).
     session_expires_at: datetime
 
+    @property
+    def refresh_max_age(self) -> int:
+        """Seconds the refresh cookie should live: until the session's end."""
+        return max(0, int(self.session_expires_at.timestamp()) - int(self.claims["iat"]))
 
-def _split_refresh_token(token: str) -> tuple[str, str] | None:
-    session_id, dot, secret = token.partition(".")
-    if not dot or not session_id.startswith("sess_") or len(token) > 256 or not secret:
+
+@dataclass(frozen=True, slots=True)
+class _ParsedRefreshToken:
+    session_id: str
+    generation: int
+
+
+def _refresh_token(key: bytes, session_id: str, salt: str, generation: int) -> str:
+    message = f"{session_id}\x1f{salt}\x1f{generation}".encode()
+    mac = hmac.new(key, message, hashlib.sha256).digest()
+    return f"{session_id}.{generation}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def _parse_refresh_token(token: str) -> _ParsedRefreshToken | None:
+    parts = token.split(".")
+    if len(token) > _MAX_REFRESH_TOKEN_LENGTH or len(parts) != 3:
         return None
-    return session_id, secret
+    session_id, generation, mac = parts
+    if not session_id.startswith("sess_") or not mac:
+        return None
+    if not (generation.isascii() and generation.isdigit() and len(generation) <= 9):
+        return None
+    return _ParsedRefreshToken(session_id, int(generation))
+
+
+def _session_expiry(svc: Services, created_at: datetime, now: datetime) -> datetime:
+    """The idle expiry, never past the absolute end of the session."""
+    idle_end = now + timedelta(seconds=svc.settings.session_lifetime)
+    absolute_end = created_at + timedelta(seconds=svc.settings.session_max_lifetime)
+    return min(idle_end, absolute_end)
 
 
 async def load_keys(svc: Services, *, create_if_missing: bool = True) -> KeyRing:
@@ -110,14 +148,17 @@ async def create_session(svc: Services, *, user_id: str, meta: RequestMeta) -> S
     await reload_keys_if_stale(svc)
     now = svc.clock()
     session_id = new_id("sess")
-    refresh_token = f"{session_id}.{secrets.token_urlsafe(REFRESH_TOKEN_BYTES)}"
-    expires_at = now + timedelta(seconds=svc.settings.session_lifetime)
+    salt = secrets.token_urlsafe(REFRESH_SALT_BYTES)
+    refresh_token = _refresh_token(svc.refresh_key, session_id, salt, 0)
+    expires_at = _session_expiry(svc, now, now)
     async with svc.db.session() as s:
         s.add(
             SessionRow(
                 id=session_id,
                 user_id=user_id,
                 refresh_hash=token_hash(refresh_token),
+                refresh_salt=salt,
+                refresh_generation=0,
                 created_at=now,
                 last_active_at=now,
                 expires_at=expires_at,
@@ -125,6 +166,17 @@ async def create_session(svc: Services, *, user_id: str, meta: RequestMeta) -> S
                 ip_address=meta.ip_address[:64],
             )
         )
+    return _start(svc, user_id, session_id, refresh_token, expires_at, now)
+
+
+def _start(
+    svc: Services,
+    user_id: str,
+    session_id: str,
+    refresh_token: str,
+    expires_at: datetime,
+    now: datetime,
+) -> SessionStart:
     token, claims = svc.keyring.mint_session_token(
         user_id=user_id,
         session_id=session_id,
@@ -134,47 +186,122 @@ async def create_session(svc: Services, *, user_id: str, meta: RequestMeta) -> S
     return SessionStart(user_id, session_id, token, claims, refresh_token, expires_at)
 
 
-async def refresh_session(svc: Services, refresh_token: str) -> SessionStart | None:
+async def refresh_session(
+    svc: Services, refresh_token: str, meta: RequestMeta | None = None
+) -> SessionStart | None:
     """
-    Mint a new session token from a refresh token, or None when the session is unknown,
-    revoked, expired or its user banned. One read and one write; safe to run
-    concurrently for the same session (nothing is rotated, so every caller succeeds).
+    Mint a new session token and rotate the refresh token, or None when the session is
+    unknown, revoked, expired or its user banned, or the token is not genuine.
+
+    One read and one write per token lifetime. Concurrent callers with the same token
+    all succeed and all receive the same new refresh token; the previous token works
+    for `REFRESH_REUSE_GRACE` after its rotation, and presenting any older one revokes
+    the session (someone else holds a copy).
     """
-    parts = _split_refresh_token(refresh_token)
-    if parts is None:
+    parsed = _parse_refresh_token(refresh_token)
+    if parsed is None:
         return None
-    session_id, _ = parts
     await reload_keys_if_stale(svc)
     now = svc.clock()
     async with svc.db.session() as s:
-        found = (
-            await s.exec(
-                select(SessionRow, UserRow)
-                .join(UserRow, col(UserRow.id) == col(SessionRow.user_id))
-                .where(SessionRow.id == session_id)
-            )
-        ).first()
+        found = await _load_session(s, parsed.session_id)
         if found is None:
             return None
         row, user = found
-        # Constant-time: the hash comparison must not leak how much of a guess matched.
-        if not hmac.compare_digest(row.refresh_hash, token_hash(refresh_token)):
+        if not row.refresh_salt:
             return None
-        if row.revoked_at is not None or row.expires_at <= now or user.banned_at is not None:
+        expected = _refresh_token(
+            svc.refresh_key, row.id, row.refresh_salt, parsed.generation
+        ).encode()
+        # Constant-time: a forged token must not learn how much of its MAC matched.
+        if not hmac.compare_digest(expected, refresh_token.encode()):
             return None
-        expires_at = now + timedelta(seconds=svc.settings.session_lifetime)
+        if not _is_usable(row, user, now):
+            return None
+        if parsed.generation == row.refresh_generation:
+            rotated = await _rotate(svc, s, row, now)
+            if rotated is not None:
+                token, expires_at = rotated
+                return _start(svc, row.user_id, row.id, token, expires_at, now)
+            # Another worker rotated this very token a moment ago: read what it wrote.
+            found = await _load_session(s, parsed.session_id)
+            if found is None or not _is_usable(found[0], found[1], now):
+                return None
+            row = found[0]
+        if parsed.generation == row.refresh_generation - 1 and _within_grace(row, now):
+            generation = row.refresh_generation
+            current = _refresh_token(svc.refresh_key, row.id, row.refresh_salt, generation)
+            return _start(svc, row.user_id, row.id, current, row.expires_at, now)
+        if parsed.generation < row.refresh_generation:
+            await _revoke_for_reuse(s, row, parsed.generation, now, meta or RequestMeta())
+    return None
+
+
+async def _load_session(s: AsyncSession, session_id: str) -> tuple[SessionRow, UserRow] | None:
+    found = (
         await s.exec(
-            update(SessionRow)
-            .where(col(SessionRow.id) == session_id)
-            .values(last_active_at=now, expires_at=expires_at)
+            select(SessionRow, UserRow)
+            .join(UserRow, col(UserRow.id) == col(SessionRow.user_id))
+            .where(SessionRow.id == session_id)
+            .execution_options(populate_existing=True)
         )
-    token, claims = svc.keyring.mint_session_token(
-        user_id=row.user_id,
-        session_id=session_id,
-        now=now,
-        lifetime_seconds=svc.settings.session_token_lifetime,
+    ).first()
+    return None if found is None else (found[0], found[1])
+
+
+def _is_usable(row: SessionRow, user: UserRow, now: datetime) -> bool:
+    return row.revoked_at is None and row.expires_at > now and user.banned_at is None
+
+
+def _within_grace(row: SessionRow, now: datetime) -> bool:
+    rotated_at = row.refresh_rotated_at
+    return rotated_at is not None and now - rotated_at <= REFRESH_REUSE_GRACE
+
+
+async def _rotate(
+    svc: Services, s: AsyncSession, row: SessionRow, now: datetime
+) -> tuple[str, datetime] | None:
+    """Move the session to the next token generation; None when another caller won."""
+    generation = row.refresh_generation + 1
+    token = _refresh_token(svc.refresh_key, row.id, row.refresh_salt, generation)
+    expires_at = _session_expiry(svc, row.created_at, now)
+    result = await s.exec(
+        update(SessionRow)
+        .where(
+            col(SessionRow.id) == row.id,
+            col(SessionRow.refresh_generation) == row.refresh_generation,
+        )
+        .values(
+            refresh_hash=token_hash(token),
+            refresh_generation=generation,
+            refresh_rotated_at=now,
+            last_active_at=now,
+            expires_at=expires_at,
+        )
     )
-    return SessionStart(row.user_id, session_id, token, claims, None, expires_at)
+    if not result.rowcount:
+        return None
+    return token, expires_at
+
+
+async def _revoke_for_reuse(
+    s: AsyncSession, row: SessionRow, generation: int, now: datetime, meta: RequestMeta
+) -> None:
+    await s.exec(
+        update(SessionRow)
+        .where(col(SessionRow.id) == row.id, col(SessionRow.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    record_event(
+        s,
+        "session.refresh_reused",
+        at=now,
+        meta=meta,
+        user_id=row.user_id,
+        session_id=row.id,
+        generation=generation,
+        current_generation=row.refresh_generation,
+    )
 
 
 async def revoke_session(svc: Services, session_id: str) -> bool:

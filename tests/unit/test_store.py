@@ -107,7 +107,7 @@ async def test_secrets_are_stored_only_hashed_or_encrypted(
             rows.extend(str(row) for row in result.all())
     dump = "\n".join(rows)
     assert sessions and codes and keys
-    assert refresh not in dump and refresh.split(".")[1] not in dump
+    assert refresh not in dump and refresh.rsplit(".", 1)[1] not in dump
     assert code not in dump.replace(sessions[0].refresh_hash, "")
     assert PASSWORD not in dump
     assert "PRIVATE KEY" not in dump

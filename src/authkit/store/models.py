@@ -67,8 +67,15 @@ class SessionRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     user_id: str = Field(foreign_key="users.id", index=True, max_length=40, ondelete="CASCADE")
-    #: SHA-256 of the refresh token (hex); the token itself is never stored.
+    #: SHA-256 of the current refresh token (hex); the token itself is never stored.
     refresh_hash: str = Field(max_length=64)
+    #: Random per-session input to the keyed derivation of its refresh tokens (see
+    #: sessions.py); useless without the secret key.
+    refresh_salt: str = Field(default="", max_length=32)
+    #: How many times the refresh token was rotated; the current token is generation N.
+    refresh_generation: int = 0
+    #: When generation N replaced N-1; N-1 stays usable for a short grace after it.
+    refresh_rotated_at: datetime | None = None
     created_at: datetime
     last_active_at: datetime
     expires_at: datetime

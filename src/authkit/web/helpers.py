@@ -217,18 +217,14 @@ def set_session_cookies(response: Response, request: Request, start: SessionStar
             set_cookie(SESSION_COOKIE, start.session_token, max_age=None, secure=secure),
         )
     )
-    if start.refresh_token is not None:
-        response.raw_headers.append(
-            (
-                b"set-cookie",
-                set_cookie(
-                    REFRESH_COOKIE,
-                    start.refresh_token,
-                    max_age=settings.session_lifetime,
-                    secure=secure,
-                ),
-            )
+    response.raw_headers.append(
+        (
+            b"set-cookie",
+            set_cookie(
+                REFRESH_COOKIE, start.refresh_token, max_age=start.refresh_max_age, secure=secure
+            ),
         )
+    )
 
 
 def clear_session_cookies(response: Response, request: Request) -> None:
