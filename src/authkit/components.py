@@ -48,11 +48,14 @@ class Components:
         return redirect_target(request, redirect_url or here)
 
     @pass_context
-    def head(self, context: Context) -> Markup:
-        """The stylesheet, theme and scripts; put it in the host page's `<head>`."""
+    def head(self, context: Context, nonce: str | None = None) -> Markup:
+        """
+        The stylesheet, theme and scripts; put it in the host page's `<head>`. A host
+        whose CSP uses nonces passes this page's: `authkit.head(nonce=csp_nonce)`.
+        """
         request = self._request(context)
         template = self._kit.services.templates.get_template("authkit/elements/head.html")
-        return Markup(template.render(base_context(request)))  # noqa: S704
+        return Markup(template.render({**base_context(request), "csp_nonce": nonce}))  # noqa: S704
 
     @pass_context
     def csrf_input(self, context: Context) -> Markup:

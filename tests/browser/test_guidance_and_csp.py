@@ -31,7 +31,8 @@ def test_password_guidance_updates_while_typing(browser: Browser, site: Site) ->
 
 
 def test_no_content_security_policy_violation_on_any_page(browser: Browser, demo: Site) -> None:
-    """Every page and step runs under script-src/style-src 'self' without a violation."""
+    """Every page and step runs under nonced script-src and style-src 'self' without a
+    violation."""
     page = browser.new_context().new_page()
     problems: list[str] = []
 
@@ -59,5 +60,23 @@ def test_no_content_security_policy_violation_on_any_page(browser: Browser, demo
     page.get_by_label("Open user menu").click()
     anonymous = browser.new_context().request
     csp = anonymous.get(f"{demo.url}/auth/sign-in").headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert "script-src 'nonce-" in csp and "style-src 'self'" in csp
     assert problems == []
+
+
+def test_a_same_origin_script_without_the_nonce_is_refused(browser: Browser, site: Site) -> None:
+    """#79: a script tag slipped into the page is blocked even when it points at our own
+    origin: only tags carrying this response's nonce run."""
+    page = browser.new_context().new_page()
+    page.goto(f"{site.url}/auth/sign-in")
+    outcome = page.evaluate(
+        """() => new Promise((resolve) => {
+            document.addEventListener(
+                "securitypolicyviolation", (e) => resolve(e.effectiveDirective), {once: true});
+            const tag = document.createElement("script");
+            tag.src = document.querySelector("script[nonce]").src + "?again";
+            tag.onload = () => resolve("loaded");
+            document.head.append(tag);
+        })"""
+    )
+    assert outcome.startswith("script-src"), outcome

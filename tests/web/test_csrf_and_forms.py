@@ -345,8 +345,11 @@ async def test_very_long_first_name_is_refused_on_the_profile(
 
 def assert_security_headers(name: str, r: httpx.Response) -> None:
     csp = r.headers.get("content-security-policy", "")
-    assert "script-src 'self'" in csp, (name, r.status_code, dict(r.headers))
-    assert "frame-ancestors 'none'" in csp, (name, r.status_code, csp)
+    # Only nonced scripts (or none at all): never 'self', 'unsafe-inline' or a host list.
+    assert re.search(r"script-src ('nonce-[\w-]{22}'|'none');", csp), (name, csp)
+    for directive in ("frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"):
+        assert directive in csp, (name, r.status_code, csp)
+    assert r.headers.get("cross-origin-opener-policy") == "same-origin", (name, dict(r.headers))
     assert r.headers.get("x-content-type-options") == "nosniff", (name, dict(r.headers))
     assert "no-store" in r.headers.get("cache-control", ""), (name, dict(r.headers))
     assert r.headers.get("referrer-policy"), (name, dict(r.headers))

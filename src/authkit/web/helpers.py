@@ -6,6 +6,7 @@ Endpoints only translate HTTP; the rules live in the flows.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -40,10 +41,12 @@ __all__ = [
     "kit_of",
     "limit_errors",
     "meta_of",
+    "new_csp_nonce",
     "page",
     "read_form",
     "redirect",
     "redirect_target",
+    "security_headers",
     "set_session_cookies",
 ]
 
@@ -57,14 +60,32 @@ HSTS = "max-age=31536000; includeSubDomains"
 SECURITY_HEADERS: Mapping[str, str] = {
     # Auth pages carry personal data and one-time forms: never cache them.
     "Cache-Control": "no-store",
+    # Pages that run no script at all (error pages, fragments) allow none.
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
+    # No page that opened ours (or that ours opens) gets a handle on its window.
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+
+def security_headers(nonce: str) -> dict[str, str]:
+    """SECURITY_HEADERS for a page whose scripts carry `nonce`: only they may run, so
+    even a same-origin script an attacker managed to reference is refused."""
+    headers = dict(SECURITY_HEADERS)
+    headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
+        "script-src 'none'", f"script-src 'nonce-{nonce}'"
+    )
+    return headers
+
+
+def new_csp_nonce() -> str:
+    """128 random bits, fresh for every page."""
+    return secrets.token_urlsafe(16)
 
 
 def kit_of(request: Request) -> AuthKit:
@@ -162,6 +183,7 @@ def base_context(request: Request) -> dict[str, Any]:
         "name_fields": svc.settings.name_fields,
         "password_min_length": svc.settings.password_min_length,
         "embedded": False,
+        "csp_nonce": None,
     }
 
 
@@ -181,8 +203,9 @@ def page(request: Request, name: str, *, status_code: int = 200, **context: Any)
     svc = kit_of(request).services
     folder = "components" if is_htmx(request) else "pages"
     template = svc.templates.get_template(f"authkit/{folder}/{name}.html")
-    html = template.render({**base_context(request), **context})
-    headers = dict(SECURITY_HEADERS)
+    nonce = new_csp_nonce()
+    html = template.render({**base_context(request), "csp_nonce": nonce, **context})
+    headers = security_headers(nonce)
     headers["Vary"] = "HX-Request"
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
