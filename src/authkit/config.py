@@ -28,6 +28,7 @@ DEFAULT_SESSION_MAX_LIFETIME_SECONDS = 30 * 24 * 3600
 DEFAULT_CODE_LIFETIME_SECONDS = 10 * 60
 EMAIL_SCHEMES = ("console", "file", "smtp", "smtp+starttls", "smtps")
 HASH_PROFILES = ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST")
+CLEAR_SITE_DATA_TYPES = ('"cache"', '"cookies"', '"storage"', '"executionContexts"', '"*"')
 
 NameFields = Literal["off", "optional", "required"]
 
@@ -58,7 +59,9 @@ class Settings:
     app_name: str = "authkit"
     after_sign_in_url: str = "/"
     after_sign_out_url: str = "/"
-    password_min_length: int = 8
+    #: NIST 800-63B-4: at least 15 when the password is the only factor (it is, until
+    #: MFA exists); never below 8.
+    password_min_length: int = 15
     password_max_length: int = 256
     password_hash_profile: str = "RFC_9106_LOW_MEMORY"  # noqa: S105 (a profile name, not a secret)
     #: How many argon2 hashes may run at once; 0 means one per CPU core.
@@ -70,6 +73,10 @@ class Settings:
     #: Comma-separated IPs or networks of reverse proxies whose X-Forwarded-For is
     #: believed; empty means the header is ignored.
     trusted_proxies: str = ""
+    #: The Clear-Site-Data header of a sign-out: the browser drops its cached copies of
+    #: this origin's pages, so Back cannot show the last user's. Cookies and storage stay
+    #: (they belong to the host too); "" sends no header.
+    sign_out_clear_site_data: str = '"cache"'
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret_key, Secret):
@@ -149,6 +156,12 @@ class Settings:
                 )
         if not 0 < self.email_timeout <= 120:
             problems.append("AUTHKIT_EMAIL_TIMEOUT must be between 0 and 120 seconds.")
+        for item in filter(None, (p.strip() for p in self.sign_out_clear_site_data.split(","))):
+            if item not in CLEAR_SITE_DATA_TYPES:
+                problems.append(
+                    "AUTHKIT_SIGN_OUT_CLEAR_SITE_DATA must list quoted types from "
+                    f"{', '.join(CLEAR_SITE_DATA_TYPES)}, not {item!r}."
+                )
         return problems
 
     @property

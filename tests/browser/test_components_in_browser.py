@@ -60,7 +60,7 @@ def test_embedded_errors_swap_in_place_with_input_kept(browser: Browser, demo: S
     page = _page(browser)
     page.goto(f"{demo.url}/")
     page.get_by_label("Email address").fill("someone@example.com")
-    page.get_by_label("Password").fill("password")
+    page.get_by_label("Password").fill("manchesterunited")
     page.get_by_role("button", name="Continue").click()
     expect(page.locator("#ak-password-error")).to_contain_text("too common")
     expect(page).to_have_url(f"{demo.url}/")

@@ -81,7 +81,7 @@ def test_wrong_input_keeps_the_email_and_shows_the_message_beside_the_field(
 
     page.goto(f"{site.url}/auth/sign-up")
     page.get_by_label("Email address").fill("grace@example.com")
-    page.get_by_label("Password").fill("password")
+    page.get_by_label("Password").fill("manchesterunited")
     page.get_by_role("button", name="Continue").click()
     expect(page.locator("#ak-password-error")).to_contain_text("too common")
     expect(page.get_by_label("Email address")).to_have_value("grace@example.com")

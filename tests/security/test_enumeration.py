@@ -13,14 +13,21 @@ import pytest
 from authkit import AuthKit
 
 from ..conftest import Mailbox
-from ..web.flow_helpers import PASSWORD, form_token, sign_in, sign_out, sign_up
+from ..web.flow_helpers import (
+    PASSWORD,
+    form_token,
+    sign_in,
+    sign_out,
+    sign_up,
+    without_per_response_values,
+)
 
 pytestmark = pytest.mark.anyio
 
 
 def _shape(html: str) -> str:
-    """The page without what legitimately differs: CSRF tokens and the echoed email."""
-    html = re.sub(r'name="csrf_token" value="[^"]+"', "", html)
+    """The page without what legitimately differs: CSRF token, nonce, the echoed email."""
+    html = without_per_response_values(html)
     return re.sub(r"[\w.+-]+@example\.com", "EMAIL", html)
 
 

@@ -20,7 +20,8 @@ from authkit.cookies import REFRESH_COOKIE, SESSION_COOKIE
 from authkit.flows.admin import create_user
 from authkit.store.models import SessionRow
 
-from ..conftest import FakeClock, Mailbox
+from ..conftest import FakeClock, KitFactory, Mailbox
+from ..hostapp import make_host_app
 from ..web.flow_helpers import PASSWORD, csrf_of, form_token, sign_in, sign_out, sign_up
 
 pytestmark = pytest.mark.anyio
@@ -242,6 +243,40 @@ async def test_old_refresh_cookie_cannot_refresh_after_sign_out(
         r = await thief.get("/dashboard")
         assert r.status_code == 303, r.text
         assert r.headers["location"].startswith("/auth/sign-in")
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+async def test_sign_out_tells_the_browser_to_drop_its_cached_pages(
+    client: httpx.AsyncClient, kit: AuthKit, mailbox: Mailbox, htmx: bool
+) -> None:
+    """#39: Clear-Site-Data "cache" on the sign-out response (plain post and htmx), so
+    Back cannot replay the signed-in user's pages; other responses never send it."""
+    r = await sign_up(client, kit, mailbox, VICTIM)
+    assert "clear-site-data" not in r.headers
+    assert "clear-site-data" not in (await client.get("/auth/user")).headers
+    token = await form_token(client, "/auth/user")
+    headers = {"hx-request": "true"} if htmx else {}
+    r = await client.post("/auth/sign-out", data={"csrf_token": token}, headers=headers)
+    assert r.status_code == (200 if htmx else 303), r.text
+    assert r.headers["clear-site-data"] == '"cache"'
+
+
+async def test_clear_site_data_on_sign_out_is_configurable(
+    make_kit: KitFactory, mailbox: Mailbox
+) -> None:
+    """A host may widen it (its cookies and storage are its own call) or turn it off."""
+    from authkit.config import Settings
+    from authkit.errors import ConfigError
+
+    for configured, expected in (('"cache", "storage"', '"cache", "storage"'), ("", None)):
+        kit = make_kit(sign_out_clear_site_data=configured)
+        transport = httpx.ASGITransport(app=make_host_app(kit))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            await sign_up(c, kit, mailbox, f"clear{len(configured)}@example.com")
+            r = await sign_out(c)
+        assert r.headers.get("clear-site-data") == expected
+    with pytest.raises(ConfigError, match="AUTHKIT_SIGN_OUT_CLEAR_SITE_DATA"):
+        Settings(secret_key="x" * 40, sign_out_clear_site_data="cache")
 
 
 # -- cookie tossing: the same name twice --------------------------------------------------

@@ -91,7 +91,7 @@ def test_db_upgrade_then_user_lifecycle(
     assert main(["users", "create", "--email", "op@example.com", "--password-stdin"]) == 1
     assert "already has an account" in capsys.readouterr().err
 
-    monkeypatch.setattr(sys, "stdin", io.StringIO("password\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("manchesterunited\n"))
     assert main(["users", "create", "--email", "weak@example.com", "--password-stdin"]) == 1
     assert "too common" in capsys.readouterr().err
 

@@ -78,4 +78,7 @@ async def sign_out_endpoint(request: Request) -> Response:
     )
     response = redirect(request, target)
     clear_session_cookies(response, request)
+    clear_site_data = kit.services.settings.sign_out_clear_site_data.strip()
+    if clear_site_data:
+        response.headers["Clear-Site-Data"] = clear_site_data
     return response
