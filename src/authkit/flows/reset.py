@@ -133,8 +133,16 @@ async def get_attempt(svc: Services, attempt_id: str) -> ResetAttempt | None:
     return ResetAttempt(row.id, row.email)
 
 
-async def find_link(svc: Services, token: str) -> ResetAttempt | None:
-    """The attempt a reset link's token belongs to, if it is still open."""
+async def find_link(svc: Services, token: str, meta: RequestMeta) -> ResetAttempt | None:
+    """
+    The attempt a reset link's token belongs to, if it is still open. Every lookup
+    counts against the IP like a code entry: tokens cannot be guessed, but each
+    guess would still cost a query.
+
+    Raises:
+        RateLimited: this IP has checked too many codes and links lately.
+    """
+    await svc.limiter.hit("code_verify:ip", meta.ip_address)
     row = await _row_for_token(svc, token)
     if row is None or not _is_open(svc, row):
         return None

@@ -68,7 +68,13 @@ async def sign_in(svc: Services, *, email: str, password: str, meta: RequestMeta
     start = await create_session(svc, user_id=user.id, meta=meta)
     async with svc.db.session() as s:
         record_event(
-            s, "sign_in", at=svc.clock(), meta=meta, user_id=user.id, session_id=start.session_id
+            s,
+            "sign_in",
+            at=svc.clock(),
+            meta=meta,
+            user_id=user.id,
+            session_id=start.session_id,
+            method="password",
         )
     return start
 
@@ -98,4 +104,12 @@ async def _record_failure(
     svc: Services, meta: RequestMeta, *, reason: str, user_id: str | None = None
 ) -> None:
     async with svc.db.session() as s:
-        record_event(s, "sign_in.failed", at=svc.clock(), meta=meta, user_id=user_id, reason=reason)
+        record_event(
+            s,
+            "sign_in.failed",
+            at=svc.clock(),
+            meta=meta,
+            user_id=user_id,
+            method="password",
+            reason=reason,
+        )

@@ -258,7 +258,7 @@ async def _create_account(
                 user_id=user_id, password_hash=row.payload["password_hash"], updated_at=now
             )
         )
-        record_event(s, "sign_up.completed", at=now, meta=meta, user_id=user_id)
+        record_event(s, "sign_up.completed", at=now, meta=meta, user_id=user_id, method="code")
     return user_id
 
 

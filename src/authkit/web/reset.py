@@ -6,12 +6,13 @@ its own token instead, so it also works in another browser.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import CodeExpired, FlowError
+from ..errors import CodeExpired, FlowError, RateLimited
 from ..flows.reset import (
     ResetAttempt,
     find_link,
@@ -86,7 +87,10 @@ async def forgot_password_endpoint(request: Request) -> Response:
 
 
 async def reset_password_endpoint(request: Request) -> Response:
-    response = await _reset_password(request)
+    try:
+        response = await _reset_password(request)
+    except RateLimited as error:
+        response = _link_rate_limited(request, error)
     # A mailed link lands here with its token in the URL: no Referer may ever carry it
     # (the CSRF check relies on Sec-Fetch-Site, as browsers then send `Origin: null`).
     response.headers["Referrer-Policy"] = REFERRER_POLICY
@@ -100,7 +104,7 @@ async def _reset_password(request: Request) -> Response:
         wanted = redirect_target(request, request.query_params.get("redirect_url"))
         token = request.query_params.get("token")
         if token is not None:
-            attempt = await find_link(svc, token)
+            attempt = await find_link(svc, token, meta_of(request))
             if attempt is None:
                 form = ResetPasswordForm(data={"redirect_url": wanted})
                 return _reset_page(request, form, None, by_link=True)
@@ -115,7 +119,7 @@ async def _reset_password(request: Request) -> Response:
         if request.query_params.get("link") == "1":
             token = LINK.read(request) or ""
             form = ResetPasswordForm(data={"token": token, "redirect_url": wanted})
-            attempt = await find_link(svc, token) if token else None
+            attempt = await find_link(svc, token, meta_of(request)) if token else None
             return _reset_page(request, form, attempt, by_link=True)
         attempt = await _cookie_attempt(request)
         if attempt is None:
@@ -130,7 +134,10 @@ async def _reset_password(request: Request) -> Response:
     form.password.data = form.password_confirm.data = ""  # never echo a password back
     token = form.token.data or ""
     by_link = bool(token)
-    attempt = await (find_link(svc, token) if by_link else _cookie_attempt(request))
+    if by_link:
+        attempt = await find_link(svc, token, meta_of(request))
+    else:
+        attempt = await _cookie_attempt(request)
     if not csrf_ok(request, data):
         errors = {"__all__": svc.messages("csrf_failed")}
         return _reset_page(request, form, attempt, by_link=by_link, errors=errors, status_code=403)
@@ -199,6 +206,17 @@ def _reset_page(
             request, RESET_TEMPLATE, error, status_code=max(status_code, 422), **context
         )
     return page(request, RESET_TEMPLATE, errors=errors or {}, status_code=status_code, **context)
+
+
+def _link_rate_limited(request: Request, error: RateLimited) -> Response:
+    """Too many link (or code) checks from this IP: say when to try the link again."""
+    context: dict[str, Any] = {
+        "form": ResetPasswordForm(),
+        "email": "",
+        "by_link": True,
+        "link_expired": True,
+    }
+    return flow_error_page(request, RESET_TEMPLATE, error, **context)
 
 
 def _expired(
