@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, TimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +20,9 @@ from ..errors import StoreError
 __all__ = ["Database"]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: How long a request waits for a pooled connection before it gets the 503 page
+#: (SQLAlchemy's default, 30 s, is longer than anyone waits for a page).
+POOL_TIMEOUT_SECONDS = 5
 
 
 class Database:
@@ -42,7 +45,8 @@ class Database:
                 await s.commit()
         except IntegrityError:
             raise
-        except (OperationalError, DBAPIError, OSError) as exc:
+        # TimeoutError: every pooled connection stayed busy for POOL_TIMEOUT_SECONDS.
+        except (OperationalError, DBAPIError, TimeoutError, OSError) as exc:
             raise StoreError(f"database unavailable: {type(exc).__name__}") from exc
 
     async def dispose(self) -> None:
@@ -50,9 +54,12 @@ class Database:
 
 
 def _make_engine(url: str, schema: str | None) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_timeout": POOL_TIMEOUT_SECONDS}
     if url.startswith("sqlite"):
-        kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+        kwargs = {
+            "pool_timeout": POOL_TIMEOUT_SECONDS,
+            "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        }
         engine = create_async_engine(url, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

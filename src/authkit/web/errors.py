@@ -26,6 +26,7 @@ _TITLES: Mapping[int, str] = {
     404: "Page not found",
     405: "Method not allowed",
     413: "Request too large",
+    408: "Request timeout",
     415: "Unsupported form",
     429: "Too many requests",
     500: "Something went wrong",
