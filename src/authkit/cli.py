@@ -19,6 +19,7 @@ from typing import Any
 from .app import AuthKit
 from .errors import ConfigError, FlowError, StoreError
 from .flows import admin
+from .security.tokens import KEY_PUBLISH_AHEAD
 from .sessions import rotate_keys
 from .store import migrate
 from .theming import Theme
@@ -58,9 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="migrate to the newest schema").set_defaults(run=_db_upgrade)
 
     keys = commands.add_parser("keys", help="signing keys").add_subparsers(title="keys")
-    keys.add_parser("rotate", help="add a new signing key, retire the old").set_defaults(
-        run=_keys_rotate
+    rotate = keys.add_parser(
+        "rotate", help="add a new signing key; it signs once every verifier knows it"
     )
+    rotate.add_argument(
+        "--now",
+        action="store_true",
+        help="sign with the new key at once (a leaked key); third parties holding a cached "
+        "JWKS refuse new tokens for up to 5 minutes",
+    )
+    rotate.set_defaults(run=_keys_rotate)
 
     users = commands.add_parser("users", help="manage users").add_subparsers(title="users")
     create = users.add_parser("create", help="create a user with a verified email")
@@ -110,8 +118,12 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 def _keys_rotate(args: argparse.Namespace) -> int:
     async def work(kit: AuthKit) -> int:
-        kid = await rotate_keys(kit.services)
-        print(f"authkit: new signing key {kid}; the previous key stays published for a day.")
+        kid = await rotate_keys(kit.services, immediately=args.now)
+        when = "now" if args.now else f"in {int(KEY_PUBLISH_AHEAD.total_seconds() // 60)} minutes"
+        print(
+            f"authkit: new signing key {kid}, published now, signing {when}; "
+            "the previous key stays published for a day after it stops signing."
+        )
         return 0
 
     return _with_kit(work)

@@ -34,7 +34,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from .audit import RequestMeta, record_event
 from .ids import new_id
 from .security.secrets import token_hash
-from .security.tokens import KeyRing, new_signing_key_row
+from .security.tokens import KEY_PUBLISH_AHEAD, KEY_RELOAD_INTERVAL, KeyRing, new_signing_key_row
 from .services import Services
 from .store.models import SessionRow, SigningKeyRow, UserRow
 
@@ -54,8 +54,6 @@ __all__ = [
 REFRESH_SALT_BYTES = 16
 #: How long a just-rotated refresh token still works (concurrent requests, lost replies).
 REFRESH_REUSE_GRACE = timedelta(seconds=30)
-#: How often a process re-reads the signing keys (another host may have rotated them).
-KEY_RELOAD_INTERVAL = timedelta(seconds=60)
 _MAX_REFRESH_TOKEN_LENGTH = 256
 
 
@@ -128,15 +126,26 @@ async def reload_keys_if_stale(svc: Services) -> None:
         await load_keys(svc)
 
 
-async def rotate_keys(svc: Services) -> str:
-    """Add a new signing key and retire the current ones; returns the new `kid`."""
+async def rotate_keys(svc: Services, *, immediately: bool = False) -> str:
+    """
+    Add a new signing key and retire the current ones; returns the new `kid`. The new
+    key is published at once and signs after `KEY_PUBLISH_AHEAD`, when every worker and
+    every cached JWKS knows it; until then the current key goes on signing. With
+    `immediately` (a leaked key) it signs at once, and verifiers holding a cached JWKS
+    refuse its tokens until their cache expires.
+    """
     now = svc.clock()
     row = new_signing_key_row(str(svc.settings.secret_key), now)
+    # Retired at once, the old keys cannot sign: the new one, alone, signs straight away.
+    retire_at = now if immediately else now + KEY_PUBLISH_AHEAD
     async with svc.db.session() as s:
         await s.exec(
             update(SigningKeyRow)
-            .where(col(SigningKeyRow.retired_at).is_(None))
-            .values(retired_at=now)
+            .where(
+                col(SigningKeyRow.retired_at).is_(None)
+                | (col(SigningKeyRow.retired_at) > retire_at)
+            )
+            .values(retired_at=retire_at)
         )
         s.add(row)
     await load_keys(svc)

@@ -19,6 +19,8 @@ from authkit import AuthKit
 from authkit.errors import TokenError
 from authkit.security.tokens import (
     ALGORITHM,
+    KEY_PUBLISH_AHEAD,
+    KEY_RELOAD_INTERVAL,
     KEY_RETENTION,
     REQUIRED_CLAIMS,
     KeyRing,
@@ -28,6 +30,7 @@ from authkit.sessions import load_keys, reload_keys_if_stale, rotate_keys
 from authkit.store.models import SigningKeyRow
 
 from ..conftest import TEST_SECRET, FakeClock, KitFactory
+from ..hostapp import make_host_app
 
 pytestmark = pytest.mark.anyio
 
@@ -186,13 +189,32 @@ def test_ring_with_a_different_secret_key_cannot_load_the_keys() -> None:
         ring.load([row], NOW)
 
 
-def test_newest_unretired_key_signs() -> None:
-    """With several active rows, the most recently created one signs."""
+def test_newest_published_key_signs() -> None:
+    """With several active rows, the newest one published long enough signs; when all
+    are younger than KEY_PUBLISH_AHEAD, the oldest (the one signing before) does."""
+    oldest = new_signing_key_row(TEST_SECRET, NOW - timedelta(hours=2))
     older = new_signing_key_row(TEST_SECRET, NOW - timedelta(hours=1))
-    newer = new_signing_key_row(TEST_SECRET, NOW)
+    fresh = new_signing_key_row(TEST_SECRET, NOW - KEY_PUBLISH_AHEAD + timedelta(seconds=1))
     ring = KeyRing(issuer=ISSUER, secret_key=TEST_SECRET)
-    ring.load([newer, older], NOW)
-    assert kid_of(mint(ring)) == newer.kid
+    ring.load([fresh, older, oldest], NOW)
+    assert kid_of(mint(ring)) == older.kid
+    assert ring.kids == {fresh.kid, older.kid, oldest.kid}
+    ring.load([fresh], NOW)
+    assert kid_of(mint(ring)) == fresh.kid
+    fresher = new_signing_key_row(TEST_SECRET, NOW)
+    ring.load([fresher, fresh], NOW)
+    assert kid_of(mint(ring)) == fresh.kid
+
+
+def test_a_key_retiring_later_still_signs_until_then() -> None:
+    old = new_signing_key_row(TEST_SECRET, NOW - timedelta(hours=1))
+    old.retired_at = NOW + timedelta(seconds=10)
+    new = new_signing_key_row(TEST_SECRET, NOW)
+    ring = KeyRing(issuer=ISSUER, secret_key=TEST_SECRET)
+    ring.load([old, new], NOW)
+    assert kid_of(mint(ring)) == old.kid
+    ring.load([old, new], NOW + KEY_PUBLISH_AHEAD)
+    assert kid_of(mint(ring)) == new.kid
 
 
 def test_retired_key_verifies_but_never_signs() -> None:
@@ -289,19 +311,28 @@ async def test_start_up_creates_one_encrypted_signing_key(kit: AuthKit) -> None:
 async def test_rotation_signs_with_the_new_key_and_keeps_old_tokens_valid(
     kit: AuthKit, clock: FakeClock
 ) -> None:
-    """After rotate_keys new tokens carry the new kid; tokens of the old key still verify."""
+    """After rotate_keys the new key is published at once and signs KEY_PUBLISH_AHEAD
+    later, when the old key retires; tokens of the old key verify until they expire."""
     await kit.ensure_started()
     old_token = await mint_for(kit)
     old_kid = kid_of(old_token)
     clock.advance(1)
+    rotated_at = clock()
     new_kid = await rotate_keys(kit.services)
     assert new_kid != old_kid
+    assert kit.services.keyring.kids == {old_kid, new_kid}  # published before it signs
+    clock.advance(KEY_PUBLISH_AHEAD.total_seconds() - 1)
+    await load_keys(kit.services)
+    old_token = await mint_for(kit)
+    assert kid_of(old_token) == old_kid
+    clock.advance(1)
+    await load_keys(kit.services)
     new_token = await mint_for(kit)
     assert kid_of(new_token) == new_kid
-    assert verify_now(kit, old_token) == "user_a"
     assert verify_now(kit, new_token) == "user_a"
+    assert verify_now(kit, old_token) == "user_a"
     rows = {r.kid: r for r in await stored_keys(kit)}
-    assert rows[old_kid].retired_at == clock()
+    assert rows[old_kid].retired_at == rotated_at + KEY_PUBLISH_AHEAD
     assert rows[new_kid].retired_at is None
     clock.advance(kit.settings.session_token_lifetime)
     with pytest.raises(TokenError, match="expired"):
@@ -331,7 +362,7 @@ async def test_retired_key_disappears_after_the_retention(
     (old_kid,) = kit.services.keyring.kids
     clock.advance(1)
     new_kid = await rotate_keys(kit.services)
-    clock.advance(KEY_RETENTION.total_seconds() - 1)
+    clock.advance((KEY_PUBLISH_AHEAD + KEY_RETENTION).total_seconds() - 1)
     await load_keys(kit.services)
     assert kit.services.keyring.kids == {old_kid, new_kid}
     clock.advance(2)
@@ -370,12 +401,13 @@ async def test_second_process_verifies_tokens_of_the_first(
 async def test_second_process_picks_up_a_rotation_on_its_next_reload(
     make_kit: KitFactory, clock: FakeClock
 ) -> None:
-    """A key rotated by one process is trusted by another once it reloads its keys."""
+    """A key rotated at once (--now) by one process is trusted by another once it
+    reloads its keys; meanwhile that one refuses the unknown kid and refreshes."""
     first, second = make_kit(), make_kit()
     await first.ensure_started()
     await second.ensure_started()
     clock.advance(1)
-    new_kid = await rotate_keys(first.services)
+    new_kid = await rotate_keys(first.services, immediately=True)
     token = await mint_for(first)
     assert kid_of(token) == new_kid
     # Until it reloads, the second process refuses the unknown kid (and would refresh).
@@ -403,3 +435,37 @@ async def test_second_process_with_another_secret_key_fails_to_start(
     assert second.is_started is False
     await first.aclose()
     await second.aclose()
+
+
+async def test_rotation_now_signs_with_the_new_key_at_once(kit: AuthKit, clock: FakeClock) -> None:
+    """`authkit keys rotate --now` (a leaked key): the old key stops signing this instant
+    but still verifies what it signed until that expires."""
+    await kit.ensure_started()
+    old_token = await mint_for(kit)
+    old_kid = kid_of(old_token)
+    clock.advance(1)
+    new_kid = await rotate_keys(kit.services, immediately=True)
+    assert kid_of(await mint_for(kit)) == new_kid
+    assert verify_now(kit, old_token) == "user_a"
+    rows = {r.kid: r for r in await stored_keys(kit)}
+    assert rows[old_kid].retired_at == clock()
+
+
+async def test_a_second_worker_publishes_the_new_key_before_it_signs(
+    make_kit: KitFactory, clock: FakeClock
+) -> None:
+    """L9: worker B's JWKS reloads by itself, so the new key is public everywhere before
+    any worker signs with it."""
+    a, b = make_kit(), make_kit()
+    await a.ensure_started()
+    await b.ensure_started()
+    clock.advance(1)
+    new_kid = await rotate_keys(a.services)
+    transport = httpx.ASGITransport(app=make_host_app(b))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        clock.advance(KEY_RELOAD_INTERVAL.total_seconds())
+        kids = [k["kid"] for k in (await c.get("/auth/.well-known/jwks.json")).json()["keys"]]
+        assert kids[0] == new_kid
+        assert kid_of(await mint_for(b)) != new_kid  # nobody signs with it yet
+    await a.aclose()
+    await b.aclose()

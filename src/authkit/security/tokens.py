@@ -42,6 +42,13 @@ REQUIRED_CLAIMS = ("iss", "sub", "sid", "iat", "nbf", "exp")
 #: A retired key stays published this long, so tokens it signed (and caches of the JWKS
 #: held by third parties) run out before it disappears.
 KEY_RETENTION = timedelta(days=1)
+#: How long third parties may cache the JWKS.
+JWKS_MAX_AGE_SECONDS = 300
+#: How often a process re-reads the signing keys (another host may have rotated them).
+KEY_RELOAD_INTERVAL = timedelta(seconds=60)
+#: A new key is published this long before it signs: every worker has reloaded and every
+#: third-party cache of the JWKS has expired by then, so no verifier meets an unknown kid.
+KEY_PUBLISH_AHEAD = timedelta(seconds=JWKS_MAX_AGE_SECONDS) + KEY_RELOAD_INTERVAL
 #: Clock skew tolerated for `nbf`/`iat` between hosts; `exp` gets none.
 NBF_LEEWAY_SECONDS = 5
 #: Anything longer is not one of ours; refuse before parsing (cheap DoS guard).
@@ -123,8 +130,10 @@ class KeyRing:
 
     def load(self, rows: Iterable[SigningKeyRow], now: datetime) -> None:
         """
-        Replace the known keys with `rows`. The newest unretired key signs; retired keys
-        verify until `KEY_RETENTION` has passed.
+        Replace the known keys with `rows`. The newest key published for at least
+        `KEY_PUBLISH_AHEAD` signs (or the oldest, when none is that old);
+        a key retires at its `retired_at`, which may lie ahead, and verifies until
+        `KEY_RETENTION` after it.
 
         Raises:
             TokenError: a private key cannot be decrypted (the secret key changed).
@@ -135,21 +144,27 @@ class KeyRing:
                 continue
             if row.retired_at is not None and row.retired_at + KEY_RETENTION < now:
                 continue
-            keys[row.kid] = self._decode_row(row)
-        active = [k for k in keys.values() if k.retired_at is None]
+            keys[row.kid] = self._decode_row(row, now)
+        active = [k for k in keys.values() if k.private is not None]
+        ready = [k for k in active if k.created_at + KEY_PUBLISH_AHEAD <= now]
         self._keys = keys
         # Tokens verified against the old key set must be checked again.
         self._verified.clear()
-        self._signing = max(active, key=lambda k: (k.created_at, k.kid)) if active else None
+        if ready:
+            self._signing = max(ready, key=lambda k: (k.created_at, k.kid))
+        else:
+            # All keys are young (a first key, or a rotation right after it): the one
+            # that was signing before the others came goes on signing.
+            self._signing = min(active, key=lambda k: (k.created_at, k.kid)) if active else None
         self.loaded_at = now
 
-    def _decode_row(self, row: SigningKeyRow) -> _Key:
+    def _decode_row(self, row: SigningKeyRow, now: datetime) -> _Key:
         jwk: dict[str, str] = json.loads(row.public_jwk)
         public = OKPAlgorithm.from_jwk(row.public_jwk)
         if not isinstance(public, Ed25519PublicKey):
             raise TokenError(f"signing key {row.kid} is not an Ed25519 public key")
         private: Ed25519PrivateKey | None = None
-        if row.retired_at is None:
+        if row.retired_at is None or row.retired_at > now:
             try:
                 pem = self._fernet.decrypt(row.private_key_encrypted.encode())
             except InvalidToken:

@@ -5,17 +5,22 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..security.tokens import JWKS_MAX_AGE_SECONDS
+from ..sessions import reload_keys_if_stale
 from .helpers import kit_of
 
 __all__ = ["jwks_endpoint", "openid_configuration_endpoint", "theme_css_endpoint"]
 
-#: Third parties may cache these briefly; a rotated key is published a day ahead of need.
-CACHE_CONTROL = "public, max-age=300"
+#: Third parties may cache these briefly: a rotated key is published KEY_PUBLISH_AHEAD
+#: (longer than this plus a worker's key reload) before it signs.
+CACHE_CONTROL = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
 
 
 async def jwks_endpoint(request: Request) -> Response:
-    keyring = kit_of(request).services.keyring
-    return JSONResponse(keyring.jwks(), headers={"Cache-Control": CACHE_CONTROL})
+    svc = kit_of(request).services
+    # Every worker publishes what the database holds, give or take one reload interval.
+    await reload_keys_if_stale(svc)
+    return JSONResponse(svc.keyring.jwks(), headers={"Cache-Control": CACHE_CONTROL})
 
 
 async def openid_configuration_endpoint(request: Request) -> Response:
