@@ -19,6 +19,7 @@ from typing import Any
 from .app import AuthKit
 from .errors import ConfigError, FlowError, StoreError
 from .flows import admin
+from .pruning import prune
 from .security.tokens import KEY_PUBLISH_AHEAD
 from .sessions import rotate_keys
 from .store import migrate
@@ -69,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
         "JWKS refuse new tokens for up to 5 minutes",
     )
     rotate.set_defaults(run=_keys_rotate)
+
+    commands.add_parser(
+        "prune", help="delete sessions and code steps that ended over a week ago"
+    ).set_defaults(run=_prune)
 
     users = commands.add_parser("users", help="manage users").add_subparsers(title="users")
     create = users.add_parser("create", help="create a user with a verified email")
@@ -124,6 +129,15 @@ def _keys_rotate(args: argparse.Namespace) -> int:
             f"authkit: new signing key {kid}, published now, signing {when}; "
             "the previous key stays published for a day after it stops signing."
         )
+        return 0
+
+    return _with_kit(work)
+
+
+def _prune(args: argparse.Namespace) -> int:
+    async def work(kit: AuthKit) -> int:
+        pruned = await prune(kit.services)
+        print(f"authkit: deleted {pruned.sessions} ended sessions and {pruned.codes} code steps.")
         return 0
 
     return _with_kit(work)

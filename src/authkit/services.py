@@ -7,6 +7,7 @@ nothing from HTTP.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import jinja2
 
@@ -39,3 +40,5 @@ class Services:
     refresh_key: bytes
     #: Where the sub-app is mounted in the host (found by `install()`).
     mount_path: str = "/auth"
+    #: When this process last deleted ended sessions and codes (pruning.py).
+    pruned_at: datetime | None = None

@@ -33,6 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .audit import RequestMeta, record_event
 from .ids import new_id
+from .pruning import prune_if_due
 from .security.secrets import token_hash
 from .security.tokens import KEY_PUBLISH_AHEAD, KEY_RELOAD_INTERVAL, KeyRing, new_signing_key_row
 from .services import Services
@@ -155,6 +156,7 @@ async def rotate_keys(svc: Services, *, immediately: bool = False) -> str:
 async def create_session(svc: Services, *, user_id: str, meta: RequestMeta) -> SessionStart:
     """Start a new session for `user_id` with a fresh refresh token."""
     await reload_keys_if_stale(svc)
+    await prune_if_due(svc)
     now = svc.clock()
     session_id = new_id("sess")
     salt = secrets.token_urlsafe(REFRESH_SALT_BYTES)

@@ -156,3 +156,14 @@ def test_console_script_is_installed() -> None:
     ).stdout
     for command in ("demo", "db", "keys", "users"):
         assert command in out
+
+
+def test_prune_deletes_what_ended_and_says_how_much(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert main(["prune"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "authkit: deleted 0 ended sessions and 0 code steps."
+    )

@@ -78,7 +78,8 @@ class SessionRow(SQLModel, table=True):
     refresh_rotated_at: datetime | None = None
     created_at: datetime
     last_active_at: datetime
-    expires_at: datetime
+    #: Indexed for pruning, as are the code steps' expiry.
+    expires_at: datetime = Field(index=True)
     revoked_at: datetime | None = None
     user_agent: str = Field(default="", max_length=512)
     ip_address: str = Field(default="", max_length=64)
@@ -105,7 +106,7 @@ class VerificationCodeRow(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime
     last_sent_at: datetime
-    expires_at: datetime
+    expires_at: datetime = Field(index=True)
     consumed_at: datetime | None = None
 
 

@@ -1,0 +1,59 @@
+"""
+Deleting what has ended. Sessions and emailed-code steps are rows that would otherwise
+only grow: each is kept `ENDED_RETENTION` after it ended (expired, revoked or used), then
+deleted. Audit events are kept; they name ids, not rows. Pruning runs at most once per
+`PRUNE_INTERVAL` per process, on a sign-in, and on demand with `authkit prune`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, or_
+from sqlmodel import col
+
+from .services import Services
+from .store.models import SessionRow, VerificationCodeRow
+
+__all__ = ["ENDED_RETENTION", "PRUNE_INTERVAL", "Pruned", "prune", "prune_if_due"]
+
+#: How long an ended session or code step stays for support questions.
+ENDED_RETENTION = timedelta(days=7)
+#: How often one process prunes on its own.
+PRUNE_INTERVAL = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    sessions: int
+    codes: int
+
+
+async def prune(svc: Services) -> Pruned:
+    """Delete sessions and code steps that ended more than `ENDED_RETENTION` ago."""
+    now = svc.clock()
+    cutoff = now - ENDED_RETENTION
+    async with svc.db.session() as s:
+        sessions = await s.exec(
+            delete(SessionRow).where(
+                or_(col(SessionRow.expires_at) < cutoff, col(SessionRow.revoked_at) < cutoff)
+            )
+        )
+        codes = await s.exec(
+            delete(VerificationCodeRow).where(
+                or_(
+                    col(VerificationCodeRow.expires_at) < cutoff,
+                    col(VerificationCodeRow.consumed_at) < cutoff,
+                )
+            )
+        )
+    svc.pruned_at = now
+    return Pruned(int(sessions.rowcount), int(codes.rowcount))
+
+
+async def prune_if_due(svc: Services) -> None:
+    """Prune when this process has not done so for `PRUNE_INTERVAL`."""
+    pruned_at = svc.pruned_at
+    if pruned_at is None or svc.clock() - pruned_at >= PRUNE_INTERVAL:
+        await prune(svc)
