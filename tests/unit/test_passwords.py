@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -19,7 +20,12 @@ import argon2
 import pytest
 
 from authkit.errors import ConfigError, FieldError
-from authkit.security.passwords import PasswordHasher, check_password, password_guidance
+from authkit.security.passwords import (
+    HASH_THREAD_NICE,
+    PasswordHasher,
+    check_password,
+    password_guidance,
+)
 
 # Hashing every test password with the real profile would take seconds; only one test does.
 CHEAP = "CHEAPEST"
@@ -59,6 +65,33 @@ def refusal(
 
 
 class TestPasswordHasher:
+    @pytest.mark.anyio
+    @pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice is Linux-only")
+    async def test_hashing_runs_at_low_priority_without_lowering_the_shared_pool(
+        self, hasher: PasswordHasher, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Argon2 work yields the CPU to the event loop (nice 10), in a thread of its
+        own: the shared worker threads the host's blocking code uses keep their priority."""
+
+        def nice_here() -> int:
+            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+        base = nice_here()
+        seen: list[int] = []
+        real = hasher._hasher
+
+        class Spy:
+            def hash(self, password: str) -> str:
+                seen.append(nice_here())
+                return real.hash(password)
+
+        monkeypatch.setattr(hasher, "_hasher", Spy())
+        for _ in range(3):
+            await hasher.hash("correct horse battery staple")
+        assert seen == [max(base, HASH_THREAD_NICE)] * 3
+        pool = [await anyio.to_thread.run_sync(nice_here) for _ in range(5)]
+        assert pool == [base] * 5
+
     @pytest.mark.anyio
     async def test_hash_then_verify_round_trips(self, hasher: PasswordHasher) -> None:
         """A hash verifies against the password it was made from."""

@@ -8,13 +8,17 @@ NIST SP 800-63B-4 requires). The common-passwords list is Django's, shipped in
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import os
 import secrets
+import sys
+import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
@@ -25,10 +29,15 @@ from anyio.lowlevel import RunVar
 
 from ..errors import ConfigError, FieldError
 
+_T = TypeVar("_T")
+
 __all__ = ["PasswordHasher", "check_password", "password_guidance"]
 
 _FIELD = "password"
 _COMMON_PASSWORDS_FILE = "common-passwords.txt.gz"
+#: The nice value hashing threads run at: a storm of sign-ins then takes the CPU the
+#: event loop leaves over, instead of sharing it equally, so other requests stay fast.
+HASH_THREAD_NICE = 10
 
 
 def _normalize(password: str) -> str:
@@ -104,7 +113,7 @@ class PasswordHasher:
         """
         normalized = _normalize(password)
         return await anyio.to_thread.run_sync(
-            self._hasher.hash, normalized, limiter=self._get_limiter()
+            _at_low_priority, self._hasher.hash, normalized, limiter=self._get_limiter()
         )
 
     async def verify(self, password_hash: str, password: str) -> bool:
@@ -116,7 +125,11 @@ class PasswordHasher:
         """
         normalized = _normalize(password)
         return await anyio.to_thread.run_sync(
-            self._verify_sync, password_hash, normalized, limiter=self._get_limiter()
+            _at_low_priority,
+            self._verify_sync,
+            password_hash,
+            normalized,
+            limiter=self._get_limiter(),
         )
 
     def needs_rehash(self, password_hash: str) -> bool:
@@ -162,6 +175,40 @@ class PasswordHasher:
             limiter = anyio.CapacityLimiter(self._concurrency)
             self._limiter.set(limiter)
             return limiter
+
+
+def _at_low_priority(work: Callable[..., _T], *args: object) -> _T:
+    """
+    Run `work` in a fresh thread at `HASH_THREAD_NICE` and wait for it. A thread of its
+    own because a thread's nice value cannot be raised back without privileges, and the
+    thread pool running this is shared with the host's own blocking work; argon2's lane
+    threads inherit the value. Starting a thread costs microseconds, a hash tens of ms.
+    """
+    outcome: list[_T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        _lower_this_threads_priority()
+        try:
+            outcome.append(work(*args))
+        except BaseException as exc:  # handed to the waiting thread, re-raised there
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="authkit-argon2", daemon=True)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+def _lower_this_threads_priority() -> None:
+    # Per-thread nice values are a Linux property; elsewhere setpriority would renice the
+    # whole process, so hashing simply shares the CPU as before.
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError):  # a sandbox may forbid it: hash at normal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICE)
 
 
 def check_password(
