@@ -129,6 +129,8 @@ URL_PIECES = st.sampled_from(
 @given(st.one_of(st.text(), st.builds(lambda a, b: a + b, URL_PIECES, st.text())))
 @example("/\x85evil.com")
 @example("https://app.example.com/\x9b")
+@example("//[")
+@example("/%2F[")
 def test_result_is_always_the_default_or_a_plain_local_path(value: str) -> None:
     """For any text: the default, or a path starting with one '/', no '\\', no controls."""
     result = check(value)

@@ -32,7 +32,10 @@ def safe_redirect_url(value: str | None, *, default: str, base_url: str) -> str:
         # space is refused outright; so is an empty authority ("///evil.com").
         if "\\" in form or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in form):
             return default
-        if form.startswith("///") or "//" in urlsplit(form).path:
+        try:
+            if form.startswith("///") or "//" in urlsplit(form).path:
+                return default
+        except ValueError:  # "//[": an unclosed IPv6 host
             return default
     try:
         parts = urlsplit(value)
