@@ -23,7 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 from .clock import Clock, system_clock
 from .components import Components
 from .config import Settings
-from .email import Mailer, make_transport
+from .email import Mailer, Outbox, make_transport
 from .errors import StoreError
 from .messages import Messages
 from .middleware import KIT_KEY, AuthKitMiddleware
@@ -31,7 +31,7 @@ from .security.client_ip import TrustedProxies
 from .security.csrf import CsrfGuard
 from .security.passwords import PasswordHasher
 from .security.ratelimit import RateLimiter
-from .security.secrets import derive_key
+from .security.secrets import derive_key, fernet_key
 from .security.tokens import KeyRing
 from .services import Services
 from .sessions import load_keys
@@ -82,9 +82,11 @@ class AuthKit:
         s = self.settings
         secret = str(s.secret_key)
         templates = make_environment(template_dirs)
+        db = Database(s.database_url, schema=s.database_schema)
+        mailer = Mailer(make_transport(s.email_url, timeout=s.email_timeout))
         self.services = Services(
             settings=s,
-            db=Database(s.database_url, schema=s.database_schema),
+            db=db,
             keyring=KeyRing(issuer=s.base_url.rstrip("/") + "/auth", secret_key=secret),
             hasher=PasswordHasher(
                 profile=s.password_hash_profile, concurrency=s.password_hash_concurrency
@@ -92,7 +94,8 @@ class AuthKit:
             limiter=RateLimiter(
                 redis_url=s.redis_url, key=derive_key(secret, "rate-limit-keys"), rules=rate_limits
             ),
-            mailer=Mailer(make_transport(s.email_url, timeout=s.email_timeout)),
+            mailer=mailer,
+            outbox=Outbox(db=db, mailer=mailer, key=fernet_key(secret, "outbox"), clock=clock),
             templates=templates,
             messages=Messages(messages),
             clock=clock,
@@ -191,6 +194,8 @@ class AuthKit:
             response = simple_error_page(503, self.services.messages("unavailable"))
             await response(scope, receive, send)
             return
+        # Mail a crash or a mail-server outage left behind goes out on a later request.
+        self.services.outbox.sweep_if_due()
         if KIT_KEY not in scope:
             # Mounted without install(): the sub-app's own pages still get their session
             # check, but the host's routes cannot see it. Say so once, loudly.

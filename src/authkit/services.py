@@ -13,7 +13,7 @@ import jinja2
 
 from .clock import Clock
 from .config import Settings
-from .email import Mailer
+from .email import Mailer, Outbox
 from .messages import Messages
 from .security.passwords import PasswordHasher
 from .security.ratelimit import RateLimiter
@@ -31,6 +31,8 @@ class Services:
     hasher: PasswordHasher
     limiter: RateLimiter
     mailer: Mailer
+    #: Mail written with the change that needs it, sent after the commit, retried.
+    outbox: Outbox
     templates: jinja2.Environment
     messages: Messages
     clock: Clock

@@ -34,11 +34,14 @@ MINUTES = 10
 
 @contextmanager
 def statements(kit: AuthKit) -> Iterator[list[str]]:
-    """Every SQL statement the kit sends while inside, first word upper-cased."""
+    """Every SQL statement the kit sends while inside, as its first word upper-cased, or
+    "DELETE FROM <table>" for deletes."""
     seen: list[str] = []
 
     def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement.lstrip().split(None, 1)[0].upper())
+        words = statement.split()
+        verb = words[0].upper()
+        seen.append(" ".join(words[:3]) if verb == "DELETE" else verb)
 
     engine = kit.services.db.engine.sync_engine
     event.listen(engine, "before_cursor_execute", before)
@@ -46,6 +49,10 @@ def statements(kit: AuthKit) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", before)
+
+
+def prune_deletes(seen: list[str]) -> int:
+    return sum(s in ("DELETE FROM sessions", "DELETE FROM verification_codes") for s in seen)
 
 
 async def count(kit: AuthKit, model: type) -> int:
@@ -74,9 +81,9 @@ async def test_ten_minutes_of_refreshes_write_once_per_user_per_token_and_add_no
             clock.advance(30)
             for c in clients:
                 assert (await c.get("/")).json()["is_signed_in"] is True
-    writes = [s for s in seen if s in ("INSERT", "UPDATE", "DELETE")]
+    writes = [s for s in seen if s.startswith(("INSERT", "UPDATE", "DELETE"))]
     assert writes.count("INSERT") == 0, writes
-    assert writes.count("DELETE") == 0, writes
+    assert prune_deletes(writes) == 0, writes
     assert writes.count("UPDATE") == USERS * refreshes, (len(writes), refreshes)
     # One read per refresh, plus the signing keys, re-read once a minute by the process.
     assert seen.count("SELECT") == USERS * refreshes + MINUTES
@@ -128,10 +135,10 @@ async def test_a_sign_in_prunes_at_most_once_an_hour(
             assert (await sign_in(c, "hourly@example.com")).status_code == 303
             await sign_out(c)
             assert (await sign_in(c, "hourly@example.com")).status_code == 303
-        assert seen.count("DELETE") == 2  # sessions and codes, once
+        assert prune_deletes(seen) == 2  # sessions and codes, once
         assert await count(kit, SessionRow) == 2  # the old one is gone, the new ones stay
         clock.advance(PRUNE_INTERVAL.total_seconds())
         with statements(kit) as seen:
             await sign_out(c)
             assert (await sign_in(c, "hourly@example.com")).status_code == 303
-        assert seen.count("DELETE") == 2
+        assert prune_deletes(seen) == 2

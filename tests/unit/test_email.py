@@ -575,6 +575,7 @@ def test_package_exports_its_public_names() -> None:
     assert set(authkit.email.__all__) == {
         "EmailTransport",
         "Mailer",
+        "Outbox",
         "make_transport",
         "render_email",
     }

@@ -39,6 +39,7 @@ TABLES = (
     "sessions",
     "verification_codes",
     "signing_keys",
+    "outbox",
     "audit_events",
 )
 

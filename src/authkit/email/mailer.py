@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Coroutine
 from email.message import EmailMessage
 from email.utils import getaddresses
+from typing import Any
 
 from .transports import EmailTransport
 
@@ -47,7 +49,17 @@ class Mailer:
         Raises:
             RuntimeError: there is no running event loop.
         """
-        task = asyncio.get_running_loop().create_task(self._deliver(message))
+        self.in_background(self.deliver(message))
+
+    def in_background(self, work: Coroutine[Any, Any, Any]) -> None:
+        """
+        Run `work` (a delivery and what follows it) as a pending delivery: `drain()`
+        waits for it too.
+
+        Raises:
+            RuntimeError: there is no running event loop.
+        """
+        task = asyncio.get_running_loop().create_task(work)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -62,7 +74,8 @@ class Mailer:
             # wait(), not gather(): cancelling drain() must not cancel the deliveries.
             await asyncio.wait(set(self._pending))
 
-    async def _deliver(self, message: EmailMessage) -> None:
+    async def deliver(self, message: EmailMessage) -> bool:
+        """Send `message` now; True when the server took it. Never raises but cancellation."""
         recipient = _masked_recipients(message)
         try:
             await self.transport.send(message)
@@ -73,9 +86,10 @@ class Mailer:
         # A background task has nobody to raise to: every failure becomes a log line.
         except Exception as exc:
             self._log_failure(recipient, type(exc).__name__, _short_reason(exc, message))
-        else:
-            self.sent_count += 1
-            self._logger.info("email sent to %s subject=%r", recipient, str(message["Subject"]))
+            return False
+        self.sent_count += 1
+        self._logger.info("email sent to %s subject=%r", recipient, str(message["Subject"]))
+        return True
 
     def _log_failure(self, recipient: str, kind: str, reason: str) -> None:
         self.failed_count += 1

@@ -49,6 +49,8 @@ PURPOSE = "password_reset"
 LINK_TOKEN_BYTES = 32
 #: No token we mint is longer; anything longer is refused before hashing.
 LINK_TOKEN_MAX_LENGTH = 100
+#: A "your password changed" notice still worth sending after a mail outage.
+NOTICE_LIFETIME = timedelta(days=1)
 
 Method = Literal["code", "link"]
 
@@ -78,6 +80,7 @@ async def start_reset(svc: Services, *, email: str, meta: RequestMeta) -> ResetA
     attempt_id = new_id("rst")
     code = new_code()
     token = secrets.token_urlsafe(LINK_TOKEN_BYTES)
+    expires_at = now + timedelta(seconds=svc.settings.code_lifetime)
     async with svc.db.session() as s:
         found = (
             await s.exec(
@@ -104,7 +107,7 @@ async def start_reset(svc: Services, *, email: str, meta: RequestMeta) -> ResetA
                 ),
                 created_at=now,
                 last_sent_at=now,
-                expires_at=now + timedelta(seconds=svc.settings.code_lifetime),
+                expires_at=expires_at,
             )
         )
         record_event(
@@ -115,12 +118,14 @@ async def start_reset(svc: Services, *, email: str, meta: RequestMeta) -> ResetA
             user_id=found[0] if found is not None else None,
             attempt_id=attempt_id,
         )
-    # Rendered either way so both paths cost the same; only a real account gets mail.
-    # Sent to the stored address, never the typed one (Django CVE-2019-19844).
-    to = found[1] if found is not None else address.email
-    message = _reset_mail(svc, to=to, code=code, token=token)
-    if found is not None:
-        svc.mailer.send(message)
+        # Rendered either way so both paths cost the same; only a real account gets mail.
+        # Sent to the stored address, never the typed one (Django CVE-2019-19844).
+        to = found[1] if found is not None else address.email
+        message = _reset_mail(svc, to=to, code=code, token=token)
+        mail_id = await svc.outbox.add(
+            s, message, not_after=expires_at, about=attempt_id, deliver=found is not None
+        )
+    svc.outbox.send_soon(mail_id)
     return ResetAttempt(attempt_id, address.email)
 
 
@@ -278,18 +283,25 @@ async def _complete(
             attempt_id=row.id,
             method=method,
         )
+        # The notice is committed with the change: a crash cannot change a password
+        # silently.
+        mail_id = await svc.outbox.add(
+            s, _changed_mail(svc, owner), not_after=now + NOTICE_LIFETIME
+        )
+    svc.outbox.send_soon(mail_id)
     # The owner proved control of the address: throttling aimed at them ends here.
     await svc.limiter.clear("sign_in:account", row.email_normalized)
+
+
+def _changed_mail(svc: Services, owner: str) -> EmailMessage:
     base = svc.settings.base_url.rstrip("/") + svc.mount_path
     context = {
         "app_name": svc.settings.app_name,
         "email": owner,
         "reset_url": f"{base}/forgot-password",
     }
-    svc.mailer.send(
-        render_email(
-            svc.templates, "password_changed", context, sender=svc.settings.email_from, to=owner
-        )
+    return render_email(
+        svc.templates, "password_changed", context, sender=svc.settings.email_from, to=owner
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from math import ceil
 
 from sqlalchemy import update
@@ -105,6 +106,7 @@ async def start_sign_up(
             )
         ).first()
         taken = owner_email is not None
+        expires_at = now + timedelta(seconds=svc.settings.code_lifetime)
         s.add(
             VerificationCodeRow(
                 id=attempt_id,
@@ -123,16 +125,18 @@ async def start_sign_up(
                 ),
                 created_at=now,
                 last_sent_at=now,
-                expires_at=now + timedelta(seconds=svc.settings.code_lifetime),
+                expires_at=expires_at,
             )
         )
         record_event(s, "sign_up.started", at=now, meta=meta, attempt_id=attempt_id)
-    # Same page either way; only the owner of a taken address learns about this attempt,
-    # at the address we hold for them, never at the one typed here.
-    if owner_email is not None:
-        _mail(svc, "sign_up_existing", owner_email, code)
-    else:
-        _mail(svc, "sign_up_code", address.email, code)
+        # Same page either way; only the owner of a taken address learns about this
+        # attempt, at the address we hold for them, never at the one typed here.
+        if owner_email is not None:
+            message = _code_mail(svc, "sign_up_existing", owner_email, code)
+        else:
+            message = _code_mail(svc, "sign_up_code", address.email, code)
+        mail_id = await svc.outbox.add(s, message, not_after=expires_at, about=attempt_id)
+    svc.outbox.send_soon(mail_id)
     return SignUpAttempt(attempt_id, address.email, (now + RESEND_COOLDOWN).timestamp())
 
 
@@ -174,8 +178,16 @@ async def resend_sign_up_code(
         row.last_sent_at = now
         s.add(row)
         record_event(s, "sign_up.code_resent", at=now, meta=meta, attempt_id=row.id)
-    if not row.payload.get("taken"):
-        _mail(svc, "sign_up_code", row.email, code)
+        # A taken address's owner was told once; no new mail, but the same work.
+        message = _code_mail(svc, "sign_up_code", row.email, code)
+        mail_id = await svc.outbox.add(
+            s,
+            message,
+            not_after=row.expires_at,
+            about=row.id,
+            deliver=not row.payload.get("taken"),
+        )
+    svc.outbox.send_soon(mail_id)
     return SignUpAttempt(row.id, row.email, (now + RESEND_COOLDOWN).timestamp())
 
 
@@ -294,7 +306,7 @@ def _is_open(svc: Services, row: VerificationCodeRow) -> bool:
     )
 
 
-def _mail(svc: Services, template: str, to: str, code: str) -> None:
+def _code_mail(svc: Services, template: str, to: str, code: str) -> EmailMessage:
     base = svc.settings.base_url.rstrip("/") + svc.mount_path
     context = {
         "app_name": svc.settings.app_name,
@@ -304,5 +316,4 @@ def _mail(svc: Services, template: str, to: str, code: str) -> None:
         "sign_in_url": f"{base}/sign-in",
         "reset_url": f"{base}/forgot-password",
     }
-    message = render_email(svc.templates, template, context, sender=svc.settings.email_from, to=to)
-    svc.mailer.send(message)
+    return render_email(svc.templates, template, context, sender=svc.settings.email_from, to=to)

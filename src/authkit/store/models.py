@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String
+from sqlalchemy import JSON, Column, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -136,3 +136,26 @@ class AuditEventRow(SQLModel, table=True):
     ip_address: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=512)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class OutboxRow(SQLModel, table=True):
+    """
+    An email that must not be lost: written in the transaction that needs it (the code
+    it carries is committed with it), deleted once the mail server took it. Encrypted,
+    because it holds a code or link in clear.
+    """
+
+    __tablename__ = "outbox"
+
+    id: str = Field(primary_key=True, max_length=40)
+    created_at: datetime
+    #: Worthless after this (the code inside has expired): deleted, never sent.
+    not_after: datetime = Field(index=True)
+    next_attempt_at: datetime
+    attempts: int = 0
+    #: A worker sending it holds it until then; after a crash another worker may.
+    claimed_until: datetime | None = None
+    #: What it is about (a sign-up attempt): a newer message about it replaces this one.
+    about: str | None = Field(default=None, index=True, max_length=40)
+    #: The RFC 5322 message, Fernet-encrypted with a key derived from the secret key.
+    message_encrypted: str = Field(sa_column=Column(Text, nullable=False))
