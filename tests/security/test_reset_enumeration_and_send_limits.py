@@ -12,7 +12,7 @@ every SQL statement — and compare it. The limiter's clock follows the test's F
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,7 +26,7 @@ from authkit.flows import reset as reset_flow
 from authkit.flows.admin import ban_user, find_user_id
 from authkit.security.ratelimit import DEFAULT_RULES
 
-from ..conftest import FakeClock, KitFactory, Mailbox
+from ..conftest import FakeClock, Mailbox
 from ..hostapp import make_host_app
 from ..web.flow_helpers import PASSWORD, form_token, without_per_response_values
 from .throttle_helpers import (
@@ -37,22 +37,12 @@ from .throttle_helpers import (
     forgot,
     fresh_email,
     fresh_ip,
-    limiter_follows,
+    kit_behind_a_proxy_on_the_test_clock,  # noqa: F401 (the `kit` fixture)
     new_account,
     retry_after,
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def kit(
-    make_kit: KitFactory, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[AuthKit]:
-    limiter_follows(clock, monkeypatch)
-    kit = make_kit(trusted_proxies="127.0.0.1")
-    yield kit
-    await kit.aclose()
 
 
 def test_reset_shares_the_send_rules() -> None:

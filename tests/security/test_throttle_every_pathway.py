@@ -11,7 +11,7 @@ code. The limiter's clock follows the test's FakeClock
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -22,7 +22,7 @@ from authkit import AuthKit
 from authkit.security.codes import MAX_CODE_ATTEMPTS
 from authkit.security.ratelimit import DEFAULT_RULES
 
-from ..conftest import FakeClock, KitFactory, Mailbox
+from ..conftest import Mailbox
 from ..hostapp import make_host_app
 from ..web.flow_helpers import PASSWORD, csrf_of, sign_in, start_sign_up
 from .throttle_helpers import (
@@ -30,7 +30,7 @@ from .throttle_helpers import (
     browser_at,
     forgot,
     fresh_ip,
-    limiter_follows,
+    kit_behind_a_proxy_on_the_test_clock,  # noqa: F401 (the `kit` fixture)
     new_account,
     reset_mail,
     submit_reset_code,
@@ -107,16 +107,6 @@ PATHWAYS = [
     Pathway("sign-up code", _sign_up_code, refused=410),
     Pathway("reset code", _reset_code, refused=410),
 ]
-
-
-@pytest.fixture
-async def kit(
-    make_kit: KitFactory, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[AuthKit]:
-    limiter_follows(clock, monkeypatch)
-    kit = make_kit(trusted_proxies="127.0.0.1")
-    yield kit
-    await kit.aclose()
 
 
 def test_the_bounds_are_configured_alike() -> None:

@@ -9,15 +9,13 @@ proof of their mailbox. The limiter's clock follows the test's FakeClock (thrott
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlmodel import select
 
 from authkit import AuthKit
 from authkit.store.models import UserRow
 
-from ..conftest import FakeClock, KitFactory, Mailbox
+from ..conftest import FakeClock, Mailbox
 from ..hostapp import make_host_app
 from .throttle_helpers import (
     DAY,
@@ -29,7 +27,7 @@ from .throttle_helpers import (
     forgot,
     fresh_email,
     guess,
-    limiter_follows,
+    kit_behind_a_proxy_on_the_test_clock,  # noqa: F401 (the `kit` fixture)
     new_account,
     reset_mail,
     retry_after,
@@ -38,16 +36,6 @@ from .throttle_helpers import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def kit(
-    make_kit: KitFactory, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[AuthKit]:
-    limiter_follows(clock, monkeypatch)
-    kit = make_kit(trusted_proxies="127.0.0.1")
-    yield kit
-    await kit.aclose()
 
 
 async def test_the_owner_signs_in_again_once_the_windows_pass(

@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 
 from authkit import AuthKit
 
-from ..conftest import FakeClock, Mailbox
+from ..conftest import FakeClock, KitFactory, Mailbox
 from ..web.flow_helpers import PASSWORD, csrf_of, form_token, sign_in, sign_out, sign_up
 
 __all__ = [
@@ -68,6 +68,18 @@ def limiter_follows(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_time = SimpleNamespace(time=lambda: clock.now.timestamp())
     for module in LIMITER_TIME_MODULES:
         monkeypatch.setattr(f"{module}.time", fake_time)
+
+
+@pytest.fixture(name="kit")
+async def kit_behind_a_proxy_on_the_test_clock(
+    make_kit: KitFactory, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[AuthKit]:
+    """The `kit` of the throttling tests: the limiter follows the test clock, and client
+    IPs come from X-Forwarded-For through a proxy at 127.0.0.1 (see `browser_at`)."""
+    limiter_follows(clock, monkeypatch)
+    kit = make_kit(trusted_proxies="127.0.0.1")
+    yield kit
+    await kit.aclose()
 
 
 def fresh_ip() -> str:
