@@ -73,6 +73,7 @@ class AuthKit:
         messages: Mapping[str, str] | None = None,
         template_dirs: Sequence[str | PathLike[str]] = (),
         clock: Clock = system_clock,
+        store_clock: Clock | None = None,
         rate_limits: Mapping[str, str] | None = None,
         theme: Theme | Mapping[str, str] | None = None,
         **setting_values: Any,
@@ -99,6 +100,8 @@ class AuthKit:
             templates=templates,
             messages=Messages(messages),
             clock=clock,
+            # Tests that inject a clock judge sessions by it too, unless told otherwise.
+            store_clock=store_clock if store_clock is not None or clock is system_clock else clock,
             code_key=derive_key(secret, "email-codes"),
             refresh_key=derive_key(secret, "refresh-tokens"),
         )

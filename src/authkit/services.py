@@ -36,6 +36,8 @@ class Services:
     templates: jinja2.Environment
     messages: Messages
     clock: Clock
+    #: The clock session times are judged by; None: the database's (shared by workers).
+    store_clock: Clock | None = None
     #: Key for hashing emailed codes (derived from the secret key).
     code_key: bytes
     #: Key deriving refresh tokens (derived from the secret key).

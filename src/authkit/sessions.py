@@ -24,10 +24,10 @@ import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -161,8 +161,9 @@ async def create_session(svc: Services, *, user_id: str, meta: RequestMeta) -> S
     session_id = new_id("sess")
     salt = secrets.token_urlsafe(REFRESH_SALT_BYTES)
     refresh_token = _refresh_token(svc.refresh_key, session_id, salt, 0)
-    expires_at = _session_expiry(svc, now, now)
     async with svc.db.session() as s:
+        at = await _store_now(svc, s)
+        expires_at = _session_expiry(svc, at, at)
         s.add(
             SessionRow(
                 id=session_id,
@@ -170,8 +171,8 @@ async def create_session(svc: Services, *, user_id: str, meta: RequestMeta) -> S
                 refresh_hash=token_hash(refresh_token),
                 refresh_salt=salt,
                 refresh_generation=0,
-                created_at=now,
-                last_active_at=now,
+                created_at=at,
+                last_active_at=at,
                 expires_at=expires_at,
                 user_agent=meta.user_agent[:512],
                 ip_address=meta.ip_address[:64],
@@ -218,7 +219,10 @@ async def refresh_session(
         found = await _load_session(s, parsed.session_id)
         if found is None:
             return None
-        row, user = found
+        row, user, database_now = found
+        # Session times (ends, rotations, grace) are judged by the clock every worker
+        # shares; `now` (this worker's) only dates the session token it mints.
+        at = svc.store_clock() if svc.store_clock is not None else database_now
         if not row.refresh_salt:
             return None
         expected = _refresh_token(
@@ -227,37 +231,57 @@ async def refresh_session(
         # Constant-time: a forged token must not learn how much of its MAC matched.
         if not hmac.compare_digest(expected, refresh_token.encode()):
             return None
-        if not _is_usable(row, user, now):
+        if not _is_usable(row, user, at):
             return None
         if parsed.generation == row.refresh_generation:
-            rotated = await _rotate(svc, s, row, now)
+            rotated = await _rotate(svc, s, row, at)
             if rotated is not None:
                 token, expires_at = rotated
                 return _start(svc, row.user_id, row.id, token, expires_at, now)
             # Another worker rotated this very token a moment ago: read what it wrote.
             found = await _load_session(s, parsed.session_id)
-            if found is None or not _is_usable(found[0], found[1], now):
+            if found is None or not _is_usable(found[0], found[1], at):
                 return None
             row = found[0]
-        if parsed.generation == row.refresh_generation - 1 and _within_grace(row, now):
+        if parsed.generation == row.refresh_generation - 1 and _within_grace(row, at):
             generation = row.refresh_generation
             current = _refresh_token(svc.refresh_key, row.id, row.refresh_salt, generation)
             return _start(svc, row.user_id, row.id, current, row.expires_at, now)
         if parsed.generation < row.refresh_generation:
-            await _revoke_for_reuse(s, row, parsed.generation, now, meta or RequestMeta())
+            await _revoke_for_reuse(s, row, parsed.generation, at, meta or RequestMeta())
     return None
 
 
-async def _load_session(s: AsyncSession, session_id: str) -> tuple[SessionRow, UserRow] | None:
+async def _load_session(
+    s: AsyncSession, session_id: str
+) -> tuple[SessionRow, UserRow, datetime] | None:
+    """The session, its user and the database's clock, in one round trip."""
     found = (
         await s.exec(
-            select(SessionRow, UserRow)
+            select(SessionRow, UserRow, func.now())
             .join(UserRow, col(UserRow.id) == col(SessionRow.user_id))
             .where(SessionRow.id == session_id)
             .execution_options(populate_existing=True)
         )
     ).first()
-    return None if found is None else (found[0], found[1])
+    return None if found is None else (found[0], found[1], _as_utc(found[2]))
+
+
+async def _store_now(svc: Services, s: AsyncSession) -> datetime:
+    """
+    The time session bookkeeping is judged by: the injected store clock (tests), else the
+    database's own clock, which every worker shares, so that a worker whose clock is off
+    can neither revive a session that has ended nor take a racing refresh for a replay.
+    """
+    if svc.store_clock is not None:
+        return svc.store_clock()
+    return _as_utc((await s.exec(select(func.now()))).one())
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    if isinstance(value, str):  # SQLite's CURRENT_TIMESTAMP: UTC, to the second
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _is_usable(row: SessionRow, user: UserRow, now: datetime) -> bool:
