@@ -74,8 +74,9 @@ async def main() -> None:
             "errors": {},
             "notice": None,
             "name_fields": "optional",
-            "password_min_length": 8,
+            "password_min_length": 15,
             "embedded": False,
+            "csp_nonce": "n" * 22,
             "form": SignInForm(data={"redirect_url": "/"}),
         }
         renders = []

@@ -3,13 +3,14 @@ Throughput of a protected route against a bare route on the same uvicorn server.
 
 Run it by hand::
 
-    .venv/bin/python bench/throughput.py [--duration 10] [--workers 1 2] [--nodelay]
-                                         [--no-wrk]
+    .venv/bin/python bench/throughput.py [--duration 5] [--rounds 3] [--workers 1 2]
+                                         [--nodelay] [--no-wrk]
 
 What it does: makes a temporary SQLite database, migrates it and creates the signing key,
 mints valid `__session` cookies (lifetime 3600 s, the maximum, so none expires during a
 run), then starts `uvicorn --workers N` on 127.0.0.1 serving `bench/throughput_app.py`
-and loads each case in turn:
+and loads each case in turn, `--rounds` times over (interleaved, so a slow spell of a
+shared machine hits every case alike; each row shows the case's median round):
 
 - `/bare` without a cookie: the baseline; the middleware runs but has nothing to verify;
 - `/bare` with a cookie: no auth call in the route, but the middleware verifies the
@@ -507,17 +508,30 @@ def measure(
 
     # Warm every worker (first request starts the kit) and the interpreter's caches.
     load(WARMUP_CASE, WARMUP_SECONDS)
-    results: list[tuple[Case, Load]] = []
-    for case in CASES:
-        print(f"  loading {case.label} for {args.duration} s ...", file=sys.stderr, flush=True)
-        cpu_before = server_cpu_seconds(server_pid)
-        result = load(case, args.duration)
-        cpu_after = server_cpu_seconds(server_pid)
-        if cpu_before is not None and cpu_after is not None and result.requests:
-            cpu_us = (cpu_after - cpu_before) * 1e6 / result.requests
-            result = dataclasses.replace(result, cpu_us_per_request=cpu_us)
-        results.append((case, result))
-    return results
+    # Rounds interleave the cases (A B C ... A B C ...), so a slow spell of a shared
+    # machine hits every case alike; each row is then the case's median round.
+    runs: dict[Case, list[Load]] = {case: [] for case in CASES}
+    for round_ in range(1, args.rounds + 1):
+        for case in CASES:
+            print(
+                f"  round {round_}/{args.rounds}: loading {case.label} for {args.duration} s ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            cpu_before = server_cpu_seconds(server_pid)
+            result = load(case, args.duration)
+            cpu_after = server_cpu_seconds(server_pid)
+            if cpu_before is not None and cpu_after is not None and result.requests:
+                cpu_us = (cpu_after - cpu_before) * 1e6 / result.requests
+                result = dataclasses.replace(result, cpu_us_per_request=cpu_us)
+            runs[case].append(result)
+    return [(case, median_round(runs[case])) for case in CASES]
+
+
+def median_round(loads: list[Load]) -> Load:
+    """The round with the median req/s (the lower middle one for an even count)."""
+    ordered = sorted(loads, key=lambda load: load.requests_per_second)
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def render(workers: int, nodelay: bool, results: list[tuple[Case, Load]]) -> str:
@@ -578,7 +592,10 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").strip().splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per case")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per case and round")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds over all cases; rows show the median"
+    )
     parser.add_argument(
         "--workers", type=int, nargs="+", default=[1], help="uvicorn worker counts, e.g. 1 2"
     )
@@ -595,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    budget = (WARMUP_SECONDS + len(CASES) * args.duration + 10) * len(args.workers)
+    budget = (WARMUP_SECONDS + len(CASES) * args.duration * args.rounds + 10) * len(args.workers)
     if budget >= TOKEN_LIFETIME_SECONDS:
         parser.error(f"the run would outlast the session token ({TOKEN_LIFETIME_SECONDS} s)")
 
@@ -617,9 +634,8 @@ def main(argv: list[str] | None = None) -> int:
         f"authkit throughput — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.2f}), "
         f"Python {platform.python_version()}, "
-        f"{args.duration} s per case, {args.connections} connections"
-        + (f", wrk -t {args.threads}" if wrk else "")
-        + "\n",
+        f"{args.rounds} rounds of {args.duration} s per case (median shown), "
+        f"{args.connections} connections" + (f", wrk -t {args.threads}" if wrk else "") + "\n",
         flush=True,
     )
     try:
