@@ -115,7 +115,10 @@ def _human_wait(seconds: int) -> str:
     if minutes < 60:
         return f"{minutes} minute{'s' if minutes != 1 else ''}"
     hours = -(-minutes // 60)
-    return f"{hours} hour{'s' if hours != 1 else ''}"
+    if hours < 48:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    days = -(-hours // 24)
+    return f"{days} days"
 
 
 class SignUpClosed(FlowError):

@@ -5,8 +5,9 @@ default, in Redis when `AUTHKIT_REDIS_URL` is set so every worker and host share
 Two kinds of key: the client IP (stops one machine hammering many accounts) and the
 account, i.e. the normalized email (stops many machines hammering one account). Account
 keys use moving windows of growing length, so repeated failures meet growing delays and
-the consecutive failures a day stay well under NIST's cap of 100 — but every window
-expires, so an attacker can delay a user, never lock them out for good.
+failures without a success stay under NIST's cap of 100 — but every window expires and a
+success or a password reset clears them, so an attacker can delay a user, never lock them
+out for good.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ _T = TypeVar("_T")
 #: IP rules count every attempt.
 DEFAULT_RULES: Mapping[str, str] = {
     "sign_in:ip": "30/minute;300/hour",
-    # 5 wrong passwords a minute, 20 an hour, 50 a day: growing delays, and at most 50
-    # consecutive failures a day (NIST 800-63B caps them at 100).
-    "sign_in:account": "5/minute;20/hour;50/day",
+    # 5 wrong passwords a minute, 20 an hour, 50 a day, 90 in 30 days: growing delays,
+    # and fewer than NIST 800-63B's 100 consecutive failures. A success or a password
+    # reset by email clears them all, so the owner is never locked out for good.
+    "sign_in:account": "5/minute;20/hour;50/day;90/30 days",
     "sign_up:ip": "10/minute;60/hour",
     # Mail bombing: few codes per address, and per sender.
     "code_send:account": "3/minute;10/hour;30/day",
