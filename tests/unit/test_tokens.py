@@ -6,6 +6,7 @@ process on one store shares the same keys (on SQLite and on PostgreSQL).
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -469,3 +470,17 @@ async def test_a_second_worker_publishes_the_new_key_before_it_signs(
         assert kid_of(await mint_for(b)) != new_kid  # nobody signs with it yet
     await a.aclose()
     await b.aclose()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"[" * 3000, b"[]", b"not json", b"\xff\xfe", b'"a string"'],
+    ids=["nested too deep", "a list", "not json", "not utf-8", "a string"],
+)
+def test_a_header_that_is_not_a_json_object_is_malformed(header: bytes) -> None:
+    """The early read of the header refuses what is no JSON object, however hostile,
+    with TokenError and nothing else (a RecursionError would be a 500)."""
+    ring, _ = make_ring(NOW)
+    segment = base64.urlsafe_b64encode(header).decode().rstrip("=")
+    with pytest.raises(TokenError, match="malformed token"):
+        ring.verify_session_token(f"{segment}.e30.c2ln", now_timestamp=NOW.timestamp())
