@@ -193,7 +193,7 @@ class AuthKitMiddleware:
         self, svc: Services, refresh: str, secure: bool, scope: Scope
     ) -> tuple[Auth, list[bytes]]:
         try:
-            start = await self._refresh_once(svc, refresh, self._meta(scope))
+            start = await self._refresh_once(svc, refresh, request_meta(self.kit, scope))
         except StoreError:
             # Fail closed but keep the cookies: once the database is back, so is the user.
             logger.warning("session refresh failed: database unavailable")
@@ -216,16 +216,6 @@ class AuthKitMiddleware:
             ],
         )
 
-    def _meta(self, scope: Scope) -> RequestMeta:
-        client = scope.get("client")
-        forwarded = _header(scope, b"x-forwarded-for")
-        return RequestMeta(
-            ip_address=self.kit.trusted_proxies.client_ip(
-                client[0] if client else "", forwarded.decode("latin-1") if forwarded else None
-            ),
-            user_agent=(_header(scope, b"user-agent") or b"")[:512].decode("latin-1"),
-        )
-
     async def _refresh_once(
         self, svc: Services, refresh: str, meta: RequestMeta
     ) -> SessionStart | None:
@@ -245,6 +235,19 @@ class AuthKitMiddleware:
             return result
         finally:
             del self._refreshing[refresh]
+
+
+def request_meta(kit: AuthKit, scope: Scope) -> RequestMeta:
+    """Who is asking, for the session row and the audit log: the client IP (through
+    trusted proxies only) and the user agent."""
+    client = scope.get("client")
+    forwarded = _header(scope, b"x-forwarded-for")
+    return RequestMeta(
+        ip_address=kit.trusted_proxies.client_ip(
+            client[0] if client else "", forwarded.decode("latin-1") if forwarded else None
+        ),
+        user_agent=(_header(scope, b"user-agent") or b"")[:512].decode("latin-1"),
+    )
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

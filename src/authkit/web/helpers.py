@@ -21,7 +21,7 @@ from wtforms.validators import Length
 
 from ..cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
 from ..errors import FlowError, RateLimited
-from ..middleware import COOKIES_KEY, KIT_KEY, auth
+from ..middleware import COOKIES_KEY, KIT_KEY, auth, request_meta
 from ..security.csrf import CSRF_COOKIE, new_csrf_value
 from ..security.redirects import safe_redirect_url
 from ..sessions import RequestMeta, SessionStart
@@ -103,14 +103,7 @@ def cookies_of(request: Request) -> Mapping[str, str]:
 
 
 def meta_of(request: Request) -> RequestMeta:
-    client = request.client
-    peer = client.host if client else ""
-    return RequestMeta(
-        ip_address=kit_of(request).trusted_proxies.client_ip(
-            peer, request.headers.get("x-forwarded-for")
-        ),
-        user_agent=request.headers.get("user-agent", "")[:512],
-    )
+    return request_meta(kit_of(request), request.scope)
 
 
 async def read_form(request: Request) -> FormData:
