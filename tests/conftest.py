@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import socket
 import threading
 import time
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -28,6 +30,8 @@ import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from authkit import AuthKit
 
@@ -240,6 +244,41 @@ async def client(app: Starlette, kit: AuthKit) -> AsyncIterator[httpx.AsyncClien
 
 
 # -- a live server for browser tests -------------------------------------------------------
+
+#: Test-only npm packages (jose, axe-core, oidc-provider), installed by scripts/test.
+JS_DIR = Path(__file__).resolve().parent / "js"
+#: POST here on a server made with `closable` closes its kit's pool on the server's loop.
+CLOSE_PATH = "/__test__/close"
+
+
+def closable(app: ASGIApp, kit: AuthKit) -> ASGIApp:
+    """The app, plus a route that closes the kit's database pool on the server's own loop."""
+
+    async def wrapper(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == CLOSE_PATH:
+            await kit.aclose()
+            await Response(status_code=204)(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return wrapper
+
+
+def need_node(purpose: str) -> str:
+    """The node binary with npm jose installed, or skip (fail under
+    AUTHKIT_REQUIRE_SERVICES=1) saying why; `purpose` names the test that needs it."""
+    node = shutil.which("node")
+    problem = None
+    if node is None:
+        problem = f"node is not installed ({purpose})"
+    elif not (JS_DIR / "node_modules" / "jose").is_dir():
+        problem = f"{JS_DIR / 'node_modules'} is absent: run `cd tests/js && npm ci`"
+    if problem is not None:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{problem}; AUTHKIT_REQUIRE_SERVICES=1 makes it mandatory")
+        pytest.skip(problem)
+    assert node is not None
+    return node
 
 
 def serve(app: Any, port: int = 0, *, lifespan: str = "off") -> tuple[str, Callable[[], None]]:

@@ -15,34 +15,20 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
-from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from authkit import AuthKit
 
-from ..conftest import serve
+from ..conftest import CLOSE_PATH, closable, serve
 from ..hostapp import make_host_app
 
 __all__ = ["CLOSE_PATH", "live_server"]
-
-CLOSE_PATH = "/__test__/close"
-
-
-def _closable(app: ASGIApp, kit: AuthKit) -> ASGIApp:
-    async def wrapper(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == CLOSE_PATH:
-            await kit.aclose()
-            await Response(status_code=204)(scope, receive, send)
-            return
-        await app(scope, receive, send)
-
-    return wrapper
 
 
 @contextlib.asynccontextmanager
 async def live_server(kit: AuthKit, app: ASGIApp | None = None) -> AsyncIterator[str]:
     """Serve `app` (the host app of `kit` by default); yields its http://127.0.0.1 URL."""
-    url, stop = serve(_closable(app if app is not None else make_host_app(kit), kit))
+    url, stop = serve(closable(app if app is not None else make_host_app(kit), kit))
     try:
         yield url
     finally:

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -37,13 +35,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from authkit import AuthKit
 from authkit.security.tokens import KeyRing, new_signing_key_row
 
-from ..conftest import REQUIRE_SERVICES, FakeClock, KitFactory
+from ..conftest import JS_DIR, FakeClock, KitFactory, need_node
 from ..hostapp import make_host_app
 from .live_server import live_server
 
 pytestmark = pytest.mark.anyio
 
-JS_DIR = Path(__file__).resolve().parents[1] / "js"
 JWKS_PATH = "/auth/.well-known/jwks.json"
 #: A hang guard for one exchange with node, not a measurement.
 NODE_TIMEOUT_SECONDS = 30
@@ -91,22 +88,6 @@ process.exit(0);
 """
 
 
-def need_node() -> str:
-    """The node binary, or skip (fail under AUTHKIT_REQUIRE_SERVICES=1) with the reason."""
-    node = shutil.which("node")
-    problem = None
-    if node is None:
-        problem = "node is not installed (the cached-JWKS test runs npm jose)"
-    elif not (JS_DIR / "node_modules" / "jose").is_dir():
-        problem = f"{JS_DIR / 'node_modules'} is absent: run `cd tests/js && npm ci`"
-    if problem is not None:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{problem}; AUTHKIT_REQUIRE_SERVICES=1 makes it mandatory")
-        pytest.skip(problem)
-    assert node is not None
-    return node
-
-
 class Verifier:
     """The node process holding jose's remote JWKS sets, driven one command at a time."""
 
@@ -141,7 +122,7 @@ class Verifier:
 
 @asynccontextmanager
 async def verifier_process() -> AsyncIterator[Verifier]:
-    node = need_node()
+    node = need_node("the cached-JWKS test runs npm jose")
     process = await anyio.open_process([node, "--input-type=module", "-e", VERIFIER_JS], cwd=JS_DIR)
     async with process:
         try:

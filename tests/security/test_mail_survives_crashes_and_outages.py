@@ -88,6 +88,13 @@ async def a_request_later(kit: AuthKit, clock: FakeClock, seconds: float) -> Non
     await kit.services.mailer.drain()
 
 
+async def enter_code(c: httpx.AsyncClient, page: httpx.Response, code: str) -> httpx.Response:
+    """Post `code` on the verification page `page` showed."""
+    return await c.post(
+        "/auth/sign-up/verify", data={"csrf_token": csrf_of(page.text), "code": code}
+    )
+
+
 @contextmanager
 def crash_after_commit(kit: AuthKit, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The process dies between the commit and the send: nothing is sent from it."""
@@ -140,10 +147,7 @@ async def test_mail_left_by_an_outage_goes_out_when_the_server_is_back(
         server.start()
         await a_request_later(kit, clock, 2 * FIRST_RETRY_PAUSE.total_seconds())
         assert len(server.box.to(EMAIL)) == 1
-        r = await c.post(
-            "/auth/sign-up/verify",
-            data={"csrf_token": csrf_of(page.text), "code": server.box.last_code(EMAIL)},
-        )
+        r = await enter_code(c, page, server.box.last_code(EMAIL))
         assert r.status_code == 303, r.text
         assert (await c.get("/")).json()["is_signed_in"] is True
     assert await outbox(kit) == []
@@ -228,10 +232,7 @@ async def test_a_new_code_replaces_the_one_still_waiting(
         server.start()
         await a_request_later(kit, clock, 4 * FIRST_RETRY_PAUSE.total_seconds())
         assert len(server.box.to(EMAIL)) == 1
-        r = await c.post(
-            "/auth/sign-up/verify",
-            data={"csrf_token": csrf_of(page.text), "code": server.box.last_code(EMAIL)},
-        )
+        r = await enter_code(c, page, server.box.last_code(EMAIL))
         assert r.status_code == 303, r.text
     assert await outbox(kit) == []
 
@@ -248,8 +249,5 @@ async def test_an_address_whose_mail_was_lost_can_sign_up_again(
     async with browser(kit) as c:
         page = await start_sign_up(c, EMAIL)
         await kit.services.mailer.drain()
-        r = await c.post(
-            "/auth/sign-up/verify",
-            data={"csrf_token": csrf_of(page.text), "code": server.box.last_code(EMAIL)},
-        )
+        r = await enter_code(c, page, server.box.last_code(EMAIL))
         assert r.status_code == 303, r.text

@@ -442,6 +442,9 @@ async def test_database_refusing_connections_answers_the_503_page(
             c.cookies.set(CSRF_COOKIE, value)
             data = {"csrf_token": token, "email": EMAIL, "password": PASSWORD}
             assert_unavailable(await c.post("/auth/sign-in", data=data))
+            # The request also started the outbox's retry sweep in the background; let it
+            # finish (it needs a connection too) before the slot is counted on.
+            await kit.services.mailer.drain()
             await hog.close()
             await other.dispose()
             r = await c.post("/auth/sign-in", data=data)

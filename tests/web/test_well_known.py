@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import jwt
 import pytest
-from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from authkit import AuthKit
 
-from ..conftest import REQUIRE_SERVICES, KitFactory, Mailbox, free_port, serve
+from ..conftest import (
+    CLOSE_PATH,
+    JS_DIR,
+    KitFactory,
+    Mailbox,
+    closable,
+    free_port,
+    need_node,
+    serve,
+)
 from ..hostapp import make_host_app
 from .flow_helpers import sign_up
 
@@ -29,10 +34,8 @@ pytestmark = pytest.mark.anyio
 
 JWKS_PATH = "/auth/.well-known/jwks.json"
 OPENID_PATH = "/auth/.well-known/openid-configuration"
-JS_DIR = Path(__file__).resolve().parents[1] / "js"
 PUBLIC_MEMBERS = {"kty", "crv", "x", "kid", "alg", "use"}
 NODE_TIMEOUT_SECONDS = 30
-CLOSE_PATH = "/__test__/close"
 
 
 def b64decode(text: str) -> bytes:
@@ -135,35 +138,6 @@ async def test_openid_configuration_follows_the_mount_path(make_kit: KitFactory)
 # -- interoperability: npm jose through the remote JWKS -------------------------------------
 
 
-def _need_node() -> str:
-    """The node binary, or skip (fail under AUTHKIT_REQUIRE_SERVICES=1) with the reason."""
-    node = shutil.which("node")
-    problem = None
-    if node is None:
-        problem = "node is not installed (the jose interop test runs tests/js/verify_jwt.mjs)"
-    elif not (JS_DIR / "node_modules" / "jose").is_dir():
-        problem = f"{JS_DIR / 'node_modules'} is absent: run `cd tests/js && npm ci`"
-    if problem is not None:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{problem}; AUTHKIT_REQUIRE_SERVICES=1 makes it mandatory")
-        pytest.skip(problem)
-    assert node is not None
-    return node
-
-
-def _closable(app: ASGIApp, kit: AuthKit) -> ASGIApp:
-    """The app, plus a route that closes the kit's database pool on the server's own loop."""
-
-    async def wrapper(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == CLOSE_PATH:
-            await kit.aclose()
-            await Response(status_code=204)(scope, receive, send)
-            return
-        await app(scope, receive, send)
-
-    return wrapper
-
-
 async def _jose_verify(
     node: str, jwks_url: str, token: str, issuer: str, audience: str = ""
 ) -> tuple[int, dict[str, Any], str]:
@@ -179,11 +153,11 @@ async def test_jose_verifies_session_tokens_through_the_remote_jwks(
     make_kit: KitFactory,
 ) -> None:
     """npm jose, fetching our JWKS over HTTP, accepts a session token and refuses forgeries."""
-    node = _need_node()
+    node = need_node("the jose interop test runs tests/js/verify_jwt.mjs")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     kit = make_kit(base_url=base_url)
-    url, stop = serve(_closable(make_host_app(kit), kit), port=port)
+    url, stop = serve(closable(make_host_app(kit), kit), port=port)
     try:
         assert url == base_url
         async with httpx.AsyncClient(base_url=url) as http:
