@@ -14,8 +14,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from starlette.requests import HTTPConnection, Request
@@ -23,8 +22,17 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .clock import system_clock
-from .cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, parse_cookies, set_cookie
+from .cookies import (
+    REFRESH_COOKIE,
+    SESSION_COOKIE,
+    CookieMemo,
+    clear_cookie,
+    one_cookie,
+    parse_cookies,
+    set_cookie,
+)
 from .errors import StoreError, TokenError
+from .request_auth import ANONYMOUS, Auth
 from .security.csrf import CSRF_COOKIE, CsrfGuard
 from .sessions import RequestMeta, SessionStart, refresh_session
 from .users import User, get_user
@@ -33,7 +41,15 @@ if TYPE_CHECKING:
     from .app import AuthKit
     from .services import Services
 
-__all__ = ["ANONYMOUS", "Auth", "AuthKitMiddleware", "auth", "current_user", "requires_user"]
+__all__ = [
+    "ANONYMOUS",
+    "Auth",
+    "AuthKitMiddleware",
+    "auth",
+    "current_user",
+    "request_cookies",
+    "requires_user",
+]
 
 logger = logging.getLogger("authkit.sessions")
 
@@ -41,22 +57,6 @@ AUTH_KEY = "authkit.auth"
 KIT_KEY = "authkit.kit"
 COOKIES_KEY = "authkit.cookies"
 USER_KEY = "authkit.user"
-
-
-@dataclass(frozen=True, slots=True)
-class Auth:
-    """Who made this request, from the verified session token. No I/O to get it."""
-
-    user_id: str | None = None
-    session_id: str | None = None
-    claims: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_signed_in(self) -> bool:
-        return self.user_id is not None
-
-
-ANONYMOUS = Auth()
 
 
 def auth(request: HTTPConnection) -> Auth:
@@ -126,6 +126,7 @@ class AuthKitMiddleware:
         self.kit = kit
         # One refresh per refresh token at a time in this process; others await it.
         self._refreshing: dict[str, asyncio.Future[SessionStart | None]] = {}
+        self._session_cookie = CookieMemo(SESSION_COOKIE)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -139,23 +140,23 @@ class AuthKitMiddleware:
                 logger.warning("authkit start-up failed: database unavailable")
         svc = kit.services
         scope[KIT_KEY] = kit
-        cookies = parse_cookies(_header(scope, b"cookie"))
-        scope[COOKIES_KEY] = cookies
+        # Only the session cookie is read here; the rest wait for whoever needs them
+        # (request_cookies), so a site's other cookies cost this check nothing.
+        raw_cookies = _header(scope, b"cookie")
         state = ANONYMOUS
         extra: list[bytes] = []
         secure = svc.settings.is_https
 
-        token = cookies.get(SESSION_COOKIE)
+        token = self._session_cookie(raw_cookies) if raw_cookies else None
         if token:
             try:
                 # The system clock without building a datetime: this is the hot path.
                 now = time.time() if svc.clock is system_clock else svc.clock().timestamp()
-                claims = svc.keyring.verify_session_token(token, now_timestamp=now)
-                state = Auth(claims.user_id, claims.session_id, claims.claims)
+                state = svc.keyring.verify_session_token(token, now_timestamp=now).auth
             except TokenError:
                 state = ANONYMOUS
         if state is ANONYMOUS:
-            refresh = cookies.get(REFRESH_COOKIE)
+            refresh = one_cookie(raw_cookies, REFRESH_COOKIE) if raw_cookies else None
             if refresh:
                 state, extra = await self._refresh(svc, refresh, secure, scope)
             elif token:
@@ -235,6 +236,15 @@ class AuthKitMiddleware:
             return result
         finally:
             del self._refreshing[refresh]
+
+
+def request_cookies(scope: Scope) -> Mapping[str, str]:
+    """The request's cookies (`parse_cookies`: a name sent twice counts as absent), parsed
+    on first use and kept for the rest of the request."""
+    cookies: Mapping[str, str] | None = scope.get(COOKIES_KEY)
+    if cookies is None:
+        cookies = scope[COOKIES_KEY] = parse_cookies(_header(scope, b"cookie"))
+    return cookies
 
 
 def request_meta(kit: AuthKit, scope: Scope) -> RequestMeta:

@@ -19,7 +19,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from authkit.addresses import normalize_email
-from authkit.cookies import MAX_COOKIE_HEADER, parse_cookies
+from authkit.cookies import (
+    MAX_COOKIE_HEADER,
+    REFRESH_COOKIE,
+    SESSION_COOKIE,
+    CookieMemo,
+    one_cookie,
+    parse_cookies,
+)
 from authkit.errors import FieldError, TokenError
 from authkit.security.client_ip import TrustedProxies
 from authkit.security.csrf import CSRF_COOKIE, CsrfGuard
@@ -103,6 +110,41 @@ def test_parse_cookies_never_raises(raw: bytes) -> None:
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in cookies.items())
     if len(raw) > MAX_COOKIE_HEADER:
         assert dict(cookies) == {}
+
+
+#: Cookie headers built from the pieces that decide how a name is read: separators, the
+#: whitespace str.strip() removes (ASCII and latin-1's \x1c-\x1f, \x85, \xa0), quotes,
+#: names that contain ours, and nameless cookies.
+COOKIE_PIECES = st.one_of(
+    st.sampled_from(
+        [
+            *(SESSION_COOKIE, REFRESH_COOKIE, "=", ";", "; ", " ", "\t", "\x1c", "\x85", "\xa0"),
+            *('"', f"{SESSION_COOKIE}=", f"x{SESSION_COOKIE}", f"{SESSION_COOKIE}x", "tossed"),
+        ]
+    ),
+    st.text(alphabet=st.characters(max_codepoint=255), max_size=6),
+)
+TRICKY_COOKIE_HEADERS = st.lists(COOKIE_PIECES, max_size=14).map(
+    lambda pieces: "".join(pieces).encode("latin-1")
+)
+
+
+@BOUNDED
+@given(TRICKY_COOKIE_HEADERS | st.binary(max_size=300))
+@example(b"__session=a;__session=b;tossed")
+@example(b"__session=a; __session=b; tossed")
+@example(b' __session\xa0= "v" ;x=__session=1')
+@example(b"a=__session=1; __session =\x1cv\x85")
+@example(b"x=1; __session=v\xa0")
+@example(b'__session="v"')
+def test_one_cookie_reads_exactly_what_parse_cookies_reads(raw: bytes) -> None:
+    """The session check's reader (one_cookie, and its memo) and the full parser agree
+    on every header, duplicates included (#42): no header is read one way by the
+    middleware and another by the CSRF check."""
+    cookies = parse_cookies(raw)
+    for name in (SESSION_COOKIE, REFRESH_COOKIE):
+        memo = CookieMemo(name)
+        assert one_cookie(raw, name) == memo(raw) == memo(raw) == cookies.get(name), name
 
 
 # -- session tokens signed with our own key, hostile contents -----------------------------

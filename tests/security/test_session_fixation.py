@@ -282,11 +282,16 @@ async def test_clear_site_data_on_sign_out_is_configurable(
 # -- cookie tossing: the same name twice --------------------------------------------------
 
 
+@pytest.mark.parametrize("nameless", ["", "; tossed"], ids=["", "with-a-nameless-cookie"])
 @pytest.mark.parametrize("order", ["planted-last", "planted-first"])
 async def test_two_session_cookies_of_the_same_name_mean_signed_out(
-    client: httpx.AsyncClient, app: Starlette, kit: AuthKit, order: str
+    client: httpx.AsyncClient, app: Starlette, kit: AuthKit, order: str, nameless: str
 ) -> None:
-    """Cookie tossing (#42, #24): `__session` sent twice is ambiguous → signed out, never picked."""
+    """
+    Cookie tossing (#42, #24): `__session` sent twice is ambiguous → signed out, never
+    picked. Also when the attacker adds a nameless cookie (`Set-Cookie: tossed`): it used
+    to make the count of names match the count of "=" and hide the duplicate.
+    """
     await make_user(kit, ATTACKER)
     victim_id = await make_user(kit, VICTIM)
     async with browser(app) as attacker:
@@ -297,7 +302,7 @@ async def test_two_session_cookies_of_the_same_name_mean_signed_out(
     # A sibling subdomain can add a second `__session` for the parent domain; the browser
     # then sends both, in an order the attacker can influence.
     pair = [own, planted] if order == "planted-last" else [planted, own]
-    header = "; ".join(f"{SESSION_COOKIE}={value}" for value in pair)
+    header = "; ".join(f"{SESSION_COOKIE}={value}" for value in pair) + nameless
     for path, accept in (("/", "*/*"), ("/api/me", "application/json")):
         r = await client.get(path, headers={"cookie": header, "accept": accept})
         assert r.status_code in (200, 401), r.text

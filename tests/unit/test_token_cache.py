@@ -39,7 +39,12 @@ def test_second_check_is_served_from_the_cache(monkeypatch: pytest.MonkeyPatch) 
         raise AssertionError("verified twice")
 
     monkeypatch.setattr(ring, "_verify_uncached", explode)
-    assert ring.verify_session_token(token, now_timestamp=now.timestamp() + 1) is first
+    again = ring.verify_session_token(token, now_timestamp=now.timestamp() + 1)
+    assert again is first
+    # What auth(request) returns was built once, with the claims: a hit allocates nothing.
+    assert again.auth is first.auth
+    assert (again.auth.user_id, again.auth.session_id) == ("user_1", "sess_1")
+    assert again.auth.claims is first.claims
 
 
 def test_cached_token_still_expires_at_exp() -> None:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from authkit import AuthKit, auth, current_user
+from authkit import Auth, AuthKit, auth, current_user
 from authkit.flows.admin import create_user, delete_user
 
 from ..conftest import FakeClock, KitFactory
@@ -152,6 +152,41 @@ async def test_current_user_is_none_for_a_deleted_user_with_a_valid_token(
     r = await client.get("/whoami")
     assert r.json() == {"is_signed_in": False, "user": None}, r.text
     assert {"__session", "__refresh"} <= cleared(r), r.headers
+
+
+async def test_the_sites_own_cookies_are_not_parsed_for_an_anonymous_request(
+    client: httpx.AsyncClient, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deliverable 2 of the performance issue: a visitor who is not signed in costs the
+    middleware nothing beyond a substring search, whatever other cookies the site sets."""
+
+    def no_full_parse(raw: bytes | None) -> None:
+        raise AssertionError("the middleware parsed every cookie")
+
+    monkeypatch.setattr("authkit.middleware.parse_cookies", no_full_parse)
+    app.add_route("/whoami", whoami)
+    r = await client.get("/whoami", headers={"cookie": "_ga=GA1.2.3; theme=dark; cart=x=y"})
+    assert r.json() == {"is_signed_in": False, "user": None}, r.text
+
+
+async def test_a_signed_in_request_reuses_the_auth_of_its_token(
+    client: httpx.AsyncClient, app: Starlette, kit: AuthKit
+) -> None:
+    """The warm check allocates no Auth: the one built when the token was first verified
+    comes back from the cache, request after request."""
+    seen: list[Auth] = []
+
+    async def remember(request: Request) -> Response:
+        seen.append(auth(request))
+        return PlainTextResponse("ok")
+
+    app.add_route("/remember", remember)
+    user_id = await make_user(kit)
+    assert (await sign_in(client, EMAIL)).status_code == 303
+    for _ in range(3):
+        assert (await client.get("/remember")).status_code == 200
+    assert seen[0] is seen[1] is seen[2]
+    assert seen[0].user_id == user_id
 
 
 @pytest.mark.parametrize("value", ["garbage", "sess_abc.def", "sess_" + "x" * 300, "a.b.c"])

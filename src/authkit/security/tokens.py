@@ -25,6 +25,7 @@ from jwt.algorithms import OKPAlgorithm
 
 from ..errors import TokenError
 from ..ids import new_id
+from ..request_auth import Auth
 from ..store.models import SigningKeyRow
 from .secrets import fernet_key
 
@@ -68,7 +69,22 @@ class SessionClaims:
     session_id: str
     expires_at: int
     claims: Mapping[str, Any]
-    not_before: int = 0
+    not_before: int
+    #: What `auth(request)` returns for this token, built once: a cache hit allocates nothing.
+    auth: Auth
+
+
+def _session_claims(
+    claims: Mapping[str, Any], *, user_id: str, session_id: str, expires_at: int, not_before: int
+) -> SessionClaims:
+    return SessionClaims(
+        user_id=user_id,
+        session_id=session_id,
+        expires_at=expires_at,
+        claims=claims,
+        not_before=not_before,
+        auth=Auth(user_id, session_id, claims),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,12 +239,8 @@ class KeyRing:
         # Freshly minted (on sign-in or refresh): the next request needs no full check.
         self._remember(
             token,
-            SessionClaims(
-                user_id=user_id,
-                session_id=session_id,
-                expires_at=exp,
-                claims=claims,
-                not_before=iat,
+            _session_claims(
+                claims, user_id=user_id, session_id=session_id, expires_at=exp, not_before=iat
             ),
         )
         return token, claims
@@ -319,11 +331,11 @@ class KeyRing:
             raise TokenError("expired")
         if now_timestamp + NBF_LEEWAY_SECONDS < max(nbf, claims["iat"]):
             raise TokenError("not yet valid")
-        return SessionClaims(
+        return _session_claims(
+            claims,
             user_id=sub,
             session_id=sid,
             expires_at=exp,
-            claims=claims,
             not_before=max(nbf, claims["iat"]),
         )
 

@@ -21,7 +21,7 @@ from wtforms.validators import Length
 
 from ..cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
 from ..errors import FlowError, RateLimited
-from ..middleware import COOKIES_KEY, KIT_KEY, auth, request_meta
+from ..middleware import KIT_KEY, auth, request_cookies, request_meta
 from ..security.csrf import CSRF_COOKIE, new_csrf_value
 from ..security.redirects import safe_redirect_url
 from ..sessions import RequestMeta, SessionStart
@@ -98,8 +98,7 @@ def kit_of(request: Request) -> AuthKit:
 
 
 def cookies_of(request: Request) -> Mapping[str, str]:
-    cookies: Mapping[str, str] = request.scope.get(COOKIES_KEY, request.cookies)
-    return cookies
+    return request_cookies(request.scope)
 
 
 def meta_of(request: Request) -> RequestMeta:
