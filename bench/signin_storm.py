@@ -74,6 +74,7 @@ import argon2.profiles
 import httpx
 from throughput import (
     HOST,
+    SERVER_KINDS,
     TOKEN_LIFETIME_SECONDS,
     WARMUP_SECONDS,
     Case,
@@ -85,9 +86,11 @@ from throughput import (
     format_ms,
     free_port,
     kit_environment,
+    require_server_kinds,
     run_wrk,
     server,
     server_cpu_seconds,
+    server_title,
     table_lines,
 )
 from throughput_app import GENEROUS_RATE_LIMITS
@@ -317,7 +320,7 @@ def storm(
 
 def render(args: argparse.Namespace, idle: Phase, during: Storm, memory: list[str]) -> str:
     title = (
-        f"uvicorn --workers {args.workers}{' (TCP_NODELAY fix)' if args.nodelay else ''}, "
+        f"{server_title(args.workers, args.nodelay, args.server)}, "
         f"GET {CASE.path} by wrk -t {args.threads} -c {args.connections}, "
         f"idle then with {args.loops} sign-in loops"
     )
@@ -398,11 +401,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument(
+        "--server",
+        choices=sorted(SERVER_KINDS),
+        default="plain",
+        help="uvicorn's parser and loop: plain (h11, asyncio), standard (httptools, uvloop)",
+    )
+    parser.add_argument(
         "--nodelay",
         action="store_true",
         help="serve through bench/uvicorn_nodelay.py (works around uvicorn#3149 for --workers>1)",
     )
     args = parser.parse_args(argv)
+    problem = require_server_kinds([args.server])
+    if problem is not None:
+        parser.error(problem)
     wrk = shutil.which("wrk")
     if wrk is None:
         parser.error("wrk is not installed (apt-get install -y wrk)")
@@ -437,7 +449,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             log = Path(tmp) / "uvicorn.log"
             print(f"starting uvicorn --workers {args.workers}", file=sys.stderr, flush=True)
-            with server(port, args.workers, environ, log, nodelay=args.nodelay, app=APP) as proc:
+            with server(
+                port, args.workers, environ, log, nodelay=args.nodelay, kind=args.server, app=APP
+            ) as proc:
                 check_routes(port, cookie)
                 workers = worker_pids(proc.pid, args.workers)
                 if len(workers) != args.workers:

@@ -54,6 +54,7 @@ import argparse
 import asyncio
 import dataclasses
 import http.client
+import importlib.util
 import os
 import platform
 import re
@@ -66,7 +67,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +84,14 @@ SESSION_LIFETIME_SECONDS = 7 * 24 * 3600
 SERVER_START_TIMEOUT_SECONDS = 30.0
 SERVER_STOP_TIMEOUT_SECONDS = 10.0
 WARMUP_SECONDS = 2
+#: uvicorn's HTTP parser and event loop: "plain" is what `pip install uvicorn` (authkit's
+#: own dependency) runs, h11 and asyncio, pure Python; "standard" is
+#: `pip install 'uvicorn[standard]'`, httptools and uvloop, both in C. A request costs
+#: about 3x less on "standard", so authkit's share of it is about 3x larger.
+SERVER_KINDS: dict[str, tuple[str, str]] = {
+    "plain": ("h11", "asyncio"),
+    "standard": ("httptools", "uvloop"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,10 +243,12 @@ def server(
     log: Path,
     *,
     nodelay: bool,
+    kind: str = "plain",
     app: str = "throughput_app:create_app",
 ) -> Iterator[subprocess.Popen[bytes]]:
     """uvicorn serving the factory `app` (a module in bench/), stopped on leaving."""
     launcher = [str(BENCH_DIR / "uvicorn_nodelay.py")] if nodelay else ["-m", "uvicorn"]
+    http, loop = SERVER_KINDS[kind]
     command = [
         sys.executable,
         *launcher,
@@ -251,6 +262,10 @@ def server(
         str(port),
         "--workers",
         str(workers),
+        "--http",
+        http,
+        "--loop",
+        loop,
         "--log-level",
         "warning",
         "--no-access-log",
@@ -534,10 +549,33 @@ def median_round(loads: list[Load]) -> Load:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def render(workers: int, nodelay: bool, results: list[tuple[Case, Load]]) -> str:
+def server_title(workers: int, nodelay: bool, kind: str) -> str:
+    http, loop = SERVER_KINDS[kind]
+    return f"uvicorn --workers {workers} --http {http} --loop {loop} ({kind})" + (
+        " with the TCP_NODELAY fix" if nodelay else ""
+    )
+
+
+def require_server_kinds(kinds: Iterable[str]) -> str | None:
+    """Why the server kinds asked for cannot run here, or None."""
+    missing = [
+        module
+        for kind in kinds
+        for module in SERVER_KINDS[kind]
+        if module not in ("h11", "asyncio") and importlib.util.find_spec(module) is None
+    ]
+    if missing:
+        return (
+            f"{', '.join(missing)} not installed: `.venv/bin/pip install -e '.[bench]'`"
+            " (uvicorn[standard]'s httptools and uvloop)"
+        )
+    return None
+
+
+def render(workers: int, nodelay: bool, kind: str, results: list[tuple[Case, Load]]) -> str:
     baseline = next(load for case, load in results if case == BASELINE)
     tool = results[0][1].tool
-    title = f"uvicorn --workers {workers}{' (TCP_NODELAY fix)' if nodelay else ''}, load by {tool}"
+    title = f"{server_title(workers, nodelay, kind)}, load by {tool}"
     if tool == "httpx":
         title += " (FALLBACK: Python client, client-bound; compare ratios and CPU only)"
     lines = [title]
@@ -599,6 +637,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, nargs="+", default=[1], help="uvicorn worker counts, e.g. 1 2"
     )
+    parser.add_argument(
+        "--server",
+        nargs="+",
+        choices=sorted(SERVER_KINDS),
+        default=["plain", "standard"],
+        help="uvicorn's parser and loop: plain (h11, asyncio), standard (httptools, uvloop)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=64, help="open connections")
     parser.add_argument(
@@ -612,9 +657,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    budget = (WARMUP_SECONDS + len(CASES) * args.duration * args.rounds + 10) * len(args.workers)
+    runs = len(args.workers) * len(args.server)
+    budget = (WARMUP_SECONDS + len(CASES) * args.duration * args.rounds + 10) * runs
     if budget >= TOKEN_LIFETIME_SECONDS:
         parser.error(f"the run would outlast the session token ({TOKEN_LIFETIME_SECONDS} s)")
+
+    problem = require_server_kinds(args.server)
+    if problem is not None:
+        parser.error(problem)
 
     wrk = None if args.no_wrk else shutil.which("wrk")
     if wrk is None:
@@ -646,13 +696,17 @@ def main(argv: list[str] | None = None) -> int:
             cookies = asyncio.run(prepare_database(environ, Path(tmp), args.threads))
             print(_describe(cookies) + "\n", flush=True)
             for workers in args.workers:
-                print(f"starting uvicorn --workers {workers} on {HOST}:{port}", file=sys.stderr)
-                log = Path(tmp) / f"uvicorn-{workers}.log"
-                with server(port, workers, environ, log, nodelay=args.nodelay) as proc:
-                    check_routes(port, cookies.one)
-                    check_routes(port, cookies.pool[-1])
-                    results = measure(port, proc.pid, cookies, args, wrk)
-                print(render(workers, args.nodelay, results) + "\n", flush=True)
+                for kind in args.server:
+                    title = server_title(workers, args.nodelay, kind)
+                    print(f"starting {title} on {HOST}:{port}", file=sys.stderr)
+                    log = Path(tmp) / f"uvicorn-{workers}-{kind}.log"
+                    with server(
+                        port, workers, environ, log, nodelay=args.nodelay, kind=kind
+                    ) as proc:
+                        check_routes(port, cookies.one)
+                        check_routes(port, cookies.pool[-1])
+                        results = measure(port, proc.pid, cookies, args, wrk)
+                    print(render(workers, args.nodelay, kind, results) + "\n", flush=True)
     except KeyboardInterrupt:
         print("interrupted; server stopped", file=sys.stderr)
         return 130
