@@ -147,7 +147,7 @@ class AuthKitMiddleware:
         extra: list[bytes] = []
         secure = svc.settings.is_https
 
-        token = self._session_cookie(raw_cookies) if raw_cookies else None
+        token = self._session_cookie[raw_cookies] if raw_cookies else None
         if token:
             try:
                 # The system clock without building a datetime: this is the hot path.

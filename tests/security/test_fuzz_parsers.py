@@ -146,7 +146,7 @@ def test_one_cookie_reads_exactly_what_parse_cookies_reads(raw: bytes) -> None:
     cookies = parse_cookies(raw)
     for name in (SESSION_COOKIE, REFRESH_COOKIE):
         memo = CookieMemo(name)
-        assert one_cookie(raw, name) == memo(raw) == memo(raw) == cookies.get(name), name
+        assert one_cookie(raw, name) == memo[raw] == memo[raw] == cookies.get(name), name
 
 
 # -- session tokens signed with our own key, hostile contents -----------------------------

@@ -29,8 +29,8 @@ def test_the_memo_answers_a_repeated_header_with_the_same_string() -> None:
     """The same str object each time: Python keeps its hash, so the verified-token
     cache's lookup does not hash the token again."""
     memo = CookieMemo("__session")
-    first = memo(f"__session={TOKEN}; a=1".encode())
-    second = memo(f"__session={TOKEN}; a=1".encode())  # equal bytes, another object
+    first = memo[f"__session={TOKEN}; a=1".encode()]
+    second = memo[f"__session={TOKEN}; a=1".encode()]  # equal bytes, another object
     assert first == TOKEN
     assert second is first
 
@@ -39,17 +39,17 @@ def test_the_memo_is_bounded_first_in_first_out() -> None:
     memo = CookieMemo("__session", size=3)
     headers = [f"__session=t{n}".encode() for n in range(5)]
     for raw in headers:
-        memo(raw)
-    assert list(memo._seen) == headers[2:]
-    assert memo(headers[0]) == "t0"  # forgotten, so read again, and remembered
-    assert list(memo._seen) == [*headers[3:], headers[0]]
+        memo[raw]
+    assert list(memo) == headers[2:]
+    assert memo[headers[0]] == "t0"  # forgotten, so read again, and remembered
+    assert list(memo) == [*headers[3:], headers[0]]
 
 
 def test_the_memo_does_not_keep_long_headers() -> None:
     memo = CookieMemo("__session")
     raw = f"__session={TOKEN}; pad={'x' * MEMO_MAX_HEADER}".encode()
-    assert memo(raw) == TOKEN
-    assert memo._seen == {}
+    assert memo[raw] == TOKEN
+    assert len(memo) == 0
     # And it remembers absence as well as presence.
-    assert memo(b"theme=dark") is None
-    assert list(memo._seen) == [b"theme=dark"]
+    assert memo[b"theme=dark"] is None
+    assert list(memo) == [b"theme=dark"]
