@@ -97,25 +97,29 @@ SERVER_KINDS: dict[str, tuple[str, str]] = {
 @dataclasses.dataclass(frozen=True)
 class Case:
     path: str
-    #: none: no cookie; one: the same valid cookie on every request (a warm cache);
-    #: pool: a different valid cookie on every request (every check a cache miss).
-    cookie: Literal["none", "one", "pool"]
+    #: none: no cookie; other: a cookie of another name, as long as a session cookie (an
+    #: anonymous visitor with the site's own cookies: what carrying the header costs);
+    #: one: the same valid cookie on every request (a warm cache); pool: a different valid
+    #: cookie on every request (every check a cache miss).
+    cookie: Literal["none", "other", "one", "pool"]
 
     @property
     def label(self) -> str:
-        kind = {"none": "no cookie", "one": "cookie", "pool": "new cookie/req"}[self.cookie]
+        kinds = {"none": "no cookie", "other": "other cookie", "one": "cookie"}
+        kind = kinds.get(self.cookie, "new cookie/req")
         return f"{self.path} ({kind})"
 
 
 CASES = (
     Case("/bare", cookie="none"),
+    Case("/bare", cookie="other"),
     Case("/bare", cookie="one"),
     Case("/public", cookie="one"),
     Case("/protected", cookie="one"),
     Case("/protected", cookie="pool"),
 )
 BASELINE = CASES[0]
-WARMUP_CASE = CASES[3]
+WARMUP_CASE = CASES[4]
 #: Without a verified-token cache any pool size gives cold checks; this one is enough.
 MIN_POOL_PER_THREAD = 1000
 
@@ -156,6 +160,21 @@ class Cookies:
     pool_file: Path
     per_thread: int
     cache_size: int | None
+
+    @property
+    def other(self) -> str:
+        """A cookie of another name, as long as `one`."""
+        return "prefs=" + "x" * (len(self.one) - len("prefs="))
+
+    def header(self, case: Case, n: int = 0) -> str | None:
+        """The Cookie header of `case`'s n-th request."""
+        if case.cookie == "one":
+            return self.one
+        if case.cookie == "other":
+            return self.other
+        if case.cookie == "pool":
+            return self.pool[n % len(self.pool)]
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -402,8 +421,8 @@ def run_wrk(
     connections: int,
 ) -> Load:
     command = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency"]
-    if case.cookie == "one":
-        command += ["-H", f"Cookie: {cookies.one}", url]
+    if case.cookie in ("one", "other"):
+        command += ["-H", f"Cookie: {cookies.header(case)}", url]
     elif case.cookie == "pool":
         script = cookies.pool_file.with_name("pool.lua")
         script.write_text(WRK_POOL_SCRIPT)
@@ -425,11 +444,8 @@ async def _httpx_load(
     import httpx  # only needed without wrk
 
     def headers(n: int) -> dict[str, str]:
-        if case.cookie == "one":
-            return {"Cookie": cookies.one}
-        if case.cookie == "pool":
-            return {"Cookie": cookies.pool[n % len(cookies.pool)]}
-        return {}
+        header = cookies.header(case, n)
+        return {} if header is None else {"Cookie": header}
 
     latencies_ns: list[int] = []
     counts = {"started": 0, "non_2xx": 0, "errors": 0}
