@@ -49,6 +49,7 @@ from throughput import (
     SERVER_KINDS,
     Case,
     Cookies,
+    add_server_option,
     free_port,
     kit_environment,
     prepare_database,
@@ -194,13 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").strip().splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="rounds over all cases")
     parser.add_argument("--requests", type=int, default=20_000, help="per case and round")
-    parser.add_argument(
-        "--server",
-        nargs="+",
-        choices=sorted(SERVER_KINDS),
-        default=["plain", "standard"],
-        help="uvicorn's parser and loop: plain (h11, asyncio), standard (httptools, uvloop)",
-    )
+    add_server_option(parser, several=True)
     args = parser.parse_args(argv)
     problem = require_server_kinds(args.server)
     if problem is not None:

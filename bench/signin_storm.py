@@ -74,7 +74,6 @@ import argon2.profiles
 import httpx
 from throughput import (
     HOST,
-    SERVER_KINDS,
     TOKEN_LIFETIME_SECONDS,
     WARMUP_SECONDS,
     Case,
@@ -82,6 +81,7 @@ from throughput import (
     Load,
     _descendants,
     _raise_keyboard_interrupt,
+    add_server_option,
     check_routes,
     format_ms,
     free_port,
@@ -400,12 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
-    parser.add_argument(
-        "--server",
-        choices=sorted(SERVER_KINDS),
-        default="plain",
-        help="uvicorn's parser and loop: plain (h11, asyncio), standard (httptools, uvloop)",
-    )
+    add_server_option(parser, several=False)
     parser.add_argument(
         "--nodelay",
         action="store_true",

@@ -572,6 +572,17 @@ def server_title(workers: int, nodelay: bool, kind: str) -> str:
     )
 
 
+def add_server_option(parser: argparse.ArgumentParser, *, several: bool) -> None:
+    """`--server plain|standard` (several of them when `several`)."""
+    parser.add_argument(
+        "--server",
+        nargs="+" if several else None,
+        choices=sorted(SERVER_KINDS),
+        default=["plain", "standard"] if several else "plain",
+        help="uvicorn's parser and loop: plain (h11, asyncio), standard (httptools, uvloop)",
+    )
+
+
 def require_server_kinds(kinds: Iterable[str]) -> str | None:
     """Why the server kinds asked for cannot run here, or None."""
     missing = [
@@ -653,13 +664,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, nargs="+", default=[1], help="uvicorn worker counts, e.g. 1 2"
     )
-    parser.add_argument(
-        "--server",
-        nargs="+",
-        choices=sorted(SERVER_KINDS),
-        default=["plain", "standard"],
-        help="uvicorn's parser and loop: plain (h11, asyncio), standard (httptools, uvloop)",
-    )
+    add_server_option(parser, several=True)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=64, help="open connections")
     parser.add_argument(
