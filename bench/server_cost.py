@@ -12,7 +12,7 @@ parser and loop ("standard") the server is about as fast as wrk. Which of the tw
 for the other then flips with a few µs of work, and waking the one that waits (a system
 call, an inter-processor interrupt in a VM) costs more than those µs: 5 µs of busy work
 added to the bare route, measured inside the server, raised its CPU per request by
-~15 µs there (bench/README.md, 2026-12-04). `throughput.py`'s ratios on "standard" measure
+12-14 µs there (bench/README.md, 2026-12-04). `throughput.py`'s ratios on "standard" measure
 that seesaw as much as authkit. This script takes it away: it builds the same app
 (`throughput_app.py`), connects 64 in-memory connections to uvicorn's own
 `H11Protocol`/`HttpToolsProtocol` on the matching event loop (asyncio/uvloop), feeds each
