@@ -6,14 +6,16 @@ authkit: drop-in, self-hosted user management for ASGI sites.
 
 from __future__ import annotations
 
+from .access import auth as auth
+from .access import current_user as current_user
+from .access import requires_reverification as requires_reverification
+from .access import requires_user as requires_user
 from .app import AuthKit as AuthKit
 from .config import Settings as Settings
 from .errors import AuthKitError as AuthKitError
 from .errors import ConfigError as ConfigError
-from .middleware import Auth as Auth
-from .middleware import auth as auth
-from .middleware import current_user as current_user
-from .middleware import requires_user as requires_user
+from .request_auth import Auth as Auth
+from .request_auth import FactorAge as FactorAge
 from .users import User as User
 
 __all__ = [
@@ -21,9 +23,11 @@ __all__ = [
     "AuthKit",
     "AuthKitError",
     "ConfigError",
+    "FactorAge",
     "Settings",
     "User",
     "auth",
     "current_user",
+    "requires_reverification",
     "requires_user",
 ]

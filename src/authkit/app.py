@@ -23,10 +23,11 @@ from starlette.types import Message, Receive, Scope, Send
 from .clock import Clock, system_clock
 from .components import Components
 from .config import Settings
+from .context import CONTEXT_KEY, KitContext
 from .email import Mailer, Outbox, make_transport
 from .errors import StoreError
 from .messages import Messages
-from .middleware import KIT_KEY, AuthKitMiddleware
+from .middleware import AuthKitMiddleware
 from .security.client_ip import TrustedProxies
 from .security.csrf import CsrfGuard
 from .security.passwords import PasswordHasher
@@ -107,8 +108,14 @@ class AuthKit:
         )
         self.trusted_proxies = TrustedProxies(s.trusted_proxies.split(","))
         self.csrf = CsrfGuard(secret, allowed_origins=frozenset({s.base_origin}))
+        #: What requests need, put in their scope by the middleware (never `self`).
+        self.context = KitContext(
+            services=self.services,
+            csrf=self.csrf,
+            theme=self.theme,
+            trusted_proxies=self.trusted_proxies,
+        )
         self._app = Starlette(routes=build_routes(), exception_handlers=exception_handlers())
-        self._app.state.kit = self
         self._start_lock: asyncio.Lock | None = None
         self._standalone: AuthKitMiddleware | None = None
         self.is_started = False
@@ -199,7 +206,7 @@ class AuthKit:
             return
         # Mail a crash or a mail-server outage left behind goes out on a later request.
         self.services.outbox.sweep_if_due()
-        if KIT_KEY not in scope:
+        if CONTEXT_KEY not in scope:
             # Mounted without install(): the sub-app's own pages still get their session
             # check, but the host's routes cannot see it. Say so once, loudly.
             if self._standalone is None:
@@ -226,7 +233,7 @@ class AuthKit:
         `{{ authkit.user_button() }}` or `{{ authkit.user_profile() }}` anywhere. The
         template context must hold `request` (Starlette's TemplateResponse adds it).
         """
-        env.globals["authkit"] = Components(self)
+        env.globals["authkit"] = Components(self.context)
 
 
 def _with_hsts(send: Send) -> Send:

@@ -7,20 +7,19 @@ sub-app's page and comes back to `redirect_url`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 from starlette.requests import Request
 
+from .access import auth
+from .context import KitContext
 from .forms import ProfileForm, SignInForm, SignUpForm
-from .middleware import USER_KEY, auth
+from .request_auth import USER_KEY
 from .users import User
 from .web.helpers import base_context, cookies_of, redirect_target
-
-if TYPE_CHECKING:
-    from .app import AuthKit
 
 __all__ = ["Components"]
 
@@ -28,11 +27,11 @@ __all__ = ["Components"]
 class Components:
     """`{{ authkit.sign_in() }}` and friends; registered by `AuthKit.jinja(env)`."""
 
-    def __init__(self, kit: AuthKit) -> None:
-        self._kit = kit
+    def __init__(self, context: KitContext) -> None:
+        self._context = context
 
     def _render(self, request: Request, name: str, **context: Any) -> Markup:
-        template = self._kit.services.templates.get_template(f"authkit/components/{name}.html")
+        template = self._context.services.templates.get_template(f"authkit/components/{name}.html")
         html = template.render({**base_context(request), "embedded": True, **context})
         return Markup(html)  # noqa: S704 (rendered by our autoescaping environment)
 
@@ -54,14 +53,14 @@ class Components:
         whose CSP uses nonces passes this page's: `authkit.head(nonce=csp_nonce)`.
         """
         request = self._request(context)
-        template = self._kit.services.templates.get_template("authkit/elements/head.html")
+        template = self._context.services.templates.get_template("authkit/elements/head.html")
         return Markup(template.render({**base_context(request), "csp_nonce": nonce}))  # noqa: S704
 
     @pass_context
     def csrf_input(self, context: Context) -> Markup:
         """A hidden `csrf_token` input for the host's own forms (check with `csrf_ok`)."""
         request = self._request(context)
-        token = self._kit.csrf.token(request.scope, cookies_of(request))
+        token = self._context.csrf.token(request.scope, cookies_of(request))
         return Markup('<input type="hidden" name="csrf_token" value="{}">').format(token)
 
     @pass_context

@@ -31,6 +31,11 @@ HASH_PROFILES = ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST")
 CLEAR_SITE_DATA_TYPES = ('"cache"', '"cookies"', '"storage"', '"executionContexts"', '"*"')
 
 NameFields = Literal["off", "optional", "required"]
+MfaPolicy = Literal["optional", "required"]
+#: The first factors `AUTHKIT_SIGN_IN_METHODS` may list, in the order the sign-in page
+#: offers them.
+SIGN_IN_METHODS = ("password", "email_code", "email_link")
+DEFAULT_REVERIFICATION_WINDOW_SECONDS = 600
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +82,15 @@ class Settings:
     #: this origin's pages, so Back cannot show the last user's. Cookies and storage stay
     #: (they belong to the host too); "" sends no header.
     sign_out_clear_site_data: str = '"cache"'
+    #: The first factors the sign-in page offers, comma-separated, the default first.
+    sign_in_methods: str = "password,email_code,email_link"
+    #: `required`: a user without a second factor sets one up before their session exists.
+    mfa: MfaPolicy = "optional"
+    #: Sensitive actions need a factor verified this recently ("Confirm it's you").
+    reverification_window: int = DEFAULT_REVERIFICATION_WINDOW_SECONDS
+    #: A magic link signs in only the browser that asked for it (the others are told to
+    #: open it there).
+    email_link_same_browser: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret_key, Secret):
@@ -162,7 +176,24 @@ class Settings:
                     "AUTHKIT_SIGN_OUT_CLEAR_SITE_DATA must list quoted types from "
                     f"{', '.join(CLEAR_SITE_DATA_TYPES)}, not {item!r}."
                 )
+        methods = self.sign_in_method_list
+        unknown = [m for m in methods if m not in SIGN_IN_METHODS]
+        if unknown or not methods or len(set(methods)) < len(methods):
+            problems.append(
+                "AUTHKIT_SIGN_IN_METHODS must list one or more of "
+                f"{', '.join(SIGN_IN_METHODS)} (comma-separated, each once), "
+                f"not {self.sign_in_methods!r}."
+            )
+        if self.mfa not in get_args(MfaPolicy):
+            problems.append("AUTHKIT_MFA must be optional or required.")
+        if not 60 <= self.reverification_window <= 24 * 3600:
+            problems.append("AUTHKIT_REVERIFICATION_WINDOW must be between 60 and 86400 seconds.")
         return problems
+
+    @property
+    def sign_in_method_list(self) -> tuple[str, ...]:
+        """`sign_in_methods` as names, in order."""
+        return tuple(m.strip() for m in self.sign_in_methods.split(",") if m.strip())
 
     @property
     def is_https(self) -> bool:

@@ -1,6 +1,6 @@
 """
-The per-request session check (pure ASGI) and the request API hosts use: `auth()`,
-`current_user()` and `requires_user`.
+The per-request session check (pure ASGI). The request API built on it (`auth()`,
+`current_user()`, the guards) lives in access.py.
 
 A valid `__session` JWT is a signature check and nothing else: no database. Only when
 it has expired (or is missing) and a `__refresh` cookie is present does the middleware
@@ -10,118 +10,46 @@ load the session row once, mint a new token and set it on this same response.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING
-from urllib.parse import quote
+from typing import Protocol
 
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .clock import system_clock
+from .context import CONTEXT_KEY, KitContext, header, request_meta
 from .cookies import (
     REFRESH_COOKIE,
     SESSION_COOKIE,
     CookieMemo,
     clear_cookie,
     one_cookie,
-    parse_cookies,
     set_cookie,
 )
 from .errors import StoreError, TokenError
-from .request_auth import ANONYMOUS, Auth
+from .request_auth import ANONYMOUS, AUTH_KEY, Auth
 from .security.csrf import CSRF_COOKIE, CsrfGuard
+from .services import Services
 from .sessions import RequestMeta, SessionStart, refresh_session
-from .users import User, get_user
 
-if TYPE_CHECKING:
-    from .app import AuthKit
-    from .services import Services
-
-__all__ = [
-    "ANONYMOUS",
-    "Auth",
-    "AuthKitMiddleware",
-    "auth",
-    "current_user",
-    "request_cookies",
-    "requires_user",
-]
+__all__ = ["AuthKitMiddleware", "Startable"]
 
 logger = logging.getLogger("authkit.sessions")
 
-AUTH_KEY = "authkit.auth"
-KIT_KEY = "authkit.kit"
-COOKIES_KEY = "authkit.cookies"
-USER_KEY = "authkit.user"
 
+class Startable(Protocol):
+    """What the middleware needs of an AuthKit: its context, and starting it once."""
 
-def auth(request: HTTPConnection) -> Auth:
-    """
-    The session of this request: `user_id`, `session_id`, `claims`, `is_signed_in`.
+    context: KitContext
+    is_started: bool
 
-    Raises:
-        RuntimeError: the authkit middleware is not installed (call `authkit.install(app)`).
-    """
-    try:
-        state: Auth = request.scope[AUTH_KEY]
-    except KeyError:
-        raise RuntimeError(
-            "authkit's middleware is not installed: call authkit.install(app)"
-        ) from None
-    return state
-
-
-async def current_user(request: HTTPConnection) -> User | None:
-    """The signed-in user (one query), or None when nobody is signed in."""
-    state = auth(request)
-    if state.user_id is None:
-        return None
-    kit: AuthKit = request.scope[KIT_KEY]
-    cached = request.scope.get(USER_KEY)
-    if isinstance(cached, User) and cached.id == state.user_id:
-        return cached
-    user = await get_user(kit.services, state.user_id)
-    if user is None or user.is_banned:
-        return None
-    # Kept for this request only, so components (UserButton) show it without a query.
-    request.scope[USER_KEY] = user
-    return user
-
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def requires_user(endpoint: Endpoint) -> Endpoint:
-    """
-    Protect an endpoint: without a session, an HTML request is redirected to the sign-in
-    page (coming back afterwards), a JSON or htmx request gets 401.
-    """
-
-    @functools.wraps(endpoint)
-    async def protected(request: Request) -> Response:
-        if auth(request).is_signed_in:
-            return await endpoint(request)
-        accept = request.headers.get("accept", "")
-        if request.headers.get("hx-request") or (
-            "application/json" in accept and "text/html" not in accept
-        ):
-            return JSONResponse({"error": "unauthorized"}, status_code=401)
-        kit: AuthKit = request.scope[KIT_KEY]
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        target = f"{kit.services.mount_path}/sign-in?redirect_url={quote(here, safe='')}"
-        return RedirectResponse(target, status_code=303)
-
-    return protected
+    async def ensure_started(self) -> None: ...
 
 
 class AuthKitMiddleware:
     """Installed by `AuthKit.install(app)`; verifies the session on every request."""
 
-    def __init__(self, app: ASGIApp, *, kit: AuthKit) -> None:
+    def __init__(self, app: ASGIApp, *, kit: Startable) -> None:
         self.app = app
         self.kit = kit
         # One refresh per refresh token at a time in this process; others await it.
@@ -138,11 +66,12 @@ class AuthKitMiddleware:
                 await kit.ensure_started()
             except StoreError:
                 logger.warning("authkit start-up failed: database unavailable")
-        svc = kit.services
-        scope[KIT_KEY] = kit
+        context = kit.context
+        svc = context.services
+        scope[CONTEXT_KEY] = context
         # Only the session cookie is read here; the rest wait for whoever needs them
         # (request_cookies), so a site's other cookies cost this check nothing.
-        raw_cookies = _header(scope, b"cookie")
+        raw_cookies = header(scope, b"cookie")
         state = ANONYMOUS
         extra: list[bytes] = []
         secure = svc.settings.is_https
@@ -194,7 +123,7 @@ class AuthKitMiddleware:
         self, svc: Services, refresh: str, secure: bool, scope: Scope
     ) -> tuple[Auth, list[bytes]]:
         try:
-            start = await self._refresh_once(svc, refresh, request_meta(self.kit, scope))
+            start = await self._refresh_once(svc, refresh, request_meta(self.kit.context, scope))
         except StoreError:
             # Fail closed but keep the cookies: once the database is back, so is the user.
             logger.warning("session refresh failed: database unavailable")
@@ -236,32 +165,3 @@ class AuthKitMiddleware:
             return result
         finally:
             del self._refreshing[refresh]
-
-
-def request_cookies(scope: Scope) -> Mapping[str, str]:
-    """The request's cookies (`parse_cookies`: a name sent twice counts as absent), parsed
-    on first use and kept for the rest of the request."""
-    cookies: Mapping[str, str] | None = scope.get(COOKIES_KEY)
-    if cookies is None:
-        cookies = scope[COOKIES_KEY] = parse_cookies(_header(scope, b"cookie"))
-    return cookies
-
-
-def request_meta(kit: AuthKit, scope: Scope) -> RequestMeta:
-    """Who is asking, for the session row and the audit log: the client IP (through
-    trusted proxies only) and the user agent."""
-    client = scope.get("client")
-    forwarded = _header(scope, b"x-forwarded-for")
-    return RequestMeta(
-        ip_address=kit.trusted_proxies.client_ip(
-            client[0] if client else "", forwarded.decode("latin-1") if forwarded else None
-        ),
-        user_agent=(_header(scope, b"user-agent") or b"")[:512].decode("latin-1"),
-    )
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None

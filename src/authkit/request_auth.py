@@ -1,8 +1,9 @@
 """
 `Auth`: who made a request, as the middleware found it from the verified session token.
 
-Its own module so that the verified-token cache (security/tokens.py) can keep one `Auth`
-per token: a signed-in request then reuses it instead of building a new one.
+Its own module, importing nothing of authkit's, so that the verified-token cache
+(security/tokens.py) can keep one `Auth` per token: a signed-in request then reuses it
+instead of building a new one.
 """
 
 from __future__ import annotations
@@ -11,7 +12,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ANONYMOUS", "Auth"]
+__all__ = ["ANONYMOUS", "AUTH_KEY", "USER_KEY", "Auth", "FactorAge"]
+
+#: Where the middleware puts the request's `Auth`, and `current_user()` its `User`.
+AUTH_KEY = "authkit.auth"
+USER_KEY = "authkit.user"
+
+
+@dataclass(frozen=True, slots=True)
+class FactorAge:
+    """
+    Minutes since this session last verified a first factor (password, email code, ...)
+    and a second one (authenticator app, recovery code), as the session token's `fva`
+    claim (Clerk's) carries them when it was minted; None where there was none.
+    """
+
+    first: int | None
+    second: int | None
+
+
+_NO_FACTOR = FactorAge(None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +45,15 @@ class Auth:
     @property
     def is_signed_in(self) -> bool:
         return self.user_id is not None
+
+    @property
+    def factor_age(self) -> FactorAge:
+        """How long ago (minutes, at the token's `iat`) each factor was verified."""
+        fva = self.claims.get("fva")
+        if not isinstance(fva, list | tuple) or len(fva) != 2:
+            return _NO_FACTOR
+        first, second = (v if isinstance(v, int) and v >= 0 else None for v in fva)
+        return FactorAge(first, second)
 
 
 ANONYMOUS = Auth()

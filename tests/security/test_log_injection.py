@@ -8,7 +8,7 @@ import pytest
 from starlette.requests import Request
 
 from authkit import AuthKit
-from authkit.middleware import KIT_KEY
+from authkit.context import CONTEXT_KEY
 from authkit.web.errors import exception_handlers
 
 pytestmark = pytest.mark.anyio
@@ -27,7 +27,7 @@ async def test_a_crash_logs_the_path_on_one_line(
         "headers": [],
         "scheme": "http",
         "server": ("testserver", 80),
-        KIT_KEY: kit,
+        CONTEXT_KEY: kit.context,
     }
     caplog.set_level(logging.ERROR, logger="authkit")
     try:

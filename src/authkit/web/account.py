@@ -5,15 +5,16 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..access import current_user, requires_user
+from ..context import context_of
 from ..errors import FlowError
 from ..flows.profile import update_names
 from ..forms import ProfileForm
-from ..middleware import USER_KEY, current_user, requires_user
+from ..request_auth import USER_KEY
 from ..users import get_user
 from .helpers import (
     csrf_ok,
     flow_error_page,
-    kit_of,
     limit_errors,
     meta_of,
     page,
@@ -28,11 +29,11 @@ TEMPLATE = "user_profile"
 
 @requires_user
 async def user_endpoint(request: Request) -> Response:
-    kit = kit_of(request)
+    ctx = context_of(request)
     user = await current_user(request)
     if user is None:
         # The token is valid but the account is gone or banned: start over.
-        return redirect(request, f"{kit.mount_path}/sign-in")
+        return redirect(request, f"{ctx.mount_path}/sign-in")
     if request.method == "GET":
         form = ProfileForm(data={"first_name": user.first_name, "last_name": user.last_name})
         return page(request, TEMPLATE, form=form, user=user)
@@ -40,13 +41,13 @@ async def user_endpoint(request: Request) -> Response:
     data = await read_form(request)
     form = ProfileForm(data)
     if not csrf_ok(request, data):
-        errors = {"__all__": kit.services.messages("csrf_failed")}
+        errors = {"__all__": ctx.services.messages("csrf_failed")}
         return page(request, TEMPLATE, form=form, user=user, errors=errors, status_code=403)
-    if errors := limit_errors(kit, form):
+    if errors := limit_errors(ctx, form):
         return page(request, TEMPLATE, form=form, user=user, errors=errors, status_code=422)
     try:
         await update_names(
-            kit.services,
+            ctx.services,
             user_id=user.id,
             first_name=form.first_name.data,
             last_name=form.last_name.data,
@@ -54,7 +55,7 @@ async def user_endpoint(request: Request) -> Response:
         )
     except FlowError as error:
         return flow_error_page(request, TEMPLATE, error, form=form, user=user)
-    user = await get_user(kit.services, user.id) or user
+    user = await get_user(ctx.services, user.id) or user
     request.scope[USER_KEY] = user  # the request's cached copy is stale now
-    notice = kit.services.messages("profile_saved")
+    notice = ctx.services.messages("profile_saved")
     return page(request, TEMPLATE, form=form, user=user, notice=notice)

@@ -10,8 +10,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..context import context_of
 from ..cookies import clear_cookie, set_cookie
-from .helpers import cookies_of, kit_of
+from .helpers import cookies_of
 
 __all__ = ["AttemptCookie"]
 
@@ -25,7 +26,7 @@ class AttemptCookie:
         self.salt = salt
 
     def _serializer(self, request: Request) -> URLSafeTimedSerializer:
-        secret = str(kit_of(request).services.settings.secret_key)
+        secret = str(context_of(request).services.settings.secret_key)
         return URLSafeTimedSerializer(secret, salt=self.salt)
 
     def read(self, request: Request) -> str | None:
@@ -33,7 +34,7 @@ class AttemptCookie:
         raw = cookies_of(request).get(self.name)
         if not raw or len(raw) > MAX_COOKIE_LENGTH:
             return None
-        max_age = kit_of(request).services.settings.code_lifetime
+        max_age = context_of(request).services.settings.code_lifetime
         try:
             value = self._serializer(request).loads(raw, max_age=max_age)
         except BadSignature:
@@ -41,27 +42,27 @@ class AttemptCookie:
         return value if isinstance(value, str) else None
 
     def set(self, response: Response, request: Request, attempt_id: str) -> None:
-        kit = kit_of(request)
+        ctx = context_of(request)
         response.raw_headers.append(
             (
                 b"set-cookie",
                 set_cookie(
                     self.name,
                     self._serializer(request).dumps(attempt_id),
-                    max_age=kit.services.settings.code_lifetime,
-                    secure=kit.services.settings.is_https,
-                    path=kit.mount_path or "/",
+                    max_age=ctx.services.settings.code_lifetime,
+                    secure=ctx.services.settings.is_https,
+                    path=ctx.mount_path or "/",
                 ),
             )
         )
 
     def clear(self, response: Response, request: Request) -> None:
-        kit = kit_of(request)
+        ctx = context_of(request)
         response.raw_headers.append(
             (
                 b"set-cookie",
                 clear_cookie(
-                    self.name, secure=kit.services.settings.is_https, path=kit.mount_path or "/"
+                    self.name, secure=ctx.services.settings.is_https, path=ctx.mount_path or "/"
                 ),
             )
         )

@@ -13,8 +13,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from ..context import context_of
 from ..errors import StoreError
-from .helpers import SECURITY_HEADERS, kit_of
+from .helpers import SECURITY_HEADERS
 
 __all__ = ["exception_handlers", "simple_error_page"]
 
@@ -59,13 +60,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _store_error(request: Request, exc: Exception) -> Response:
     logger.error("database unavailable: %s", exc)
-    return simple_error_page(503, kit_of(request).services.messages("unavailable"))
+    return simple_error_page(503, context_of(request).services.messages("unavailable"))
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     # %r: a decoded path may hold CR/LF, which must not forge log lines (ASVS 16.4.1).
     logger.exception("unexpected error in %s %r", request.method, request.url.path)
-    return simple_error_page(500, kit_of(request).services.messages("server_error"))
+    return simple_error_page(500, context_of(request).services.messages("server_error"))
 
 
 def exception_handlers() -> dict[Any, Any]:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from ..context import context_of
 from ..security.passwords import password_guidance
-from .helpers import SECURITY_HEADERS, base_context, kit_of, read_form
+from .helpers import SECURITY_HEADERS, base_context, read_form
 
 __all__ = ["password_guidance_endpoint"]
 
@@ -24,9 +25,9 @@ class Check:
 
 
 async def password_guidance_endpoint(request: Request) -> Response:
-    kit = kit_of(request)
-    settings = kit.services.settings
-    t = kit.services.messages
+    ctx = context_of(request)
+    settings = ctx.services.settings
+    t = ctx.services.messages
     form = await read_form(request)
     password = str(form.get("password") or "")[: settings.password_max_length + 1]
     email = str(form.get("email") or "")[:254] or None
@@ -50,6 +51,6 @@ async def password_guidance_endpoint(request: Request) -> Response:
         ]
         if email:
             checks.append(Check(t("guidance_not_email"), "password_is_email" not in failing))
-    template = kit.services.templates.get_template("authkit/components/password_guidance.html")
+    template = ctx.services.templates.get_template("authkit/components/password_guidance.html")
     html = template.render({**base_context(request), "checks": checks})
     return HTMLResponse(html, headers=dict(SECURITY_HEADERS))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncGenerator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from starlette.datastructures import FormData
@@ -19,15 +19,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from wtforms import Form
 from wtforms.validators import Length
 
+from ..access import auth
+from ..context import KitContext, context_of, request_cookies, request_meta
 from ..cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
 from ..errors import FlowError, RateLimited
-from ..middleware import KIT_KEY, auth, request_cookies, request_meta
 from ..security.csrf import CSRF_COOKIE, new_csrf_value
 from ..security.redirects import safe_redirect_url
 from ..sessions import RequestMeta, SessionStart
-
-if TYPE_CHECKING:
-    from ..app import AuthKit
 
 __all__ = [
     "MAX_FORM_BYTES",
@@ -39,7 +37,6 @@ __all__ = [
     "errors_of",
     "flow_error_page",
     "is_htmx",
-    "kit_of",
     "limit_errors",
     "meta_of",
     "new_csp_nonce",
@@ -92,17 +89,12 @@ def new_csp_nonce() -> str:
     return secrets.token_urlsafe(16)
 
 
-def kit_of(request: Request) -> AuthKit:
-    kit: AuthKit = request.scope[KIT_KEY]
-    return kit
-
-
 def cookies_of(request: Request) -> Mapping[str, str]:
     return request_cookies(request.scope)
 
 
 def meta_of(request: Request) -> RequestMeta:
-    return request_meta(kit_of(request), request.scope)
+    return request_meta(context_of(request), request.scope)
 
 
 async def read_form(request: Request) -> FormData:
@@ -145,7 +137,7 @@ async def read_form(request: Request) -> FormData:
 
 def csrf_ok(request: Request, form: FormData) -> bool:
     submitted = form.get("csrf_token") or request.headers.get("x-csrf-token")
-    return kit_of(request).csrf.is_valid(
+    return context_of(request).csrf.is_valid(
         submitted=submitted if isinstance(submitted, str) else None,
         cookies=cookies_of(request),
         headers=request.headers,
@@ -153,16 +145,16 @@ def csrf_ok(request: Request, form: FormData) -> bool:
     )
 
 
-def errors_of(kit: AuthKit, error: FlowError) -> dict[str, str]:
+def errors_of(ctx: KitContext, error: FlowError) -> dict[str, str]:
     """A flow error as {field: message}; form-wide errors use the key `__all__`."""
-    return {error.field or "__all__": kit.services.messages(error.code, **error.params)}
+    return {error.field or "__all__": ctx.services.messages(error.code, **error.params)}
 
 
 def flow_error_page(
     request: Request, name: str, error: FlowError, *, status_code: int = 422, **context: Any
 ) -> HTMLResponse:
     """Re-render a form with the flow's message; 429 with Retry-After when rate limited."""
-    errors = errors_of(kit_of(request), error)
+    errors = errors_of(context_of(request), error)
     if isinstance(error, RateLimited):
         response = page(request, name, errors=errors, status_code=429, **context)
         response.headers["Retry-After"] = str(error.retry_after)
@@ -172,16 +164,16 @@ def flow_error_page(
 
 def base_context(request: Request) -> dict[str, Any]:
     """What every page and component template receives."""
-    kit = kit_of(request)
-    svc = kit.services
+    ctx = context_of(request)
+    svc = ctx.services
     return {
         "request": request,
         "app_name": svc.settings.app_name,
         "auth": auth(request),
-        "csrf_token": kit.csrf.token(request.scope, cookies_of(request)),
+        "csrf_token": ctx.csrf.token(request.scope, cookies_of(request)),
         "mount": svc.mount_path,
         "t": svc.messages,
-        "theme": kit.theme,
+        "theme": ctx.theme,
         "errors": {},
         "notice": None,
         "name_fields": svc.settings.name_fields,
@@ -204,7 +196,7 @@ def page(request: Request, name: str, *, status_code: int = 200, **context: Any)
     Render the sub-app page `name` (`authkit/pages/<name>.html`), or only its component
     (`authkit/components/<name>.html`) for htmx, which swaps it in place.
     """
-    svc = kit_of(request).services
+    svc = context_of(request).services
     folder = "components" if is_htmx(request) else "pages"
     template = svc.templates.get_template(f"authkit/{folder}/{name}.html")
     nonce = new_csp_nonce()
@@ -215,7 +207,7 @@ def page(request: Request, name: str, *, status_code: int = 200, **context: Any)
 
 
 def redirect_target(request: Request, value: str | None, *, default: str | None = None) -> str:
-    settings = kit_of(request).services.settings
+    settings = context_of(request).services.settings
     return safe_redirect_url(
         value, default=default or settings.after_sign_in_url, base_url=settings.base_url
     )
@@ -232,7 +224,7 @@ def redirect(request: Request, url: str, *, navigate: bool = True) -> Response:
 
 
 def set_session_cookies(response: Response, request: Request, start: SessionStart) -> None:
-    settings = kit_of(request).services.settings
+    settings = context_of(request).services.settings
     secure = settings.is_https
     # A new CSRF secret with every new session: one planted before sign-in is worthless.
     response.raw_headers.append(
@@ -255,12 +247,12 @@ def set_session_cookies(response: Response, request: Request, start: SessionStar
 
 
 def clear_session_cookies(response: Response, request: Request) -> None:
-    secure = kit_of(request).services.settings.is_https
+    secure = context_of(request).services.settings.is_https
     for name in (SESSION_COOKIE, REFRESH_COOKIE):
         response.raw_headers.append((b"set-cookie", clear_cookie(name, secure=secure)))
 
 
-def limit_errors(kit: AuthKit, form: Form) -> dict[str, str]:
+def limit_errors(ctx: KitContext, form: Form) -> dict[str, str]:
     """Messages for fields over their length limit (WTForms' only job here)."""
     form.validate()
     errors: dict[str, str] = {}
@@ -269,5 +261,5 @@ def limit_errors(kit: AuthKit, form: Form) -> dict[str, str]:
             (int(getattr(v, "max", 0)) for v in form[name].validators if isinstance(v, Length)),
             0,
         )
-        errors[name] = kit.services.messages("too_long", max=limit)
+        errors[name] = ctx.services.messages("too_long", max=limit)
     return errors

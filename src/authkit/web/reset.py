@@ -12,6 +12,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..context import context_of
 from ..errors import CodeExpired, FlowError, RateLimited
 from ..flows.reset import (
     ResetAttempt,
@@ -27,7 +28,6 @@ from .helpers import (
     clear_session_cookies,
     csrf_ok,
     flow_error_page,
-    kit_of,
     limit_errors,
     meta_of,
     page,
@@ -53,11 +53,11 @@ REFERRER_POLICY = "no-referrer"
 
 async def _cookie_attempt(request: Request) -> ResetAttempt | None:
     attempt_id = ATTEMPT.read(request)
-    return await get_attempt(kit_of(request).services, attempt_id) if attempt_id else None
+    return await get_attempt(context_of(request).services, attempt_id) if attempt_id else None
 
 
 async def forgot_password_endpoint(request: Request) -> Response:
-    kit = kit_of(request)
+    ctx = context_of(request)
     if request.method == "GET":
         wanted = redirect_target(request, request.query_params.get("redirect_url"))
         return page(
@@ -67,19 +67,19 @@ async def forgot_password_endpoint(request: Request) -> Response:
     data = await read_form(request)
     form = ForgotPasswordForm(data)
     if not csrf_ok(request, data):
-        errors = {"__all__": kit.services.messages("csrf_failed")}
+        errors = {"__all__": ctx.services.messages("csrf_failed")}
         return page(request, FORGOT_TEMPLATE, form=form, errors=errors, status_code=403)
-    if errors := limit_errors(kit, form):
+    if errors := limit_errors(ctx, form):
         return page(request, FORGOT_TEMPLATE, form=form, errors=errors, status_code=422)
     try:
         attempt = await start_reset(
-            kit.services, email=form.email.data or "", meta=meta_of(request)
+            ctx.services, email=form.email.data or "", meta=meta_of(request)
         )
     except FlowError as error:
         return flow_error_page(request, FORGOT_TEMPLATE, error, form=form)
     # Same redirect and cookie whether or not the address has an account: no enumeration.
     target = redirect_target(request, form.redirect_url.data)
-    reset_url = f"{kit.mount_path}/reset-password?redirect_url={quote(target, safe='')}"
+    reset_url = f"{ctx.mount_path}/reset-password?redirect_url={quote(target, safe='')}"
     # With htmx, fetch follows this redirect and the reset step swaps in place.
     response = redirect(request, reset_url, navigate=False)
     ATTEMPT.set(response, request, attempt.id)
@@ -98,8 +98,8 @@ async def reset_password_endpoint(request: Request) -> Response:
 
 
 async def _reset_password(request: Request) -> Response:
-    kit = kit_of(request)
-    svc = kit.services
+    ctx = context_of(request)
+    svc = ctx.services
     if request.method == "GET":
         wanted = redirect_target(request, request.query_params.get("redirect_url"))
         token = request.query_params.get("token")
@@ -111,7 +111,7 @@ async def _reset_password(request: Request) -> Response:
             # The token leaves the URL at once, so browser history, server logs and any
             # Referer never keep it: it moves to a path-scoped, HttpOnly cookie (#34).
             clean_url = (
-                f"{kit.mount_path}/reset-password?link=1&redirect_url={quote(wanted, safe='')}"
+                f"{ctx.mount_path}/reset-password?link=1&redirect_url={quote(wanted, safe='')}"
             )
             response = redirect(request, clean_url, navigate=False)
             LINK.set(response, request, token)
@@ -123,7 +123,7 @@ async def _reset_password(request: Request) -> Response:
             return _reset_page(request, form, attempt, by_link=True)
         attempt = await _cookie_attempt(request)
         if attempt is None:
-            return redirect(request, f"{kit.mount_path}/forgot-password")
+            return redirect(request, f"{ctx.mount_path}/forgot-password")
         form = ResetPasswordForm(data={"redirect_url": wanted})
         return _reset_page(request, form, attempt, by_link=False)
 
@@ -143,7 +143,7 @@ async def _reset_password(request: Request) -> Response:
         return _reset_page(request, form, attempt, by_link=by_link, errors=errors, status_code=403)
     if attempt is None:
         return _expired(request, form, by_link=by_link)
-    if errors := limit_errors(kit, form):
+    if errors := limit_errors(ctx, form):
         return _reset_page(request, form, attempt, by_link=by_link, errors=errors, status_code=422)
     try:
         if by_link:
@@ -170,7 +170,7 @@ async def _reset_password(request: Request) -> Response:
     # No automatic sign-in (OWASP Forgot Password): the owner proves the new password.
     target = redirect_target(request, form.redirect_url.data)
     response = redirect(
-        request, f"{kit.mount_path}/sign-in?reset=1&redirect_url={quote(target, safe='')}"
+        request, f"{ctx.mount_path}/sign-in?reset=1&redirect_url={quote(target, safe='')}"
     )
     ATTEMPT.clear(response, request)
     LINK.clear(response, request)
@@ -193,7 +193,7 @@ def _reset_page(
     if attempt is None:
         status = status_code if status_code >= 400 else 410
         return _expired(request, form, by_link=by_link, status_code=status)
-    svc = kit_of(request).services
+    svc = context_of(request).services
     context = {
         "form": form,
         "email": attempt.email,
@@ -222,7 +222,7 @@ def _link_rate_limited(request: Request, error: RateLimited) -> Response:
 def _expired(
     request: Request, form: ResetPasswordForm, *, by_link: bool, status_code: int = 410
 ) -> Response:
-    svc = kit_of(request).services
+    svc = context_of(request).services
     if by_link:
         form.token.data = ""  # never echo a token we did not accept
         context = {"form": form, "email": "", "by_link": True, "link_expired": True}

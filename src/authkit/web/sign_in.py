@@ -5,15 +5,15 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..access import auth
+from ..context import context_of
 from ..errors import FlowError
 from ..flows.sign_in import sign_in, sign_out
 from ..forms import SignInForm
-from ..middleware import auth
 from .helpers import (
     clear_session_cookies,
     csrf_ok,
     flow_error_page,
-    kit_of,
     limit_errors,
     meta_of,
     page,
@@ -29,7 +29,7 @@ TEMPLATE = "sign_in"
 
 
 async def sign_in_endpoint(request: Request) -> Response:
-    kit = kit_of(request)
+    ctx = context_of(request)
     if request.method == "GET":
         wanted = request.query_params.get("redirect_url")
         if auth(request).is_signed_in:
@@ -37,7 +37,7 @@ async def sign_in_endpoint(request: Request) -> Response:
         form = SignInForm(data={"redirect_url": redirect_target(request, wanted)})
         # After a reset the page says so; a fixed message, never text from the URL.
         reset = request.query_params.get("reset") == "1"
-        notice = kit.services.messages("password_reset_done") if reset else None
+        notice = ctx.services.messages("password_reset_done") if reset else None
         return page(request, TEMPLATE, form=form, notice=notice)
 
     data = await read_form(request)
@@ -45,13 +45,13 @@ async def sign_in_endpoint(request: Request) -> Response:
     password = form.password.data or ""
     form.password.data = ""  # never echo a password back
     if not csrf_ok(request, data):
-        errors = {"__all__": kit.services.messages("csrf_failed")}
+        errors = {"__all__": ctx.services.messages("csrf_failed")}
         return page(request, TEMPLATE, form=form, errors=errors, status_code=403)
-    if errors := limit_errors(kit, form):
+    if errors := limit_errors(ctx, form):
         return page(request, TEMPLATE, form=form, errors=errors, status_code=422)
     try:
         start = await sign_in(
-            kit.services, email=form.email.data or "", password=password, meta=meta_of(request)
+            ctx.services, email=form.email.data or "", password=password, meta=meta_of(request)
         )
     except FlowError as error:
         return flow_error_page(request, TEMPLATE, error, form=form)
@@ -61,24 +61,24 @@ async def sign_in_endpoint(request: Request) -> Response:
 
 
 async def sign_out_endpoint(request: Request) -> Response:
-    kit = kit_of(request)
+    ctx = context_of(request)
     form = await read_form(request)
     if not csrf_ok(request, form):
-        errors = {"__all__": kit.services.messages("csrf_failed")}
+        errors = {"__all__": ctx.services.messages("csrf_failed")}
         return page(request, "sign_out_confirm", errors=errors, status_code=403)
     state = auth(request)
     if state.user_id is not None and state.session_id is not None:
         await sign_out(
-            kit.services, user_id=state.user_id, session_id=state.session_id, meta=meta_of(request)
+            ctx.services, user_id=state.user_id, session_id=state.session_id, meta=meta_of(request)
         )
     target = redirect_target(
         request,
         str(form.get("redirect_url") or ""),
-        default=kit.services.settings.after_sign_out_url,
+        default=ctx.services.settings.after_sign_out_url,
     )
     response = redirect(request, target)
     clear_session_cookies(response, request)
-    clear_site_data = kit.services.settings.sign_out_clear_site_data.strip()
+    clear_site_data = ctx.services.settings.sign_out_clear_site_data.strip()
     if clear_site_data:
         response.headers["Clear-Site-Data"] = clear_site_data
     return response

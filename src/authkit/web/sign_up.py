@@ -10,6 +10,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..access import auth
+from ..context import context_of
 from ..errors import CodeExpired, FlowError
 from ..flows.sign_up import (
     SignUpAttempt,
@@ -19,12 +21,10 @@ from ..flows.sign_up import (
     verify_sign_up,
 )
 from ..forms import CodeForm, SignUpForm
-from ..middleware import auth
 from .attempt_cookie import AttemptCookie
 from .helpers import (
     csrf_ok,
     flow_error_page,
-    kit_of,
     limit_errors,
     meta_of,
     page,
@@ -42,7 +42,7 @@ CODE_TEMPLATE = "verify_code"
 
 
 async def sign_up_endpoint(request: Request) -> Response:
-    kit = kit_of(request)
+    ctx = context_of(request)
     if request.method == "GET":
         wanted = request.query_params.get("redirect_url")
         if auth(request).is_signed_in:
@@ -55,13 +55,13 @@ async def sign_up_endpoint(request: Request) -> Response:
     password = form.password.data or ""
     form.password.data = ""  # never echo a password back
     if not csrf_ok(request, data):
-        errors = {"__all__": kit.services.messages("csrf_failed")}
+        errors = {"__all__": ctx.services.messages("csrf_failed")}
         return page(request, FORM_TEMPLATE, form=form, errors=errors, status_code=403)
-    if errors := limit_errors(kit, form):
+    if errors := limit_errors(ctx, form):
         return page(request, FORM_TEMPLATE, form=form, errors=errors, status_code=422)
     try:
         attempt = await start_sign_up(
-            kit.services,
+            ctx.services,
             email=form.email.data or "",
             password=password,
             first_name=form.first_name.data,
@@ -72,19 +72,19 @@ async def sign_up_endpoint(request: Request) -> Response:
         return flow_error_page(request, FORM_TEMPLATE, error, form=form)
     target = redirect_target(request, form.redirect_url.data)
     # With htmx, fetch follows this redirect and the code step swaps in place.
-    verify_url = f"{kit.mount_path}/sign-up/verify?redirect_url={quote(target, safe='')}"
+    verify_url = f"{ctx.mount_path}/sign-up/verify?redirect_url={quote(target, safe='')}"
     response = redirect(request, verify_url, navigate=False)
     ATTEMPT.set(response, request, attempt.id)
     return response
 
 
 async def verify_endpoint(request: Request) -> Response:
-    kit = kit_of(request)
+    ctx = context_of(request)
     attempt_id = ATTEMPT.read(request)
-    attempt = await get_attempt(kit.services, attempt_id) if attempt_id else None
+    attempt = await get_attempt(ctx.services, attempt_id) if attempt_id else None
     if request.method == "GET":
         if attempt is None:
-            return redirect(request, f"{kit.mount_path}/sign-up")
+            return redirect(request, f"{ctx.mount_path}/sign-up")
         wanted = redirect_target(request, request.query_params.get("redirect_url"))
         form = CodeForm(data={"redirect_url": wanted})
         return _code_page(request, form, attempt)
@@ -92,15 +92,15 @@ async def verify_endpoint(request: Request) -> Response:
     data = await read_form(request)
     form = CodeForm(data)
     if not csrf_ok(request, data):
-        errors = {"__all__": kit.services.messages("csrf_failed")}
+        errors = {"__all__": ctx.services.messages("csrf_failed")}
         return _code_page(request, form, attempt, errors=errors, status_code=403)
-    if errors := limit_errors(kit, form):
+    if errors := limit_errors(ctx, form):
         return _code_page(request, form, attempt, errors=errors, status_code=422)
     if attempt is None:
         return _expired(request, form)
     try:
         start = await verify_sign_up(
-            kit.services, attempt_id=attempt.id, code=form.code.data or "", meta=meta_of(request)
+            ctx.services, attempt_id=attempt.id, code=form.code.data or "", meta=meta_of(request)
         )
     except CodeExpired:
         return _expired(request, form)
@@ -114,26 +114,26 @@ async def verify_endpoint(request: Request) -> Response:
 
 
 async def resend_endpoint(request: Request) -> Response:
-    kit = kit_of(request)
+    ctx = context_of(request)
     data = await read_form(request)
     form = CodeForm(data)
     form.code.data = ""
     attempt_id = ATTEMPT.read(request)
-    attempt = await get_attempt(kit.services, attempt_id) if attempt_id else None
+    attempt = await get_attempt(ctx.services, attempt_id) if attempt_id else None
     if not csrf_ok(request, data):
-        errors = {"__all__": kit.services.messages("csrf_failed")}
+        errors = {"__all__": ctx.services.messages("csrf_failed")}
         return _code_page(request, form, attempt, errors=errors, status_code=403)
     if attempt is None:
         return _expired(request, form)
     try:
         attempt = await resend_sign_up_code(
-            kit.services, attempt_id=attempt.id, meta=meta_of(request)
+            ctx.services, attempt_id=attempt.id, meta=meta_of(request)
         )
     except CodeExpired:
         return _expired(request, form)
     except FlowError as error:
         return _code_page(request, form, attempt, error=error, status_code=429)
-    notice = kit.services.messages("code_resent", email=attempt.email)
+    notice = ctx.services.messages("code_resent", email=attempt.email)
     return _code_page(request, form, attempt, notice=notice)
 
 
@@ -155,8 +155,8 @@ def _code_page(
                 request, FORM_TEMPLATE, form=sign_up_form, errors=errors or {}, status_code=403
             )
         return _expired(request, form)
-    kit = kit_of(request)
-    now = kit.services.clock().timestamp()
+    ctx = context_of(request)
+    now = ctx.services.clock().timestamp()
     context = {
         "form": form,
         "email": attempt.email,
@@ -172,7 +172,7 @@ def _code_page(
 
 
 def _expired(request: Request, form: CodeForm) -> Response:
-    kit = kit_of(request)
+    ctx = context_of(request)
     sign_up_form = SignUpForm(data={"redirect_url": form.redirect_url.data or ""})
-    errors = {"__all__": kit.services.messages("attempt_missing")}
+    errors = {"__all__": ctx.services.messages("attempt_missing")}
     return page(request, FORM_TEMPLATE, form=sign_up_form, errors=errors, status_code=410)

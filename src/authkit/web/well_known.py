@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..context import context_of
 from ..security.tokens import JWKS_MAX_AGE_SECONDS
 from ..sessions import reload_keys_if_stale
-from .helpers import kit_of
 
 __all__ = ["jwks_endpoint", "openid_configuration_endpoint", "theme_css_endpoint"]
 
@@ -17,14 +17,14 @@ CACHE_CONTROL = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
 
 
 async def jwks_endpoint(request: Request) -> Response:
-    svc = kit_of(request).services
+    svc = context_of(request).services
     # Every worker publishes what the database holds, give or take one reload interval.
     await reload_keys_if_stale(svc)
     return JSONResponse(svc.keyring.jwks(), headers={"Cache-Control": CACHE_CONTROL})
 
 
 async def openid_configuration_endpoint(request: Request) -> Response:
-    issuer = kit_of(request).issuer
+    issuer = context_of(request).services.keyring.issuer
     document = {
         "issuer": issuer,
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
@@ -38,7 +38,7 @@ async def openid_configuration_endpoint(request: Request) -> Response:
 
 
 async def theme_css_endpoint(request: Request) -> Response:
-    theme = kit_of(request).theme
+    theme = context_of(request).theme
     # Versioned URL (?v=<hash of the content>): safe to cache for long.
     cache = "public, max-age=31536000, immutable" if request.query_params.get("v") else "no-cache"
     return Response(
