@@ -13,7 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from .errors import FieldError
 from .store.models import EMAIL_MAX_LENGTH
 
-__all__ = ["Address", "normalize_email"]
+__all__ = ["Address", "comparison_form", "normalize_email"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,4 +47,9 @@ def normalize_email(raw: str) -> Address:
     # significant, and one person must not hold two accounts by changing case. lower(),
     # not casefold(): "ß"/"ss", "ﬀ"/"ff" or full-width letters stay distinct addresses, so
     # no look-alike can ever match someone else's account (Django CVE-2019-19844).
-    return Address(email=email, normalized=unicodedata.normalize("NFC", email).lower())
+    return Address(email=email, normalized=comparison_form(email))
+
+
+def comparison_form(email: str) -> str:
+    """The normalized form of an address already checked by `normalize_email`."""
+    return unicodedata.normalize("NFC", email).lower()

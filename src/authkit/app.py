@@ -26,6 +26,7 @@ from .config import Settings
 from .context import CONTEXT_KEY, KitContext
 from .email import Mailer, Outbox, make_transport
 from .errors import StoreError
+from .flows.factors import rate_limit_rules
 from .messages import Messages
 from .middleware import AuthKitMiddleware
 from .security.client_ip import TrustedProxies
@@ -94,7 +95,10 @@ class AuthKit:
                 profile=s.password_hash_profile, concurrency=s.password_hash_concurrency
             ),
             limiter=RateLimiter(
-                redis_url=s.redis_url, key=derive_key(secret, "rate-limit-keys"), rules=rate_limits
+                redis_url=s.redis_url,
+                key=derive_key(secret, "rate-limit-keys"),
+                rules=rate_limits,
+                extra_rules=rate_limit_rules(),
             ),
             mailer=mailer,
             outbox=Outbox(db=db, mailer=mailer, key=fernet_key(secret, "outbox"), clock=clock),
@@ -105,6 +109,8 @@ class AuthKit:
             store_clock=store_clock if store_clock is not None or clock is system_clock else clock,
             code_key=derive_key(secret, "email-codes"),
             refresh_key=derive_key(secret, "refresh-tokens"),
+            totp_key=fernet_key(secret, "totp-secrets"),
+            recovery_key=derive_key(secret, "recovery-codes"),
         )
         self.trusted_proxies = TrustedProxies(s.trusted_proxies.split(","))
         self.csrf = CsrfGuard(secret, allowed_origins=frozenset({s.base_origin}))

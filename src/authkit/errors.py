@@ -10,6 +10,7 @@ The one tree of errors authkit raises.
         ├── InvalidCredentials       the email or password is wrong (never says which)
         ├── CodeInvalid              the emailed code is wrong
         ├── CodeExpired              the emailed code is too old, used up or unknown
+        ├── AttemptGone              the sign-in attempt expired, finished or moved on
         ├── RateLimited(retry_after) too many attempts; try again in `retry_after` seconds
         └── SignUpClosed             the host's hook refused sign-up
 
@@ -19,6 +20,7 @@ Endpoints turn a FlowError into a message next to the field; nothing else reache
 from __future__ import annotations
 
 __all__ = [
+    "AttemptGone",
     "AuthKitError",
     "CodeExpired",
     "CodeInvalid",
@@ -94,6 +96,15 @@ class CodeInvalid(FlowError):
 class CodeExpired(FlowError):
     code = "code_expired"
     field = "code"
+
+
+class AttemptGone(FlowError):
+    """
+    The sign-in (or "Confirm it's you") attempt this browser refers to is over: expired,
+    completed, started elsewhere, or not at the step the request is for.
+    """
+
+    code = "attempt_expired"
 
 
 class RateLimited(FlowError):

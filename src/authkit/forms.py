@@ -13,9 +13,12 @@ from .store.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
 
 __all__ = [
     "CodeForm",
+    "ConfirmForm",
+    "FactorForm",
     "ForgotPasswordForm",
     "ProfileForm",
     "ResetPasswordForm",
+    "ReverifyForm",
     "SignInForm",
     "SignOutForm",
     "SignUpForm",
@@ -26,6 +29,7 @@ PASSWORD_FIELD_LIMIT = 4096
 REDIRECT_LIMIT = 2048
 #: Longer than any link token we mail (the flow checks the exact token).
 LINK_TOKEN_FIELD_LIMIT = 200
+METHOD_LIMIT = 32
 
 
 class _Base(Form):
@@ -36,6 +40,25 @@ class _Base(Form):
 class SignInForm(_Base):
     email = StringField("Email address", validators=[Length(max=EMAIL_MAX_LENGTH)])
     password = PasswordField("Password", validators=[Length(max=PASSWORD_FIELD_LIMIT)])
+    #: The first factor asked for (`password`, `email_code`, ...); empty: the default.
+    method = HiddenField(validators=[Length(max=METHOD_LIMIT)])
+    #: `choose` when the form comes from "Use another method" (no password typed yet).
+    step = HiddenField(validators=[Length(max=METHOD_LIMIT)])
+
+
+class ReverifyForm(_Base):
+    password = PasswordField("Password", validators=[Length(max=PASSWORD_FIELD_LIMIT)])
+    method = HiddenField(validators=[Length(max=METHOD_LIMIT)])
+
+
+class FactorForm(_Base):
+    """A factor's step: a code (email, app, recovery code)."""
+
+    code = StringField("Code", validators=[Length(max=40)])
+
+
+class ConfirmForm(_Base):
+    """A button that confirms an action (nothing to fill in)."""
 
 
 class SignUpForm(_Base):

@@ -99,6 +99,112 @@ MESSAGES: Mapping[str, str] = {
     "reset_link_expired": "This link has expired or was already used.",
     "reset_request_new": "Ask for a new link",
     "password_reset_done": "Your password was changed. Sign in with your new password.",
+    # sign-in methods and steps
+    "use_another_method": "Use another method",
+    "method_password": "Sign in with your password",
+    "use_password": "Use your password",
+    "method_email_code": "Email me a code",
+    "method_email_link": "Email me a sign-in link",
+    "method_totp": "Use your authenticator app",
+    "method_recovery_code": "Use a recovery code",
+    "methods_title": "Use another method",
+    "methods_subtitle": "Choose how to sign in to {app_name}.",
+    "back": "Back",
+    "or": "or",
+    "method_unavailable": "That sign-in method is not available.",
+    "attempt_expired": "That sign-in has expired. Please start again.",
+    "factor_email_code_title": "Check your email",
+    "factor_email_code_subtitle": "Enter the 6-digit code we sent to {email}.",
+    "factor_email_link_title": "Check your email",
+    "factor_email_link_subtitle": "We sent a sign-in link to {email}.",
+    "factor_email_link_same_browser": (
+        "Open the link in the email on this device, in this browser. It works once, for 10 minutes."
+    ),
+    "factor_email_link_any_browser": (
+        "Open the link in the email to sign in. It works once, for 10 minutes."
+    ),
+    "factor_totp_title": "Two-step verification",
+    "factor_totp_subtitle": "Enter the 6-digit code from your authenticator app.",
+    "factor_recovery_code_title": "Use a recovery code",
+    "factor_recovery_code_subtitle": (
+        "Enter one of the recovery codes you saved when you set up two-step verification."
+    ),
+    "totp_code_label": "Authentication code",
+    "recovery_code_label": "Recovery code",
+    "recovery_code_format": "Enter a recovery code, like abcde-12345.",
+    "recovery_code_invalid": "That recovery code is incorrect or was already used.",
+    "totp_format": "Enter the 6-digit code from your authenticator app.",
+    "totp_invalid": "That code is incorrect. Enter the newest code from your app.",
+    "no_link": "Didn't get the email?",
+    "resend_link": "Send a new link",
+    "link_resent": "We sent a new link to {email}.",
+    "link_confirm_title": "Sign in to {app_name}",
+    "link_confirm_subtitle": "Continue as {email}.",
+    "link_expired_title": "This link has expired",
+    "link_expired": "The sign-in link has expired or was already used. Ask for a new one.",
+    "link_other_browser_title": "Open the link where you asked for it",
+    "link_other_browser": (
+        "For your security, a sign-in link works only in the browser where you asked for "
+        "it. Open it there, or sign in here another way."
+    ),
+    "sign_in_again": "Sign in again",
+    # "Confirm it's you"
+    "reverify_title": "Confirm it's you",
+    "reverify_subtitle": "For your security, confirm it's you to continue as {email}.",
+    # two-step verification
+    "totp_setup_title": "Set up your authenticator app",
+    "totp_setup_subtitle": (
+        "Scan the QR code with an authenticator app, then enter the 6-digit code it shows."
+    ),
+    "totp_setup_required_subtitle": (
+        "{app_name} requires two-step verification. Scan the QR code with an "
+        "authenticator app, then enter the 6-digit code it shows."
+    ),
+    "totp_qr_title": "QR code for your authenticator app",
+    "totp_secret_label": "Can't scan it? Enter this key instead:",
+    "totp_open_link": "Open in an authenticator app on this device",
+    "totp_confirm": "Verify and turn on",
+    "cancel": "Cancel",
+    "recovery_codes_title": "Save your recovery codes",
+    "recovery_codes_subtitle": (
+        "If you lose your authenticator app, each code signs you in once. Keep them "
+        "somewhere safe: this is the only time they are shown."
+    ),
+    "recovery_codes_download": "Download as text",
+    "recovery_codes_done": "I saved my codes",
+    "security_title": "Security",
+    "security_subtitle": "Manage how you sign in.",
+    "account_nav": "Account",
+    "security_nav": "Security",
+    "profile_sections": "Profile sections",
+    "mfa_heading": "Two-step verification",
+    "status_on": "On",
+    "status_off": "Off",
+    "authenticator_app": "Authenticator app",
+    "authenticator_app_off_text": (
+        "Get a code from an app such as 1Password, Google Authenticator or Authy each "
+        "time you sign in."
+    ),
+    "authenticator_app_on_text": "Turned on {date}.",
+    "set_up": "Set up",
+    "turn_off": "Turn off",
+    "recovery_codes_heading": "Recovery codes",
+    "recovery_codes_left": "{count} of 10 codes left.",
+    "regenerate": "Generate new codes",
+    "mfa_off_title": "Turn off two-step verification?",
+    "mfa_off_text": (
+        "Signing in will need only your password or an emailed code, and your recovery "
+        "codes stop working."
+    ),
+    "mfa_off_submit": "Turn off",
+    "regenerate_title": "Generate new recovery codes?",
+    "regenerate_text": "Your current recovery codes stop working as soon as new ones are made.",
+    "regenerate_submit": "Generate new codes",
+    "mfa_turned_off": "Two-step verification is off.",
+    "mfa_required": "Two-step verification is required on this site: it cannot be turned off.",
+    "mfa_off": "Two-step verification is not on.",
+    "totp_exists": "An authenticator app is already set up.",
+    "totp_setup_expired": "That set-up has expired. Please start again.",
 }
 
 

@@ -42,6 +42,10 @@ class Services:
     code_key: bytes
     #: Key deriving refresh tokens (derived from the secret key).
     refresh_key: bytes
+    #: Fernet key encrypting TOTP secrets (derived from the secret key).
+    totp_key: bytes
+    #: Key hashing recovery codes (derived from the secret key).
+    recovery_key: bytes
     #: Where the sub-app is mounted in the host (found by `install()`).
     mount_path: str = "/auth"
     #: When this process last deleted ended sessions and codes (pruning.py).

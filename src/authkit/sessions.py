@@ -22,7 +22,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,7 +44,10 @@ __all__ = [
     "RequestMeta",
     "SessionStart",
     "create_session",
+    "factor_ages",
     "load_keys",
+    "mint_session",
+    "prepare_session",
     "refresh_session",
     "revoke_all_sessions",
     "revoke_session",
@@ -153,49 +156,96 @@ async def rotate_keys(svc: Services, *, immediately: bool = False) -> str:
     return row.kid
 
 
-async def create_session(svc: Services, *, user_id: str, meta: RequestMeta) -> SessionStart:
-    """Start a new session for `user_id` with a fresh refresh token."""
+async def prepare_session(svc: Services) -> None:
+    """
+    What creating a session needs done first, outside any transaction (each opens its
+    own): signing keys no older than a reload interval, and ended rows pruned when due.
+    """
     await reload_keys_if_stale(svc)
     await prune_if_due(svc)
+
+
+async def create_session(
+    svc: Services,
+    s: AsyncSession,
+    *,
+    user_id: str,
+    meta: RequestMeta,
+    amr: Sequence[str],
+    first_factor_at: datetime,
+    second_factor_at: datetime | None = None,
+) -> SessionStart:
+    """
+    Start a new session for `user_id` with a fresh refresh token, in the open
+    transaction `s` (with the audit row and mail of the sign-in that starts it). `amr`
+    names the factors that proved the user, and the two times say when (the token's
+    `fva`). Call `prepare_session` before opening `s`.
+    """
     now = svc.clock()
     session_id = new_id("sess")
     salt = secrets.token_urlsafe(REFRESH_SALT_BYTES)
     refresh_token = _refresh_token(svc.refresh_key, session_id, salt, 0)
-    async with svc.db.session() as s:
-        at = await _store_now(svc, s)
-        expires_at = _session_expiry(svc, at, at)
-        s.add(
-            SessionRow(
-                id=session_id,
-                user_id=user_id,
-                refresh_hash=token_hash(refresh_token),
-                refresh_salt=salt,
-                refresh_generation=0,
-                created_at=at,
-                last_active_at=at,
-                expires_at=expires_at,
-                user_agent=meta.user_agent[:512],
-                ip_address=meta.ip_address[:64],
-            )
-        )
-    return _start(svc, user_id, session_id, refresh_token, expires_at, now)
+    at = await _store_now(svc, s)
+    expires_at = _session_expiry(svc, at, at)
+    row = SessionRow(
+        id=session_id,
+        user_id=user_id,
+        refresh_hash=token_hash(refresh_token),
+        refresh_salt=salt,
+        refresh_generation=0,
+        created_at=at,
+        last_active_at=at,
+        expires_at=expires_at,
+        user_agent=meta.user_agent[:512],
+        ip_address=meta.ip_address[:64],
+        amr=list(amr),
+        first_factor_at=first_factor_at,
+        second_factor_at=second_factor_at,
+    )
+    s.add(row)
+    return _start(svc, row, refresh_token, expires_at, now)
+
+
+def mint_session(svc: Services, row: SessionRow) -> str:
+    """A new session token for a session whose factor times just moved (a "Confirm it's
+    you"); the refresh token the browser holds stays as it is."""
+    token, _ = svc.keyring.mint_session_token(
+        user_id=row.user_id,
+        session_id=row.id,
+        now=svc.clock(),
+        lifetime_seconds=svc.settings.session_token_lifetime,
+        extra_claims={"fva": factor_ages(row, svc.clock())},
+    )
+    return token
 
 
 def _start(
     svc: Services,
-    user_id: str,
-    session_id: str,
+    row: SessionRow,
     refresh_token: str,
     expires_at: datetime,
     now: datetime,
 ) -> SessionStart:
     token, claims = svc.keyring.mint_session_token(
-        user_id=user_id,
-        session_id=session_id,
+        user_id=row.user_id,
+        session_id=row.id,
         now=now,
         lifetime_seconds=svc.settings.session_token_lifetime,
+        extra_claims={"fva": factor_ages(row, now)},
     )
-    return SessionStart(user_id, session_id, token, claims, refresh_token, expires_at)
+    return SessionStart(row.user_id, row.id, token, claims, refresh_token, expires_at)
+
+
+def factor_ages(row: SessionRow, now: datetime) -> list[int]:
+    """The `fva` claim (Clerk's): whole minutes since the session last verified a first
+    and a second factor, -1 where it never did."""
+    return [_minutes_since(row.first_factor_at, now), _minutes_since(row.second_factor_at, now)]
+
+
+def _minutes_since(at: datetime | None, now: datetime) -> int:
+    if at is None:
+        return -1
+    return max(0, int((now - _as_utc(at)).total_seconds() // 60))
 
 
 async def refresh_session(
@@ -237,7 +287,7 @@ async def refresh_session(
             rotated = await _rotate(svc, s, row, at)
             if rotated is not None:
                 token, expires_at = rotated
-                return _start(svc, row.user_id, row.id, token, expires_at, now)
+                return _start(svc, row, token, expires_at, now)
             # Another worker rotated this very token a moment ago: read what it wrote.
             found = await _load_session(s, parsed.session_id)
             if found is None or not _is_usable(found[0], found[1], at):
@@ -246,7 +296,7 @@ async def refresh_session(
         if parsed.generation == row.refresh_generation - 1 and _within_grace(row, at):
             generation = row.refresh_generation
             current = _refresh_token(svc.refresh_key, row.id, row.refresh_salt, generation)
-            return _start(svc, row.user_id, row.id, current, row.expires_at, now)
+            return _start(svc, row, current, row.expires_at, now)
         if parsed.generation < row.refresh_generation:
             await _revoke_for_reuse(s, row, parsed.generation, at, meta or RequestMeta())
     return None
@@ -339,14 +389,13 @@ async def _revoke_for_reuse(
     )
 
 
-async def revoke_session(svc: Services, session_id: str) -> bool:
-    """End one session; True when it was active."""
-    async with svc.db.session() as s:
-        result = await s.exec(
-            update(SessionRow)
-            .where(col(SessionRow.id) == session_id, col(SessionRow.revoked_at).is_(None))
-            .values(revoked_at=svc.clock())
-        )
+async def revoke_session(svc: Services, s: AsyncSession, session_id: str) -> bool:
+    """End one session, in the open transaction `s`; True when it was active."""
+    result = await s.exec(
+        update(SessionRow)
+        .where(col(SessionRow.id) == session_id, col(SessionRow.revoked_at).is_(None))
+        .values(revoked_at=svc.clock())
+    )
     return bool(result.rowcount)
 
 

@@ -10,31 +10,25 @@ the owner signs in afterwards with the new password.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from email.message import EmailMessage
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import update
 from sqlmodel import col, select
 
 from ..addresses import normalize_email
 from ..audit import record_event
-from ..email import render_email
 from ..errors import CodeExpired, CodeInvalid, FieldError
-from ..ids import new_id
-from ..security.codes import MAX_CODE_ATTEMPTS, hash_code, is_code_shaped, new_code, verify_code
+from ..security.codes import is_code_shaped
 from ..security.passwords import check_password
-from ..security.secrets import keyed_hash
 from ..services import Services
 from ..sessions import RequestMeta, revoke_all_sessions
 from ..store.models import EmailAddressRow, PasswordCredentialRow, UserRow, VerificationCodeRow
-from .sign_up import claim_code_try
+from . import email_codes
+from .notices import compose, site_url
 
 __all__ = [
-    "LINK_TOKEN_BYTES",
-    "LINK_TOKEN_MAX_LENGTH",
     "PURPOSE",
     "ResetAttempt",
     "find_link",
@@ -45,10 +39,6 @@ __all__ = [
 ]
 
 PURPOSE = "password_reset"
-#: 256 bits of randomness in every reset link (SECURITY.md: link tokens ≥ 128 bits).
-LINK_TOKEN_BYTES = 32
-#: No token we mint is longer; anything longer is refused before hashing.
-LINK_TOKEN_MAX_LENGTH = 100
 #: A "your password changed" notice still worth sending after a mail outage.
 NOTICE_LIFETIME = timedelta(days=1)
 
@@ -74,13 +64,7 @@ async def start_reset(svc: Services, *, email: str, meta: RequestMeta) -> ResetA
     # Mail bombing and probing: per sender and per address, known or not (same limits
     # either way, so the throttle reveals nothing).
     await svc.limiter.hit("reset:ip", meta.ip_address)
-    await svc.limiter.hit("code_send:ip", meta.ip_address)
-    await svc.limiter.hit("code_send:account", address.normalized)
-    now = svc.clock()
-    attempt_id = new_id("rst")
-    code = new_code()
-    token = secrets.token_urlsafe(LINK_TOKEN_BYTES)
-    expires_at = now + timedelta(seconds=svc.settings.code_lifetime)
+    await email_codes.count_send(svc, address.normalized, meta)
     async with svc.db.session() as s:
         found = (
             await s.exec(
@@ -93,49 +77,44 @@ async def start_reset(svc: Services, *, email: str, meta: RequestMeta) -> ResetA
                 )
             )
         ).first()
-        s.add(
-            VerificationCodeRow(
-                id=attempt_id,
-                purpose=PURPOSE,
-                email=address.email,
-                email_normalized=address.normalized,
-                code_hash=hash_code(svc.code_key, attempt_id, code),
-                payload=(
-                    {"user_id": found[0], "token_hash": _link_hash(svc, token)}
-                    if found is not None
-                    else {"unknown": True}
-                ),
-                created_at=now,
-                last_sent_at=now,
-                expires_at=expires_at,
-            )
+        step = email_codes.issue(
+            svc,
+            s,
+            purpose=PURPOSE,
+            address=address,
+            id_prefix="rst",
+            payload={"user_id": found[0]} if found is not None else {"unknown": True},
+            with_link=True,
         )
         record_event(
             s,
             "password_reset.started",
-            at=now,
+            at=svc.clock(),
             meta=meta,
             user_id=found[0] if found is not None else None,
-            attempt_id=attempt_id,
+            attempt_id=step.id,
         )
         # Rendered either way so both paths cost the same; only a real account gets mail.
         # Sent to the stored address, never the typed one (Django CVE-2019-19844).
         to = found[1] if found is not None else address.email
-        message = _reset_mail(svc, to=to, code=code, token=token)
+        message = compose(
+            svc,
+            "password_reset_code",
+            to,
+            code=step.code,
+            reset_url=site_url(svc, f"/reset-password?token={step.token}"),
+        )
         mail_id = await svc.outbox.add(
-            s, message, not_after=expires_at, about=attempt_id, deliver=found is not None
+            s, message, not_after=step.expires_at, about=step.id, deliver=found is not None
         )
     svc.outbox.send_soon(mail_id)
-    return ResetAttempt(attempt_id, address.email)
+    return ResetAttempt(step.id, address.email)
 
 
 async def get_attempt(svc: Services, attempt_id: str) -> ResetAttempt | None:
     """The attempt if it is still open (not used, not expired, tries left)."""
-    async with svc.db.session() as s:
-        row = await s.get(VerificationCodeRow, attempt_id)
-    if row is None or row.purpose != PURPOSE or not _is_open(svc, row):
-        return None
-    return ResetAttempt(row.id, row.email)
+    row = await email_codes.load(svc, attempt_id, PURPOSE)
+    return ResetAttempt(row.id, row.email) if row is not None else None
 
 
 async def find_link(svc: Services, token: str, meta: RequestMeta) -> ResetAttempt | None:
@@ -148,8 +127,8 @@ async def find_link(svc: Services, token: str, meta: RequestMeta) -> ResetAttemp
         RateLimited: this IP has checked too many codes and links lately.
     """
     await svc.limiter.hit("code_verify:ip", meta.ip_address)
-    row = await _row_for_token(svc, token)
-    if row is None or not _is_open(svc, row):
+    row = await email_codes.find_by_token(svc, PURPOSE, token)
+    if row is None or not email_codes.is_open(svc, row):
         return None
     return ResetAttempt(row.id, row.email)
 
@@ -174,9 +153,8 @@ async def reset_with_code(
         CodeExpired: the attempt is used, expired, out of tries or unknown.
     """
     code = code.strip().replace(" ", "")
-    async with svc.db.session() as s:
-        row = await s.get(VerificationCodeRow, attempt_id)
-    if row is None or row.purpose != PURPOSE or not _is_open(svc, row):
+    row = await email_codes.load(svc, attempt_id, PURPOSE)
+    if row is None:
         raise CodeExpired()
     if not is_code_shaped(code):
         raise FieldError("code_format", field="code")
@@ -187,10 +165,9 @@ async def reset_with_code(
     async with svc.db.session() as s:
         # Claim a try before judging the code, atomically: parallel guesses can never
         # get more than MAX_CODE_ATTEMPTS answers between them.
-        if not await claim_code_try(s, row.id, now):
+        if not await email_codes.claim_try(s, row.id, now):
             raise CodeExpired()
-    is_right = verify_code(svc.code_key, row.id, code, row.code_hash)
-    if not is_right or row.payload.get("unknown"):
+    if not email_codes.code_matches(svc, row, code) or row.payload.get("unknown"):
         async with svc.db.session() as s:
             record_event(s, "password_reset.code_failed", at=now, meta=meta, attempt_id=row.id)
         raise CodeInvalid()
@@ -208,8 +185,8 @@ async def reset_with_link(
         CodeExpired: the link is unknown, used or expired.
     """
     await svc.limiter.hit("code_verify:ip", meta.ip_address)
-    row = await _row_for_token(svc, token)
-    if row is None or not _is_open(svc, row):
+    row = await email_codes.find_by_token(svc, PURPOSE, token)
+    if row is None or not email_codes.is_open(svc, row):
         raise CodeExpired()
     _check_new_password(svc, row.email, password, password_confirm)
     await _complete(svc, row, password, method="link", meta=meta)
@@ -224,17 +201,7 @@ async def _complete(
     password_hash = await svc.hasher.hash(password)
     now = svc.clock()
     async with svc.db.session() as s:
-        # Single use even under concurrent redemption: only one UPDATE can win.
-        used = await s.exec(
-            update(VerificationCodeRow)
-            .where(
-                col(VerificationCodeRow.id) == row.id,
-                col(VerificationCodeRow.consumed_at).is_(None),
-                col(VerificationCodeRow.expires_at) > now,
-            )
-            .values(consumed_at=now)
-        )
-        if used.rowcount != 1:
+        if not await email_codes.consume(s, row.id, now):
             raise CodeExpired()
         owner = (
             await s.exec(
@@ -267,7 +234,7 @@ async def _complete(
             .where(
                 col(VerificationCodeRow.purpose) == PURPOSE,
                 col(VerificationCodeRow.consumed_at).is_(None),
-                _payload_field("user_id") == user_id,
+                email_codes.payload_field("user_id") == user_id,
             )
             .values(consumed_at=now)
         )
@@ -286,23 +253,11 @@ async def _complete(
         # The notice is committed with the change: a crash cannot change a password
         # silently.
         mail_id = await svc.outbox.add(
-            s, _changed_mail(svc, owner), not_after=now + NOTICE_LIFETIME
+            s, compose(svc, "password_changed", owner), not_after=now + NOTICE_LIFETIME
         )
     svc.outbox.send_soon(mail_id)
     # The owner proved control of the address: throttling aimed at them ends here.
     await svc.limiter.clear("sign_in:account", row.email_normalized)
-
-
-def _changed_mail(svc: Services, owner: str) -> EmailMessage:
-    base = svc.settings.base_url.rstrip("/") + svc.mount_path
-    context = {
-        "app_name": svc.settings.app_name,
-        "email": owner,
-        "reset_url": f"{base}/forgot-password",
-    }
-    return render_email(
-        svc.templates, "password_changed", context, sender=svc.settings.email_from, to=owner
-    )
 
 
 def _check_new_password(svc: Services, email: str, password: str, password_confirm: str) -> None:
@@ -315,52 +270,3 @@ def _check_new_password(svc: Services, email: str, password: str, password_confi
     )
     if password != password_confirm:
         raise FieldError("password_mismatch", field="password_confirm")
-
-
-async def _row_for_token(svc: Services, token: str) -> VerificationCodeRow | None:
-    if not token or len(token) > LINK_TOKEN_MAX_LENGTH:
-        return None
-    async with svc.db.session() as s:
-        return (
-            await s.exec(
-                select(VerificationCodeRow).where(
-                    col(VerificationCodeRow.purpose) == PURPOSE,
-                    _payload_field("token_hash") == _link_hash(svc, token),
-                )
-            )
-        ).first()
-
-
-def _payload_field(name: str) -> Any:
-    return VerificationCodeRow.__table__.c.payload[name].as_string()  # type: ignore[attr-defined]
-
-
-def _link_hash(svc: Services, token: str) -> str:
-    # Keyed: a leaked table row gives no usable link, and since nobody without the secret
-    # key can compute these hashes, looking one up by equality leaks nothing by timing.
-    return keyed_hash(svc.code_key, PURPOSE, token)
-
-
-def _is_open(svc: Services, row: VerificationCodeRow) -> bool:
-    return (
-        row.consumed_at is None
-        and row.expires_at > svc.clock()
-        and row.attempts < MAX_CODE_ATTEMPTS
-    )
-
-
-def _reset_mail(svc: Services, *, to: str, code: str, token: str) -> EmailMessage:
-    # The link is built from the configured base URL, never the Host header: a forged
-    # Host would otherwise send the token to an attacker's site.
-    base = svc.settings.base_url.rstrip("/") + svc.mount_path
-    context = {
-        "app_name": svc.settings.app_name,
-        "email": to,
-        "code": code,
-        "minutes": svc.settings.code_lifetime // 60,
-        "reset_url": f"{base}/reset-password?token={token}",
-        "sign_in_url": f"{base}/sign-in",
-    }
-    return render_email(
-        svc.templates, "password_reset_code", context, sender=svc.settings.email_from, to=to
-    )

@@ -1,115 +1,451 @@
 """
-Sign-in with email and password, and sign-out.
+The sign-in pipeline: the one seam every way of signing in plugs into.
 
-One answer for every failure (unknown address, wrong password, banned user), and the
-same work on every path: an unknown address still costs one argon2 verification.
+A sign-in is an attempt (flows/attempts.py) that moves `needs_first_factor` →
+(`needs_second_factor`) → `complete`. The pipeline knows factors only through the
+`FactorStrategy` interface (flows/factors/): it checks that the factor asked for fits
+the attempt's step, lets the factor prepare and judge, and records what was proven.
+Only `complete_sign_in` creates a session, writing the factors used (amr) and when
+they were verified on the session row, together with the audit row, in one transaction.
+
+The same pipeline runs "Confirm it's you" (reverification): an attempt of purpose
+`reverify` for a signed-in session, which ends by moving that session's factor times
+forward instead of creating a session.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..addresses import normalize_email
 from ..audit import record_event
-from ..errors import FieldError, InvalidCredentials
+from ..errors import AttemptGone, CodeExpired
 from ..services import Services
-from ..sessions import RequestMeta, SessionStart, create_session, revoke_session
-from ..store.models import EmailAddressRow, PasswordCredentialRow, UserRow
+from ..sessions import (
+    RequestMeta,
+    SessionStart,
+    create_session,
+    mint_session,
+    prepare_session,
+    revoke_session,
+)
+from ..store.models import EmailAddressRow, SessionRow, UserRow
+from .attempts import (
+    Attempt,
+    Purpose,
+    Status,
+    load_attempt,
+    new_attempt,
+    record_failure,
+    save_attempt,
+)
+from .factors import STRATEGIES, FactorKind, FactorStrategy
+from .mfa import PendingTotp, enable_totp
 
-__all__ = ["sign_in", "sign_out"]
+__all__ = [
+    "MFA_SETUP",
+    "RETURN_TO",
+    "REVERIFY_METHODS",
+    "Step",
+    "choose_factor",
+    "complete_sign_in",
+    "first_factors",
+    "is_reverified",
+    "load_attempt",
+    "second_factors",
+    "sign_out",
+    "start_reverification",
+    "start_sign_in",
+    "submit_factor",
+    "submit_mfa_setup",
+]
+
+#: The attempt-state key that marks a sign-in sent to set up a second factor
+#: (`AUTHKIT_MFA=required` and the user has none).
+MFA_SETUP = "mfa_setup"
+#: The attempt-state key keeping where the visitor was going.
+RETURN_TO = "return_to"
+#: The first factors "Confirm it's you" accepts, when the user has them: never a magic
+#: link (it would send a signed-in user to their mailbox for no gain over a code).
+REVERIFY_METHODS = ("password", "email_code")
 
 
-async def sign_in(svc: Services, *, email: str, password: str, meta: RequestMeta) -> SessionStart:
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Where an attempt stands after a request."""
+
+    attempt: Attempt
+    #: The new session, when a sign-in completed.
+    session: SessionStart | None = None
+    #: The reverified session's new token, when a step-up completed.
+    session_token: str | None = None
+    #: Recovery codes to show once (a sign-in that set up its second factor).
+    recovery_codes: tuple[str, ...] = ()
+
+    @property
+    def is_complete(self) -> bool:
+        return self.attempt.status == Status.COMPLETE
+
+
+async def start_sign_in(svc: Services, *, email: str) -> Attempt:
     """
-    Check the credentials and start a session.
+    Identify: a new attempt for the account holding `email` (a verified address), or
+    for nobody, which looks and costs the same from outside. Not saved yet: a one-step
+    sign-in (a right password, no second factor) writes it with its session.
 
     Raises:
-        FieldError: the email is not an address, or a field is empty.
-        InvalidCredentials: anything else went wrong (never says what).
+        FieldError: the email is empty, too long or not an address.
     """
     address = normalize_email(email)
-    if not password:
-        raise FieldError("required", field="password")
-    limiter = svc.limiter
-    await limiter.hit("sign_in:ip", meta.ip_address)
-    # Counted before the password is checked, atomically: a burst of parallel guesses
-    # gets no more checks than the limit allows (Keycloak CVE-2024-4629). Unknown
-    # addresses count the same, so the throttle reveals nothing; a success clears it.
-    await limiter.hit("sign_in:account", address.normalized)
-    if len(password) > svc.settings.password_max_length:
-        # Longer than any password we accept: refuse without hashing (long-password DoS).
-        await _record_failure(svc, meta, reason="too_long")
-        raise InvalidCredentials()
     async with svc.db.session() as s:
         found = (
             await s.exec(
-                select(UserRow, PasswordCredentialRow)
+                select(UserRow.id, UserRow.banned_at)
                 .join(EmailAddressRow, col(EmailAddressRow.user_id) == col(UserRow.id))
-                .join(PasswordCredentialRow, col(PasswordCredentialRow.user_id) == col(UserRow.id))
-                .where(col(EmailAddressRow.normalized) == address.normalized)
+                .where(
+                    col(EmailAddressRow.normalized) == address.normalized,
+                    col(EmailAddressRow.verified_at).is_not(None),
+                )
+            )
+        ).first()
+    return new_attempt(
+        svc,
+        purpose=Purpose.SIGN_IN,
+        identifier=address.email,
+        user_id=found[0] if found else None,
+        user_is_banned=bool(found and found[1] is not None),
+    )
+
+
+async def start_reverification(svc: Services, *, user_id: str, session_id: str) -> Attempt:
+    """
+    A "Confirm it's you" attempt for a signed-in session (not saved yet).
+
+    Raises:
+        AttemptGone: the account is gone or banned.
+    """
+    async with svc.db.session() as s:
+        found = (
+            await s.exec(
+                select(EmailAddressRow.email)
+                .join(UserRow, col(UserRow.id) == col(EmailAddressRow.user_id))
+                .where(
+                    col(EmailAddressRow.user_id) == user_id,
+                    col(EmailAddressRow.is_primary),
+                    col(UserRow.banned_at).is_(None),
+                )
             )
         ).first()
     if found is None:
-        # Same cost as a real check: response time does not reveal unknown addresses.
-        await svc.hasher.dummy_verify(password)
-        await _record_failure(svc, meta, reason="unknown_email")
-        raise InvalidCredentials()
-    user, credential = found
-    if not await svc.hasher.verify(credential.password_hash, password):
-        await _record_failure(svc, meta, reason="wrong_password", user_id=user.id)
-        raise InvalidCredentials()
-    if user.banned_at is not None:
-        await _record_failure(svc, meta, reason="banned", user_id=user.id)
-        raise InvalidCredentials()
-    if svc.hasher.needs_rehash(credential.password_hash):
-        await _rehash(svc, user.id, password)
-    await limiter.clear("sign_in:account", address.normalized)
-    start = await create_session(svc, user_id=user.id, meta=meta)
+        raise AttemptGone()
+    return new_attempt(
+        svc, purpose=Purpose.REVERIFY, identifier=found, user_id=user_id, session_id=session_id
+    )
+
+
+async def first_factors(svc: Services, attempt: Attempt) -> list[str]:
+    """
+    The first factors this attempt may use, in the order pages offer them: for a
+    sign-in, what `AUTHKIT_SIGN_IN_METHODS` lists (whoever the address belongs to, so
+    the list reveals nothing); for a step-up, those of `REVERIFY_METHODS` the user has.
+    """
+    if attempt.purpose == Purpose.SIGN_IN:
+        return list(svc.settings.sign_in_method_list)
+    return await _enrolled(svc, attempt.user_id, [STRATEGIES[n] for n in REVERIFY_METHODS])
+
+
+async def second_factors(svc: Services, attempt: Attempt) -> list[str]:
+    """The second factors the attempt's user has set up (none for an unknown user)."""
+    seconds = [s for s in STRATEGIES.values() if s.kind == FactorKind.SECOND]
+    return await _enrolled(svc, attempt.user_id, seconds)
+
+
+async def choose_factor(
+    svc: Services,
+    attempt: Attempt,
+    name: str,
+    *,
+    browser: str,
+    meta: RequestMeta,
+    again: bool = False,
+    redirect_url: str | None = None,
+) -> Attempt:
+    """
+    Get factor `name` ready (mail the code or link) and save the attempt; `again` asks
+    for a new code or link. `redirect_url` is kept for a page that continues the
+    attempt without the browser's help (a magic link opened from the mail).
+
+    Raises:
+        AttemptGone: the factor does not fit this attempt's step.
+        FlowError: `resend_too_soon`, `too_many_codes`, or `RateLimited`.
+    """
+    strategy = await _fitting(svc, attempt, name)
     async with svc.db.session() as s:
+        prepared = await strategy.prepare(svc, s, attempt, meta, again=again)
+        ready = attempt.with_state(name, prepared.state)
+        if redirect_url is not None:
+            ready = ready.with_state(RETURN_TO, {"url": redirect_url})
+        if not await save_attempt(svc, s, ready, browser=browser, previous=attempt.status):
+            raise AttemptGone()
+    for mail_id in prepared.mail_ids:
+        svc.outbox.send_soon(mail_id)
+    return replace(ready, is_saved=True)
+
+
+async def submit_factor(
+    svc: Services,
+    attempt: Attempt,
+    name: str,
+    fields: Mapping[str, str],
+    *,
+    browser: str,
+    meta: RequestMeta,
+) -> Step:
+    """
+    Judge factor `name` for this attempt and move it on; at `complete`, a sign-in gets
+    its session and a step-up its session's new token.
+
+    Raises:
+        AttemptGone: the factor does not fit this attempt's step (factor skipping), or
+            the attempt moved on meanwhile.
+        FlowError: the factor's own errors (a wrong code, `RateLimited`, ...).
+    """
+    strategy = await _fitting(svc, attempt, name)
+    if strategy.needs_prepare and not attempt.state_of(name):
+        raise AttemptGone()  # a code or link that was never sent for this attempt
+    proof = await strategy.attempt(svc, attempt, fields, meta)
+    if attempt.user_id is None or attempt.user_is_banned:
+        await record_failure(svc, attempt, meta, method=name, reason="banned")
+        raise strategy.refusal()
+    now = svc.clock()
+    if strategy.kind == FactorKind.FIRST:
+        status = await _status_after_first_factor(svc, attempt)
+        moved = replace(attempt, first_factor=name, first_factor_at=now, status=status)
+        if status == Status.NEEDS_SECOND_FACTOR and not await second_factors(svc, attempt):
+            moved = moved.with_state(MFA_SETUP, {"required": True})
+    else:
+        moved = replace(attempt, second_factor=name, second_factor_at=now, status=Status.COMPLETE)
+    if moved.status == Status.COMPLETE and moved.purpose == Purpose.SIGN_IN:
+        await prepare_session(svc)
+    mail_ids: list[str] = []
+    async with svc.db.session() as s:
+        used = await proof.use(s)
+        if not used.ok:
+            raise CodeExpired()  # a parallel request used this code first
+        mail_ids.extend(used.mail_ids)
+        step = await _record(svc, s, attempt, moved, browser=browser, meta=meta)
+    for mail_id in mail_ids:
+        svc.outbox.send_soon(mail_id)
+    return step
+
+
+async def submit_mfa_setup(
+    svc: Services,
+    attempt: Attempt,
+    pending: PendingTotp,
+    *,
+    browser: str,
+    meta: RequestMeta,
+) -> Step:
+    """
+    Finish a sign-in that had to set up its second factor: the app's first code (judged
+    by `mfa.judge_totp_setup`) confirms it and counts as the second factor; the session
+    is created in the same transaction, and the recovery codes come back to be shown.
+
+    Raises:
+        AttemptGone: the attempt is not waiting for a set-up.
+    """
+    if (
+        attempt.status != Status.NEEDS_SECOND_FACTOR
+        or not attempt.state_of(MFA_SETUP)
+        or attempt.user_id is None
+    ):
+        raise AttemptGone()
+    moved = replace(
+        attempt, second_factor="totp", second_factor_at=svc.clock(), status=Status.COMPLETE
+    )
+    await prepare_session(svc)
+    async with svc.db.session() as s:
+        codes, mail_id = await enable_totp(svc, s, pending, user_id=attempt.user_id, meta=meta)
+        step = await _record(svc, s, attempt, moved, browser=browser, meta=meta)
+    if mail_id is not None:
+        svc.outbox.send_soon(mail_id)
+    return replace(step, recovery_codes=tuple(codes))
+
+
+async def complete_sign_in(
+    svc: Services,
+    s: AsyncSession,
+    *,
+    user_id: str,
+    factors: Sequence[tuple[str, datetime]],
+    meta: RequestMeta,
+    attempt_id: str | None = None,
+    event: str | None = "sign_in",
+) -> SessionStart:
+    """
+    Create the session of a finished sign-in (or sign-up), in the open transaction `s`
+    together with its audit row: the only way a session comes to be. `factors` are the
+    (name, time) of the first factor and, if any, the second; they become the session's
+    amr and factor times, and the token's `fva`. Call `sessions.prepare_session` before
+    opening `s`; `event=None` leaves the audit row to the caller (sign-up writes its own).
+    """
+    (first, first_at), *rest = factors
+    second, second_at = rest[0] if rest else (None, None)
+    start = await create_session(
+        svc,
+        s,
+        user_id=user_id,
+        meta=meta,
+        amr=[name for name, _ in factors],
+        first_factor_at=first_at,
+        second_factor_at=second_at,
+    )
+    if event is not None:
         record_event(
             s,
-            "sign_in",
+            event,
             at=svc.clock(),
             meta=meta,
-            user_id=user.id,
+            user_id=user_id,
             session_id=start.session_id,
-            method="password",
+            method=first,
+            second_factor=second,
+            attempt_id=attempt_id,
         )
     return start
 
 
+async def is_reverified(svc: Services, *, user_id: str, session_id: str) -> bool:
+    """
+    Whether the session verified a first factor within `AUTHKIT_REVERIFICATION_WINDOW`,
+    and a second one too when the user has one set up (read from the database, so a
+    factor set up in another session counts at once).
+    """
+    window = timedelta(seconds=svc.settings.reverification_window)
+    cutoff = svc.clock() - window
+    async with svc.db.session() as s:
+        row = await s.get(SessionRow, session_id)
+        if row is None or row.user_id != user_id or row.revoked_at is not None:
+            return False
+        if row.first_factor_at is None or _as_utc(row.first_factor_at) < cutoff:
+            return False
+        seconds = [st for st in STRATEGIES.values() if st.kind == FactorKind.SECOND]
+        for strategy in seconds:
+            if await strategy.is_enrolled(svc, s, user_id):
+                return row.second_factor_at is not None and _as_utc(row.second_factor_at) >= cutoff
+    return True
+
+
 async def sign_out(svc: Services, *, user_id: str, session_id: str, meta: RequestMeta) -> None:
     """End the session; its token stops working when it expires (within seconds)."""
-    await revoke_session(svc, session_id)
     async with svc.db.session() as s:
+        await revoke_session(svc, s, session_id)
         record_event(
             s, "sign_out", at=svc.clock(), meta=meta, user_id=user_id, session_id=session_id
         )
 
 
-async def _rehash(svc: Services, user_id: str, password: str) -> None:
-    # The hashing parameters were raised since this hash was made: upgrade it now that
-    # we hold the password.
-    new_hash = await svc.hasher.hash(password)
-    async with svc.db.session() as s:
-        await s.exec(
-            update(PasswordCredentialRow)
-            .where(col(PasswordCredentialRow.user_id) == user_id)
-            .values(password_hash=new_hash, updated_at=svc.clock())
-        )
+async def _record(
+    svc: Services,
+    s: AsyncSession,
+    read: Attempt,
+    moved: Attempt,
+    *,
+    browser: str,
+    meta: RequestMeta,
+) -> Step:
+    """Save the attempt's move and, at `complete`, what completing it means."""
+    session = None
+    token = None
+    if moved.status == Status.COMPLETE:
+        assert moved.user_id is not None and moved.first_factor_at is not None
+        if moved.purpose == Purpose.SIGN_IN:
+            factors = [(moved.first_factor or "", moved.first_factor_at)]
+            if moved.second_factor is not None and moved.second_factor_at is not None:
+                factors.append((moved.second_factor, moved.second_factor_at))
+            session = await complete_sign_in(
+                svc, s, user_id=moved.user_id, factors=factors, meta=meta, attempt_id=moved.id
+            )
+            moved = replace(moved, session_id=session.session_id)
+        else:
+            token = await _reverified(svc, s, moved, meta)
+    if not await save_attempt(svc, s, moved, browser=browser, previous=read.status):
+        raise AttemptGone()  # a parallel request moved the attempt first
+    return Step(replace(moved, is_saved=True), session=session, session_token=token)
 
 
-async def _record_failure(
-    svc: Services, meta: RequestMeta, *, reason: str, user_id: str | None = None
-) -> None:
-    async with svc.db.session() as s:
-        record_event(
-            s,
-            "sign_in.failed",
-            at=svc.clock(),
-            meta=meta,
-            user_id=user_id,
-            method="password",
-            reason=reason,
+async def _reverified(svc: Services, s: AsyncSession, attempt: Attempt, meta: RequestMeta) -> str:
+    """Move the session's factor times to now; its new token carries them (`fva`)."""
+    values: dict[str, datetime] = {"first_factor_at": attempt.first_factor_at or svc.clock()}
+    if attempt.second_factor_at is not None:
+        values["second_factor_at"] = attempt.second_factor_at
+    moved = await s.exec(
+        update(SessionRow)
+        .where(
+            col(SessionRow.id) == attempt.session_id,
+            col(SessionRow.user_id) == attempt.user_id,
+            col(SessionRow.revoked_at).is_(None),
         )
+        .values(**values)
+    )
+    row = await s.get(SessionRow, attempt.session_id, populate_existing=True)
+    if moved.rowcount != 1 or row is None:
+        raise AttemptGone()
+    record_event(
+        s,
+        "session.reverified",
+        at=svc.clock(),
+        meta=meta,
+        user_id=attempt.user_id,
+        session_id=attempt.session_id,
+        method=attempt.first_factor,
+        second_factor=attempt.second_factor,
+    )
+    return mint_session(svc, row)
+
+
+async def _fitting(svc: Services, attempt: Attempt, name: str) -> FactorStrategy:
+    """The strategy `name`, if it fits the attempt's step; factor skipping (a second
+    factor before the first, a method the site does not offer) is refused."""
+    strategy = STRATEGIES.get(name)
+    if strategy is None:
+        raise AttemptGone()
+    if attempt.status == Status.NEEDS_FIRST_FACTOR:
+        fits = strategy.kind == FactorKind.FIRST and name in await first_factors(svc, attempt)
+    else:
+        fits = (
+            attempt.status == Status.NEEDS_SECOND_FACTOR
+            and strategy.kind == FactorKind.SECOND
+            and not attempt.state_of(MFA_SETUP)
+        )
+    if not fits:
+        raise AttemptGone()
+    return strategy
+
+
+async def _status_after_first_factor(svc: Services, attempt: Attempt) -> Status:
+    if await second_factors(svc, attempt):
+        return Status.NEEDS_SECOND_FACTOR
+    if attempt.purpose == Purpose.SIGN_IN and svc.settings.mfa == "required":
+        return Status.NEEDS_SECOND_FACTOR  # set one up before the session exists
+    return Status.COMPLETE
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+async def _enrolled(
+    svc: Services, user_id: str | None, strategies: Sequence[FactorStrategy]
+) -> list[str]:
+    if user_id is None:
+        return []
+    async with svc.db.session() as s:
+        return [st.name for st in strategies if await st.is_enrolled(svc, s, user_id)]

@@ -9,37 +9,30 @@ already has an account looks exactly the same to the visitor and mails the owner
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from email.message import EmailMessage
-from math import ceil
+from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..addresses import normalize_email
 from ..audit import record_event
-from ..email import render_email
-from ..errors import CodeExpired, CodeInvalid, FieldError, FlowError
+from ..errors import CodeExpired, CodeInvalid, FieldError
 from ..ids import new_id
-from ..security.codes import MAX_CODE_ATTEMPTS, hash_code, is_code_shaped, new_code, verify_code
+from ..security.codes import is_code_shaped
 from ..security.passwords import check_password
 from ..services import Services
-from ..sessions import RequestMeta, SessionStart, create_session
-from ..store.models import (
-    EmailAddressRow,
-    PasswordCredentialRow,
-    UserRow,
-    VerificationCodeRow,
-)
+from ..sessions import RequestMeta, SessionStart, prepare_session
+from ..store.models import EmailAddressRow, PasswordCredentialRow, UserRow, VerificationCodeRow
 from ..users import clean_name
+from . import email_codes
+from .email_codes import RESEND_COOLDOWN
+from .notices import compose
+from .sign_in import complete_sign_in
 
 __all__ = [
     "PURPOSE",
-    "RESEND_COOLDOWN",
     "SignUpAttempt",
-    "claim_code_try",
     "get_attempt",
     "resend_sign_up_code",
     "start_sign_up",
@@ -47,9 +40,6 @@ __all__ = [
 ]
 
 PURPOSE = "sign_up"
-#: Wait this long between two codes for one attempt; each attempt sends at most MAX_SENDS.
-RESEND_COOLDOWN = timedelta(seconds=30)
-MAX_SENDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +81,9 @@ async def start_sign_up(
         context_words=(svc.settings.app_name,),
     )
     await svc.limiter.hit("sign_up:ip", meta.ip_address)
-    await _count_send(svc, address.normalized, meta)
+    await email_codes.count_send(svc, address.normalized, meta)
     # Hash whether or not the address is taken: both paths cost the same time.
     password_hash = await svc.hasher.hash(password)
-    now = svc.clock()
-    attempt_id = new_id("sua")
-    code = new_code()
     async with svc.db.session() as s:
         owner_email = (
             await s.exec(
@@ -105,48 +92,34 @@ async def start_sign_up(
                 )
             )
         ).first()
-        taken = owner_email is not None
-        expires_at = now + timedelta(seconds=svc.settings.code_lifetime)
-        s.add(
-            VerificationCodeRow(
-                id=attempt_id,
-                purpose=PURPOSE,
-                email=address.email,
-                email_normalized=address.normalized,
-                code_hash=hash_code(svc.code_key, attempt_id, code),
-                payload=(
-                    {"taken": True}
-                    if taken
-                    else {
-                        "password_hash": password_hash,
-                        "first_name": names[0],
-                        "last_name": names[1],
-                    }
-                ),
-                created_at=now,
-                last_sent_at=now,
-                expires_at=expires_at,
-            )
+        step = email_codes.issue(
+            svc,
+            s,
+            purpose=PURPOSE,
+            address=address,
+            id_prefix="sua",
+            payload=(
+                {"taken": True}
+                if owner_email is not None
+                else {"password_hash": password_hash, "first_name": names[0], "last_name": names[1]}
+            ),
         )
-        record_event(s, "sign_up.started", at=now, meta=meta, attempt_id=attempt_id)
+        record_event(s, "sign_up.started", at=svc.clock(), meta=meta, attempt_id=step.id)
         # Same page either way; only the owner of a taken address learns about this
         # attempt, at the address we hold for them, never at the one typed here.
         if owner_email is not None:
-            message = _code_mail(svc, "sign_up_existing", owner_email, code)
+            message = compose(svc, "sign_up_existing", owner_email, code=step.code)
         else:
-            message = _code_mail(svc, "sign_up_code", address.email, code)
-        mail_id = await svc.outbox.add(s, message, not_after=expires_at, about=attempt_id)
+            message = compose(svc, "sign_up_code", address.email, code=step.code)
+        mail_id = await svc.outbox.add(s, message, not_after=step.expires_at, about=step.id)
     svc.outbox.send_soon(mail_id)
-    return SignUpAttempt(attempt_id, address.email, (now + RESEND_COOLDOWN).timestamp())
+    return _attempt(step.row)
 
 
 async def get_attempt(svc: Services, attempt_id: str) -> SignUpAttempt | None:
     """The attempt if it is still open (not used, not expired, tries left)."""
-    async with svc.db.session() as s:
-        row = await s.get(VerificationCodeRow, attempt_id)
-    if row is None or not _is_open(svc, row):
-        return None
-    return SignUpAttempt(row.id, row.email, (row.last_sent_at + RESEND_COOLDOWN).timestamp())
+    row = await email_codes.load(svc, attempt_id, PURPOSE)
+    return _attempt(row) if row is not None else None
 
 
 async def resend_sign_up_code(
@@ -159,27 +132,17 @@ async def resend_sign_up_code(
     Raises:
         CodeExpired: the attempt is gone.
         FlowError: `resend_too_soon` (with `seconds`) during the cooldown, or
-            `too_many_codes` once MAX_SENDS codes went out.
+            `too_many_codes` once `email_codes.MAX_SENDS` codes went out.
     """
-    now = svc.clock()
-    code = new_code()
+    row = await email_codes.load(svc, attempt_id, PURPOSE)
+    if row is None:
+        raise CodeExpired()
     async with svc.db.session() as s:
-        row = await s.get(VerificationCodeRow, attempt_id)
-        if row is None or not _is_open(svc, row):
-            raise CodeExpired()
-        wait = row.last_sent_at + RESEND_COOLDOWN - now
-        if wait > timedelta(0):
-            raise FlowError("resend_too_soon", field="code", seconds=ceil(wait.total_seconds()))
-        if row.sends >= MAX_SENDS:
-            raise FlowError("too_many_codes", field="code")
-        await _count_send(svc, row.email_normalized, meta)
-        row.code_hash = hash_code(svc.code_key, row.id, code)
-        row.sends += 1
-        row.last_sent_at = now
-        s.add(row)
-        record_event(s, "sign_up.code_resent", at=now, meta=meta, attempt_id=row.id)
+        step = await email_codes.reissue(svc, s, row)
+        await email_codes.count_send(svc, row.email_normalized, meta)
+        record_event(s, "sign_up.code_resent", at=svc.clock(), meta=meta, attempt_id=row.id)
         # A taken address's owner was told once; no new mail, but the same work.
-        message = _code_mail(svc, "sign_up_code", row.email, code)
+        message = compose(svc, "sign_up_code", row.email, code=step.code)
         mail_id = await svc.outbox.add(
             s,
             message,
@@ -188,7 +151,7 @@ async def resend_sign_up_code(
             deliver=not row.payload.get("taken"),
         )
     svc.outbox.send_soon(mail_id)
-    return SignUpAttempt(row.id, row.email, (now + RESEND_COOLDOWN).timestamp())
+    return _attempt(step.row)
 
 
 async def verify_sign_up(
@@ -207,113 +170,66 @@ async def verify_sign_up(
         raise FieldError("code_format", field="code")
     await svc.limiter.hit("code_verify:ip", meta.ip_address)
     now = svc.clock()
+    row = await email_codes.load(svc, attempt_id, PURPOSE)
+    if row is None:
+        raise CodeExpired()
     async with svc.db.session() as s:
-        row = await s.get(VerificationCodeRow, attempt_id)
-        if row is None or row.purpose != PURPOSE or not _is_open(svc, row):
-            raise CodeExpired()
         # Claim a try before judging the code, atomically: parallel guesses can never
         # get more than MAX_CODE_ATTEMPTS answers between them.
-        if not await claim_code_try(s, row.id, now):
+        if not await email_codes.claim_try(s, row.id, now):
             raise CodeExpired()
-    is_right = verify_code(svc.code_key, row.id, code, row.code_hash)
-    if not is_right or row.payload.get("taken"):
+    if not email_codes.code_matches(svc, row, code) or row.payload.get("taken"):
         async with svc.db.session() as s:
             record_event(s, "sign_up.code_failed", at=now, meta=meta, attempt_id=row.id)
         raise CodeInvalid()
+    await prepare_session(svc)
     try:
-        user_id = await _create_account(svc, row, now=now, meta=meta)
+        async with svc.db.session() as s:
+            user_id = await _create_account(svc, s, row, now=now, meta=meta)
+            # The code proved the address: the first session's first factor.
+            return await complete_sign_in(
+                svc, s, user_id=user_id, factors=[("email_code", now)], meta=meta, event=None
+            )
     except IntegrityError:
         # The address got an account meanwhile (a parallel sign-up won): start again.
         raise CodeExpired() from None
-    return await create_session(svc, user_id=user_id, meta=meta)
 
 
 async def _create_account(
-    svc: Services, row: VerificationCodeRow, *, now: datetime, meta: RequestMeta
+    svc: Services, s: AsyncSession, row: VerificationCodeRow, *, now: datetime, meta: RequestMeta
 ) -> str:
     user_id = new_id("user")
-    async with svc.db.session() as s:
-        # Single use even under concurrent redemption: only one UPDATE can win.
-        used = await s.exec(
-            update(VerificationCodeRow)
-            .where(
-                col(VerificationCodeRow.id) == row.id,
-                col(VerificationCodeRow.consumed_at).is_(None),
-            )
-            .values(consumed_at=now)
+    if not await email_codes.consume(s, row.id, now):
+        raise CodeExpired()
+    s.add(
+        UserRow(
+            id=user_id,
+            first_name=row.payload.get("first_name", ""),
+            last_name=row.payload.get("last_name", ""),
+            created_at=now,
+            updated_at=now,
         )
-        if used.rowcount != 1:
-            raise CodeExpired()
-        s.add(
-            UserRow(
-                id=user_id,
-                first_name=row.payload.get("first_name", ""),
-                last_name=row.payload.get("last_name", ""),
-                created_at=now,
-                updated_at=now,
-            )
+    )
+    await s.flush()
+    s.add(
+        EmailAddressRow(
+            id=new_id("email"),
+            user_id=user_id,
+            email=row.email,
+            normalized=row.email_normalized,
+            is_primary=True,
+            verified_at=now,
+            created_at=now,
         )
-        await s.flush()
-        s.add(
-            EmailAddressRow(
-                id=new_id("email"),
-                user_id=user_id,
-                email=row.email,
-                normalized=row.email_normalized,
-                is_primary=True,
-                verified_at=now,
-                created_at=now,
-            )
+    )
+    s.add(
+        PasswordCredentialRow(
+            user_id=user_id, password_hash=row.payload["password_hash"], updated_at=now
         )
-        s.add(
-            PasswordCredentialRow(
-                user_id=user_id, password_hash=row.payload["password_hash"], updated_at=now
-            )
-        )
-        record_event(s, "sign_up.completed", at=now, meta=meta, user_id=user_id, method="code")
+    )
+    record_event(s, "sign_up.completed", at=now, meta=meta, user_id=user_id, method="code")
     return user_id
 
 
-async def claim_code_try(s: AsyncSession, attempt_id: str, now: datetime) -> bool:
-    """
-    Count one try at an attempt's code in the open transaction; False when none is left
-    (used up, consumed or expired). Shared by every flow that checks an emailed code.
-    """
-    claimed = await s.exec(
-        update(VerificationCodeRow)
-        .where(
-            col(VerificationCodeRow.id) == attempt_id,
-            col(VerificationCodeRow.attempts) < MAX_CODE_ATTEMPTS,
-            col(VerificationCodeRow.consumed_at).is_(None),
-            col(VerificationCodeRow.expires_at) > now,
-        )
-        .values(attempts=col(VerificationCodeRow.attempts) + 1)
-    )
-    return claimed.rowcount == 1
-
-
-async def _count_send(svc: Services, normalized_email: str, meta: RequestMeta) -> None:
-    # Mail bombing: a cap per address and per sender on codes sent.
-    await svc.limiter.hit("code_send:ip", meta.ip_address)
-    await svc.limiter.hit("code_send:account", normalized_email)
-
-
-def _is_open(svc: Services, row: VerificationCodeRow) -> bool:
-    return (
-        row.consumed_at is None
-        and row.expires_at > svc.clock()
-        and row.attempts < MAX_CODE_ATTEMPTS
-    )
-
-
-def _code_mail(svc: Services, template: str, to: str, code: str) -> EmailMessage:
-    base = svc.settings.base_url.rstrip("/") + svc.mount_path
-    context = {
-        "app_name": svc.settings.app_name,
-        "email": to,
-        "code": code,
-        "minutes": svc.settings.code_lifetime // 60,
-        "sign_in_url": f"{base}/sign-in",
-        "reset_url": f"{base}/forgot-password",
-    }
-    return render_email(svc.templates, template, context, sender=svc.settings.email_from, to=to)
+def _attempt(row: VerificationCodeRow) -> SignUpAttempt:
+    return SignUpAttempt(row.id, row.email, (row.last_sent_at + RESEND_COOLDOWN).timestamp())

@@ -60,16 +60,20 @@ class RateLimiter:
         redis_url: str | None,
         key: bytes,
         rules: Mapping[str, str] | None = None,
+        extra_rules: Mapping[str, str] | None = None,
     ) -> None:
+        """`extra_rules` are the defaults that parts beyond the core add (the sign-in
+        factors' own); `rules` are the host's overrides, of any rule by name."""
         self._key = key
-        unknown = sorted(set(rules or {}) - set(DEFAULT_RULES))
+        defaults = {**DEFAULT_RULES, **(extra_rules or {})}
+        unknown = sorted(set(rules or {}) - set(defaults))
         if unknown:
             raise ConfigError(
                 f"Unknown rate-limit rule {unknown[0]!r}; the rules are "
-                f"{', '.join(sorted(DEFAULT_RULES))}."
+                f"{', '.join(sorted(defaults))}."
             )
         self._rules: dict[str, list[RateLimitItem]] = {}
-        for name, spec in {**DEFAULT_RULES, **(rules or {})}.items():
+        for name, spec in {**defaults, **(rules or {})}.items():
             try:
                 self._rules[name] = parse_many(spec)
             except ValueError:

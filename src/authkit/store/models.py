@@ -15,9 +15,13 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "AuditEventRow",
+    "AuthenticatorRow",
     "EmailAddressRow",
+    "OutboxRow",
     "PasswordCredentialRow",
+    "RecoveryCodeRow",
     "SessionRow",
+    "SignInAttemptRow",
     "SigningKeyRow",
     "UserRow",
     "VerificationCodeRow",
@@ -83,6 +87,82 @@ class SessionRow(SQLModel, table=True):
     revoked_at: datetime | None = None
     user_agent: str = Field(default="", max_length=512)
     ip_address: str = Field(default="", max_length=64)
+    #: The factors that started the session (`password`, `totp`, ...), in order.
+    amr: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: When a first and a second factor were last verified in this session (sign-in or
+    #: "Confirm it's you"); the session token's `fva` claim is computed from them.
+    first_factor_at: datetime | None = None
+    second_factor_at: datetime | None = None
+
+
+class SignInAttemptRow(SQLModel, table=True):
+    """
+    A sign-in (or a "Confirm it's you" step-up) in progress: who it is for, which
+    factors are proven and what is still needed. Referenced by a signed cookie bound to
+    the browser that started it; only `complete` ends in a session.
+    """
+
+    __tablename__ = "sign_in_attempts"
+
+    id: str = Field(primary_key=True, max_length=40)
+    #: `sign_in`, or `reverify` (a signed-in session proving itself again).
+    purpose: str = Field(max_length=16)
+    #: needs_identifier → needs_first_factor → needs_second_factor → complete
+    status: str = Field(max_length=32)
+    #: None while unknown, and for ever when the address has no account (the attempt
+    #: then runs its course and fails like any wrong factor).
+    user_id: str | None = Field(
+        default=None, foreign_key="users.id", max_length=40, ondelete="CASCADE"
+    )
+    #: The address as typed (domain lower-cased), shown back on the next steps.
+    identifier: str = Field(default="", max_length=EMAIL_MAX_LENGTH)
+    #: Keyed hash of the browser's CSRF secret: the attempt continues only there.
+    browser_hash: str = Field(max_length=64)
+    #: The session being reverified, or the session the sign-in created.
+    session_id: str | None = Field(default=None, max_length=40)
+    first_factor: str | None = Field(default=None, max_length=32)
+    first_factor_at: datetime | None = None
+    second_factor: str | None = Field(default=None, max_length=32)
+    second_factor_at: datetime | None = None
+    #: What factor strategies keep between steps (the id of the emailed code, ...).
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+    completed_at: datetime | None = None
+
+
+class AuthenticatorRow(SQLModel, table=True):
+    """
+    A factor a user set up beyond their password and addresses: an authenticator app
+    (`totp`). Pending until its first code confirms it.
+    """
+
+    __tablename__ = "authenticators"
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=40, ondelete="CASCADE")
+    kind: str = Field(max_length=16)
+    name: str = Field(default="", max_length=100)
+    #: The TOTP secret, Fernet-encrypted with a key derived from the secret key.
+    secret_encrypted: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime
+    confirmed_at: datetime | None = None
+    last_used_at: datetime | None = None
+    #: The TOTP time step last accepted: a code of that step or earlier never works again.
+    last_used_step: int = 0
+
+
+class RecoveryCodeRow(SQLModel, table=True):
+    """One of a user's single-use recovery codes, stored only as a keyed hash."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index("ix_recovery_codes_user_id_code_hash", "user_id", "code_hash"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", max_length=40, ondelete="CASCADE")
+    code_hash: str = Field(max_length=64)
+    created_at: datetime
+    used_at: datetime | None = None
 
 
 class VerificationCodeRow(SQLModel, table=True):

@@ -9,7 +9,22 @@ from .account import user_endpoint
 from .errors import exception_handlers
 from .guidance import password_guidance_endpoint
 from .reset import forgot_password_endpoint, reset_password_endpoint
-from .sign_in import sign_in_endpoint, sign_out_endpoint
+from .reverify import REVERIFY, reverify_endpoint
+from .security import (
+    recovery_codes_endpoint,
+    security_endpoint,
+    totp_disable_endpoint,
+    totp_setup_endpoint,
+)
+from .sign_in import (
+    SIGN_IN,
+    email_link_endpoint,
+    link_status_endpoint,
+    methods_endpoint,
+    mfa_setup_endpoint,
+    sign_in_endpoint,
+    sign_out_endpoint,
+)
 from .sign_up import resend_endpoint, sign_up_endpoint, verify_endpoint
 from .well_known import jwks_endpoint, openid_configuration_endpoint, theme_css_endpoint
 
@@ -19,11 +34,64 @@ __all__ = ["build_routes", "exception_handlers"]
 def build_routes() -> list[BaseRoute]:
     return [
         Route("/sign-in", sign_in_endpoint, methods=["GET", "POST"], name="sign_in"),
+        Route("/sign-in/methods", methods_endpoint, name="sign_in_methods"),
+        Route(
+            "/sign-in/factor/{name}",
+            SIGN_IN.factor_endpoint,
+            methods=["GET", "POST"],
+            name="sign_in_factor",
+        ),
+        Route(
+            "/sign-in/factor/{name}/resend",
+            SIGN_IN.resend_endpoint,
+            methods=["POST"],
+            name="sign_in_factor_resend",
+        ),
+        Route("/sign-in/link", email_link_endpoint, methods=["GET", "POST"], name="sign_in_link"),
+        Route("/sign-in/link/status", link_status_endpoint, name="sign_in_link_status"),
+        Route(
+            "/sign-in/mfa-setup",
+            mfa_setup_endpoint,
+            methods=["GET", "POST"],
+            name="sign_in_mfa_setup",
+        ),
+        Route("/reverify", reverify_endpoint, methods=["GET", "POST"], name="reverify"),
+        Route(
+            "/reverify/factor/{name}",
+            REVERIFY.factor_endpoint,
+            methods=["GET", "POST"],
+            name="reverify_factor",
+        ),
+        Route(
+            "/reverify/factor/{name}/resend",
+            REVERIFY.resend_endpoint,
+            methods=["POST"],
+            name="reverify_factor_resend",
+        ),
         Route("/sign-up", sign_up_endpoint, methods=["GET", "POST"], name="sign_up"),
         Route("/sign-up/verify", verify_endpoint, methods=["GET", "POST"], name="sign_up_verify"),
         Route("/sign-up/resend", resend_endpoint, methods=["POST"], name="sign_up_resend"),
         Route("/sign-out", sign_out_endpoint, methods=["POST"], name="sign_out"),
         Route("/user", user_endpoint, methods=["GET", "POST"], name="user"),
+        Route("/user/security", security_endpoint, name="user_security"),
+        Route(
+            "/user/security/totp",
+            totp_setup_endpoint,
+            methods=["GET", "POST"],
+            name="user_security_totp",
+        ),
+        Route(
+            "/user/security/totp/disable",
+            totp_disable_endpoint,
+            methods=["GET", "POST"],
+            name="user_security_totp_disable",
+        ),
+        Route(
+            "/user/security/recovery-codes",
+            recovery_codes_endpoint,
+            methods=["GET", "POST"],
+            name="user_security_recovery_codes",
+        ),
         Route(
             "/forgot-password",
             forgot_password_endpoint,

@@ -1,7 +1,7 @@
 """
-The cookie that ties a multi-step flow (sign-up's code step, a password reset) to the
-browser that started it: the attempt id, signed and timestamped with itsdangerous,
-HttpOnly, scoped to the sub-app's path, and no older than a code.
+The cookie that ties a multi-step flow (sign-up's code step, a password reset, a
+sign-in attempt) to the browser that started it: the attempt id, signed and timestamped
+with itsdangerous, HttpOnly, scoped to the sub-app's path, and short-lived.
 """
 
 from __future__ import annotations
@@ -20,10 +20,17 @@ MAX_COOKIE_LENGTH = 200
 
 
 class AttemptCookie:
-    def __init__(self, name: str, *, salt: str) -> None:
+    def __init__(self, name: str, *, salt: str, max_age: int | None = None) -> None:
         self.name = name
         # One salt per flow: a sign-up attempt cookie never passes as a reset one.
         self.salt = salt
+        #: Seconds the cookie lives; None: as long as an emailed code.
+        self.max_age = max_age
+
+    def _max_age(self, request: Request) -> int:
+        if self.max_age is not None:
+            return self.max_age
+        return context_of(request).services.settings.code_lifetime
 
     def _serializer(self, request: Request) -> URLSafeTimedSerializer:
         secret = str(context_of(request).services.settings.secret_key)
@@ -34,9 +41,8 @@ class AttemptCookie:
         raw = cookies_of(request).get(self.name)
         if not raw or len(raw) > MAX_COOKIE_LENGTH:
             return None
-        max_age = context_of(request).services.settings.code_lifetime
         try:
-            value = self._serializer(request).loads(raw, max_age=max_age)
+            value = self._serializer(request).loads(raw, max_age=self._max_age(request))
         except BadSignature:
             return None
         return value if isinstance(value, str) else None
@@ -49,7 +55,7 @@ class AttemptCookie:
                 set_cookie(
                     self.name,
                     self._serializer(request).dumps(attempt_id),
-                    max_age=ctx.services.settings.code_lifetime,
+                    max_age=self._max_age(request),
                     secure=ctx.services.settings.is_https,
                     path=ctx.mount_path or "/",
                 ),

@@ -191,16 +191,30 @@ def is_htmx(request: Request) -> bool:
     )
 
 
-def page(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+def page(
+    request: Request,
+    name: str,
+    *,
+    component: str | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
     """
     Render the sub-app page `name` (`authkit/pages/<name>.html`), or only its component
-    (`authkit/components/<name>.html`) for htmx, which swaps it in place.
+    (`authkit/components/<component or name>.html`) for htmx, which swaps it in place.
+    A page shared by several components (a factor's step) gets `component` to include.
     """
     svc = context_of(request).services
-    folder = "components" if is_htmx(request) else "pages"
-    template = svc.templates.get_template(f"authkit/{folder}/{name}.html")
+    template_name = (
+        f"authkit/components/{component or name}.html"
+        if is_htmx(request)
+        else f"authkit/pages/{name}.html"
+    )
+    template = svc.templates.get_template(template_name)
     nonce = new_csp_nonce()
-    html = template.render({**base_context(request), "csp_nonce": nonce, **context})
+    html = template.render(
+        {**base_context(request), "csp_nonce": nonce, "component": component, **context}
+    )
     headers = security_headers(nonce)
     headers["Vary"] = "HX-Request"
     return HTMLResponse(html, status_code=status_code, headers=headers)

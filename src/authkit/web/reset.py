@@ -194,7 +194,7 @@ def _reset_page(
         status = status_code if status_code >= 400 else 410
         return _expired(request, form, by_link=by_link, status_code=status)
     svc = context_of(request).services
-    context = {
+    context: dict[str, Any] = {
         "form": form,
         "email": attempt.email,
         "by_link": by_link,
@@ -225,7 +225,7 @@ def _expired(
     svc = context_of(request).services
     if by_link:
         form.token.data = ""  # never echo a token we did not accept
-        context = {"form": form, "email": "", "by_link": True, "link_expired": True}
+        context: dict[str, Any] = {"form": form, "email": "", "by_link": True, "link_expired": True}
         return page(request, RESET_TEMPLATE, status_code=status_code, **context)
     forgot = ForgotPasswordForm(data={"redirect_url": form.redirect_url.data or ""})
     errors = {"__all__": svc.messages("reset_expired")}

@@ -1,63 +1,327 @@
-"""Sign-in and sign-out endpoints."""
+"""
+Sign-in pages: the first page (email, and the password when passwords are on), "Use
+another method", each factor's step (attempt_pages.py), the magic link's landing page,
+the set-up of a second factor when the site requires one, and sign-out.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..access import auth
 from ..context import context_of
-from ..errors import FlowError
-from ..flows.sign_in import sign_in, sign_out
-from ..forms import SignInForm
+from ..errors import AttemptGone, FieldError, FlowError, RateLimited
+from ..flows.attempts import Attempt, Purpose
+from ..flows.factors import STRATEGIES
+from ..flows.factors.email_link import find_link
+from ..flows.mfa import begin_totp_setup, judge_totp_setup
+from ..flows.sign_in import (
+    MFA_SETUP,
+    RETURN_TO,
+    choose_factor,
+    load_attempt,
+    sign_out,
+    start_sign_in,
+    submit_factor,
+    submit_mfa_setup,
+)
+from ..forms import ConfirmForm, FactorForm, SignInForm
+from .attempt_cookie import AttemptCookie
+from .attempt_pages import AttemptPages, browser_of
+from .form_post import Posted, post_form
 from .helpers import (
     clear_session_cookies,
     csrf_ok,
     flow_error_page,
-    limit_errors,
     meta_of,
     page,
     read_form,
     redirect,
     redirect_target,
-    set_session_cookies,
 )
 
-__all__ = ["sign_in_endpoint", "sign_out_endpoint"]
+__all__ = [
+    "SIGN_IN",
+    "email_link_endpoint",
+    "link_status_endpoint",
+    "methods_endpoint",
+    "mfa_setup_endpoint",
+    "sign_in_endpoint",
+    "sign_out_endpoint",
+]
 
+SIGN_IN = AttemptPages.make(Purpose.SIGN_IN, "/sign-in", "__ak_sign_in")
+#: Carries an opened magic link's token once it has been taken out of the URL.
+LINK = AttemptCookie("__ak_sign_in_link", salt="authkit.sign_in_link", max_age=600)
 TEMPLATE = "sign_in"
+#: A magic link lands with its token in the URL: no Referer may ever carry it.
+REFERRER_POLICY = "no-referrer"
 
 
 async def sign_in_endpoint(request: Request) -> Response:
-    ctx = context_of(request)
+    """GET/POST `/sign-in`: identify, then the password or the chosen method."""
+    svc = context_of(request).services
     if request.method == "GET":
         wanted = request.query_params.get("redirect_url")
         if auth(request).is_signed_in:
             return redirect(request, redirect_target(request, wanted))
         form = SignInForm(data={"redirect_url": redirect_target(request, wanted)})
-        # After a reset the page says so; a fixed message, never text from the URL.
-        reset = request.query_params.get("reset") == "1"
-        notice = ctx.services.messages("password_reset_done") if reset else None
-        return page(request, TEMPLATE, form=form, notice=notice)
+        # Fixed flags mapped to fixed messages: query text is never echoed into the page.
+        notice = None
+        errors: dict[str, str] = {}
+        if request.query_params.get("reset") == "1":
+            notice = svc.messages("password_reset_done")
+        if request.query_params.get("expired") == "1":
+            errors["__all__"] = svc.messages("attempt_expired")
+        return _sign_in_page(request, form, errors=errors, notice=notice)
 
-    data = await read_form(request)
-    form = SignInForm(data)
-    password = form.password.data or ""
-    form.password.data = ""  # never echo a password back
-    if not csrf_ok(request, data):
-        errors = {"__all__": ctx.services.messages("csrf_failed")}
-        return page(request, TEMPLATE, form=form, errors=errors, status_code=403)
-    if errors := limit_errors(ctx, form):
-        return page(request, TEMPLATE, form=form, errors=errors, status_code=422)
-    try:
-        start = await sign_in(
-            ctx.services, email=form.email.data or "", password=password, meta=meta_of(request)
+    async def render(form: SignInForm, errors: dict[str, str], status: int) -> Response:
+        return _sign_in_page(request, form, errors=errors, status_code=status)
+
+    async def action(posted: Posted[SignInForm]) -> Response:
+        form = posted.form
+        target = redirect_target(request, form.redirect_url.data)
+        methods = svc.settings.sign_in_method_list
+        method = form.method.data or methods[0]
+        if method not in methods:
+            raise FieldError("method_unavailable")
+        attempt = await start_sign_in(svc, email=form.email.data or "")
+        if STRATEGIES[method].needs_prepare:
+            ready = await choose_factor(
+                svc,
+                attempt,
+                method,
+                browser=browser_of(request),
+                meta=meta_of(request),
+                redirect_url=target,
+            )
+            return await SIGN_IN.proceed(request, ready, target, chosen=method)
+        if form.step.data == "choose":
+            # "Use another method" → password: the password field, nothing wrong yet.
+            form.method.data = method
+            form.step.data = ""
+            return _sign_in_page(request, form)
+        step = await submit_factor(
+            svc,
+            attempt,
+            method,
+            {"password": posted.password()},
+            browser=browser_of(request),
+            meta=meta_of(request),
         )
-    except FlowError as error:
-        return flow_error_page(request, TEMPLATE, error, form=form)
-    response = redirect(request, redirect_target(request, form.redirect_url.data))
-    set_session_cookies(response, request, start)
+        return await SIGN_IN.after(request, step, target)
+
+    return await post_form(request, SignInForm, render, action)
+
+
+def _sign_in_page(
+    request: Request,
+    form: SignInForm,
+    *,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    methods = context_of(request).services.settings.sign_in_method_list
+    method = form.method.data if form.method.data in methods else methods[0]
+    context: dict[str, Any] = {
+        "form": form,
+        "method": method,
+        "methods": methods,
+        "notice": notice,
+        "methods_url": SIGN_IN.url(request, "/methods", form.redirect_url.data or ""),
+    }
+    return page(request, TEMPLATE, errors=errors or {}, status_code=status_code, **context)
+
+
+async def methods_endpoint(request: Request) -> Response:
+    """GET `/sign-in/methods`: "Use another method" — every method the site offers."""
+    svc = context_of(request).services
+    target = redirect_target(request, request.query_params.get("redirect_url"))
+    if auth(request).is_signed_in:
+        return redirect(request, target)
+    attempt = await SIGN_IN.current(request)
+    email = attempt.identifier if attempt is not None else ""
+    form = SignInForm(data={"redirect_url": target, "email": email, "step": "choose"})
+    context: dict[str, Any] = {
+        "form": form,
+        "methods": svc.settings.sign_in_method_list,
+        "back_url": SIGN_IN.url(request, "", target),
+    }
+    return page(request, "sign_in_methods", **context)
+
+
+async def mfa_setup_endpoint(request: Request) -> Response:
+    """GET/POST `/sign-in/mfa-setup`: a sign-in that must set up a second factor first
+    (`AUTHKIT_MFA=required`) scans a QR code, enters its first code, and gets its
+    session and its recovery codes."""
+    svc = context_of(request).services
+    target = redirect_target(request, request.query_params.get("redirect_url"))
+    attempt = await SIGN_IN.current(request)
+    if attempt is None or not attempt.state_of(MFA_SETUP) or attempt.user_id is None:
+        return SIGN_IN.gone(request, target)
+    if request.method == "GET":
+        return await _mfa_setup_page(request, attempt, FactorForm(data={"redirect_url": target}))
+
+    async def render(form: FactorForm, errors: dict[str, str], status: int) -> Response:
+        form.code.data = ""
+        return await _mfa_setup_page(request, attempt, form, errors=errors, status_code=status)
+
+    async def action(posted: Posted[FactorForm]) -> Response:
+        assert attempt.user_id is not None
+        target = redirect_target(request, posted.form.redirect_url.data)
+        pending = await judge_totp_setup(
+            svc, user_id=attempt.user_id, code=posted.form.code.data or "", meta=meta_of(request)
+        )
+        try:
+            step = await submit_mfa_setup(
+                svc, attempt, pending, browser=browser_of(request), meta=meta_of(request)
+            )
+        except AttemptGone:
+            return SIGN_IN.gone(request, target)
+        response = page(
+            request,
+            "recovery_codes",
+            codes=step.recovery_codes,
+            continue_url=target,
+            first_time=True,
+        )
+        finished = SIGN_IN.finish(request, step, target)
+        # The codes are shown once, on this response; it carries the new session.
+        response.raw_headers.extend(h for h in finished.raw_headers if h[0] == b"set-cookie")
+        return response
+
+    return await post_form(request, FactorForm, render, action)
+
+
+async def _mfa_setup_page(
+    request: Request,
+    attempt: Attempt,
+    form: FactorForm,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    assert attempt.user_id is not None
+    svc = context_of(request).services
+    setup = await begin_totp_setup(svc, user_id=attempt.user_id, account=attempt.identifier)
+    return page(
+        request,
+        "totp_setup",
+        form=form,
+        setup=setup,
+        required=True,
+        action=SIGN_IN.url(request, "/mfa-setup", form.redirect_url.data or ""),
+        cancel_url=SIGN_IN.url(request, "", form.redirect_url.data or ""),
+        errors=errors or {},
+        status_code=status_code,
+    )
+
+
+async def email_link_endpoint(request: Request) -> Response:
+    """GET/POST `/sign-in/link`: where a magic link lands. The token leaves the URL at
+    once (moved to a path-scoped HttpOnly cookie); the page asks to confirm with a
+    button, so a mail scanner following the link cannot use it up."""
+    try:
+        response = await _email_link(request)
+    except RateLimited as error:
+        response = flow_error_page(
+            request, "email_link_landing", error, problem="expired", email="", form=ConfirmForm()
+        )
+    response.headers["Referrer-Policy"] = REFERRER_POLICY
     return response
+
+
+async def _email_link(request: Request) -> Response:
+    svc = context_of(request).services
+    token = request.query_params.get("token")
+    if request.method == "GET" and token is not None:
+        if await find_link(svc, token, meta_of(request)) is None:
+            return _link_page(request, "expired", status_code=410)
+        response = redirect(request, f"{svc.mount_path}/sign-in/link", navigate=False)
+        LINK.set(response, request, token)
+        return response
+    token = LINK.read(request) or ""
+    target = await find_link(svc, token, meta_of(request)) if token else None
+    if target is None:
+        return _link_page(request, "expired", status_code=410)
+    attempt = await _link_attempt(request, target.attempt_id)
+    if attempt is None:
+        problem = "other_browser" if svc.settings.email_link_same_browser else "expired"
+        return _link_page(request, problem, status_code=403 if problem != "expired" else 410)
+    return_to = attempt.state_of(RETURN_TO).get("url")
+    goal = redirect_target(request, return_to if isinstance(return_to, str) else None)
+    if request.method == "GET":
+        form = ConfirmForm(data={"redirect_url": goal})
+        return _link_page(request, "", email=target.email, form=form)
+    data = await read_form(request)
+    if not csrf_ok(request, data):
+        errors = {"__all__": svc.messages("csrf_failed")}
+        form = ConfirmForm(data={"redirect_url": goal})
+        return _link_page(
+            request, "", email=target.email, form=form, errors=errors, status_code=403
+        )
+    try:
+        step = await submit_factor(
+            svc,
+            attempt,
+            "email_link",
+            {"token": token},
+            browser=browser_of(request),
+            meta=meta_of(request),
+        )
+    except RateLimited:
+        raise
+    except FlowError:
+        # Used up meanwhile (a parallel confirmation won), or the attempt moved on.
+        return _link_page(request, "expired", status_code=410)
+    response = await SIGN_IN.after(request, step, goal)
+    LINK.clear(response, request)
+    return response
+
+
+async def link_status_endpoint(request: Request) -> Response:
+    """GET `/sign-in/link/status`: polled by the "check your email" page. Once the link
+    was opened in another tab of this browser, this tab follows to where it was going."""
+    if not auth(request).is_signed_in:
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
+    target = redirect_target(request, request.query_params.get("redirect_url"))
+    return Response(status_code=200, headers={"HX-Redirect": target, "Cache-Control": "no-store"})
+
+
+async def _link_attempt(request: Request, attempt_id: str) -> Attempt | None:
+    svc = context_of(request).services
+    if svc.settings.email_link_same_browser:
+        # Only the browser that asked: it carries the attempt's cookie and CSRF secret.
+        if SIGN_IN.cookie.read(request) != attempt_id:
+            return None
+        return await load_attempt(
+            svc, attempt_id, browser=browser_of(request), purpose=Purpose.SIGN_IN
+        )
+    return await load_attempt(svc, attempt_id, browser=None, purpose=Purpose.SIGN_IN)
+
+
+def _link_page(
+    request: Request,
+    problem: str,
+    *,
+    email: str = "",
+    form: ConfirmForm | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return page(
+        request,
+        "email_link_landing",
+        problem=problem,
+        email=email,
+        form=form or ConfirmForm(),
+        errors=errors or {},
+        status_code=status_code,
+    )
 
 
 async def sign_out_endpoint(request: Request) -> Response:

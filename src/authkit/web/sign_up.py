@@ -5,6 +5,7 @@ progress is remembered in a signed, short-lived cookie bound to this browser.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -157,7 +158,7 @@ def _code_page(
         return _expired(request, form)
     ctx = context_of(request)
     now = ctx.services.clock().timestamp()
-    context = {
+    context: dict[str, Any] = {
         "form": form,
         "email": attempt.email,
         "resend_in": max(0, int(attempt.can_resend_at - now + 0.999)),

@@ -1,0 +1,71 @@
+"""
+The preamble every form POST shares, written once: read the bounded body, take the
+passwords out of the form (they are never echoed back), check CSRF, check field lengths,
+run the endpoint's action, and turn a `FlowError` into the same page again with its
+message beside the field (422; 429 with Retry-After when rate limited).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+from wtforms import Form, PasswordField
+
+from ..context import context_of
+from ..errors import FlowError, RateLimited
+from .helpers import csrf_ok, errors_of, limit_errors, read_form
+
+__all__ = ["Posted", "Render", "post_form"]
+
+FormT = TypeVar("FormT", bound=Form)
+
+
+@dataclass(frozen=True, slots=True)
+class Posted(Generic[FormT]):
+    """A form that passed the preamble, and the passwords taken out of it."""
+
+    form: FormT
+    passwords: Mapping[str, str]
+
+    def password(self, name: str = "password") -> str:
+        return self.passwords.get(name, "")
+
+
+#: Renders the endpoint's page again: (form, {field: message}, status code).
+Render = Callable[[FormT, dict[str, str], int], Awaitable[Response]]
+
+
+async def post_form(
+    request: Request,
+    form_class: type[FormT],
+    render: Render[FormT],
+    action: Callable[[Posted[FormT]], Awaitable[Response]],
+) -> Response:
+    """
+    Run the preamble, then `action`. `render` shows the page again with messages: after
+    a refused CSRF token (403), an over-long field (422), or a `FlowError` the action
+    raised (422, or 429 with Retry-After).
+    """
+    ctx = context_of(request)
+    data = await read_form(request)
+    form = form_class(data)
+    passwords = {f.name: str(f.data or "") for f in form if isinstance(f, PasswordField)}
+    for f in form:
+        if isinstance(f, PasswordField):
+            f.data = ""  # never echo a password back
+    if not csrf_ok(request, data):
+        return await render(form, {"__all__": ctx.services.messages("csrf_failed")}, 403)
+    if errors := limit_errors(ctx, form):
+        return await render(form, errors, 422)
+    try:
+        return await action(Posted(form, passwords))
+    except FlowError as error:
+        status = 429 if isinstance(error, RateLimited) else 422
+        response = await render(form, errors_of(ctx, error), status)
+        if isinstance(error, RateLimited):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response

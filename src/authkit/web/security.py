@@ -1,0 +1,195 @@
+"""
+The profile's Security section (`/user/security`): two-step verification — set up an
+authenticator app, see how many recovery codes are left, make new ones, turn it off.
+Every change first asks "Confirm it's you" (reverify.py) and then carries on to the
+page the user asked for; every form works as a plain post.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..access import auth, current_user, requires_user
+from ..context import context_of
+from ..flows.mfa import (
+    begin_totp_setup,
+    mfa_status,
+    regenerate_recovery_codes,
+    turn_off_mfa,
+    turn_on_totp,
+)
+from ..forms import ConfirmForm, FactorForm
+from ..users import User
+from .form_post import Posted, post_form
+from .helpers import meta_of, page, redirect
+from .reverify import require_reverification
+
+__all__ = [
+    "recovery_codes_endpoint",
+    "security_endpoint",
+    "totp_disable_endpoint",
+    "totp_setup_endpoint",
+]
+
+SECURITY_PATH = "/user/security"
+#: Notices after a change: a fixed flag in the URL maps to a fixed message.
+DONE_MESSAGES: Mapping[str, str] = {"totp_off": "mfa_turned_off"}
+
+Handler = Callable[[Request, User], Awaitable[Response]]
+
+
+def _signed_in_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    @requires_user
+    async def endpoint(request: Request) -> Response:
+        user = await current_user(request)
+        if user is None:
+            # The token is valid but the account is gone or banned: start over.
+            return redirect(request, f"{context_of(request).mount_path}/sign-in")
+        return await handler(request, user)
+
+    return endpoint
+
+
+def _sensitive(path: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """A page whose GET and POST need a recent "Confirm it's you"."""
+
+    def decorate(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def checked(request: Request, user: User) -> Response:
+            refused = await require_reverification(request, path)
+            if refused is not None:
+                return refused
+            return await handler(request, user)
+
+        return _signed_in_page(checked)
+
+    return decorate
+
+
+async def _security(request: Request, user: User) -> Response:
+    svc = context_of(request).services
+    done = DONE_MESSAGES.get(request.query_params.get("done", ""))
+    status = await mfa_status(svc, user.id)
+    return page(
+        request,
+        "user_security",
+        user=user,
+        mfa=status,
+        mfa_required=svc.settings.mfa == "required",
+        notice=svc.messages(done) if done else None,
+    )
+
+
+security_endpoint = _signed_in_page(_security)
+
+
+@_sensitive(SECURITY_PATH + "/totp")
+async def totp_setup_endpoint(request: Request, user: User) -> Response:
+    """GET/POST `/user/security/totp`: scan, confirm with a first code, see the codes."""
+    svc = context_of(request).services
+    if (await mfa_status(svc, user.id)).totp_enabled:
+        return redirect(request, f"{svc.mount_path}{SECURITY_PATH}")
+
+    async def render(form: FactorForm, errors: dict[str, str], status: int) -> Response:
+        form.code.data = ""
+        setup = await begin_totp_setup(svc, user_id=user.id, account=user.email)
+        return page(
+            request,
+            "totp_setup",
+            form=form,
+            setup=setup,
+            required=False,
+            action=f"{svc.mount_path}{SECURITY_PATH}/totp",
+            cancel_url=f"{svc.mount_path}{SECURITY_PATH}",
+            errors=errors,
+            status_code=status,
+        )
+
+    if request.method == "GET":
+        return await render(FactorForm(), {}, 200)
+
+    async def action(posted: Posted[FactorForm]) -> Response:
+        codes = await turn_on_totp(
+            svc,
+            user_id=user.id,
+            session_id=auth(request).session_id or "",
+            code=posted.form.code.data or "",
+            meta=meta_of(request),
+        )
+        return _codes_page(request, codes, first_time=True)
+
+    return await post_form(request, FactorForm, render, action)
+
+
+@_sensitive(SECURITY_PATH + "/totp/disable")
+async def totp_disable_endpoint(request: Request, user: User) -> Response:
+    """GET/POST `/user/security/totp/disable`: confirm, then two-step verification is off."""
+    svc = context_of(request).services
+
+    async def render(form: ConfirmForm, errors: dict[str, str], status: int) -> Response:
+        return page(
+            request,
+            "confirm_action",
+            form=form,
+            title=svc.messages("mfa_off_title"),
+            text=svc.messages("mfa_off_text"),
+            submit=svc.messages("mfa_off_submit"),
+            action=f"{svc.mount_path}{SECURITY_PATH}/totp/disable",
+            cancel_url=f"{svc.mount_path}{SECURITY_PATH}",
+            danger=True,
+            errors=errors,
+            status_code=status,
+        )
+
+    if request.method == "GET":
+        return await render(ConfirmForm(), {}, 200)
+
+    async def action(posted: Posted[ConfirmForm]) -> Response:
+        await turn_off_mfa(svc, user_id=user.id, meta=meta_of(request))
+        return redirect(request, f"{svc.mount_path}{SECURITY_PATH}?done=totp_off")
+
+    return await post_form(request, ConfirmForm, render, action)
+
+
+@_sensitive(SECURITY_PATH + "/recovery-codes")
+async def recovery_codes_endpoint(request: Request, user: User) -> Response:
+    """GET/POST `/user/security/recovery-codes`: confirm, then ten new codes replace the
+    old ones and are shown once."""
+    svc = context_of(request).services
+
+    async def render(form: ConfirmForm, errors: dict[str, str], status: int) -> Response:
+        return page(
+            request,
+            "confirm_action",
+            form=form,
+            title=svc.messages("regenerate_title"),
+            text=svc.messages("regenerate_text"),
+            submit=svc.messages("regenerate_submit"),
+            action=f"{svc.mount_path}{SECURITY_PATH}/recovery-codes",
+            cancel_url=f"{svc.mount_path}{SECURITY_PATH}",
+            danger=False,
+            errors=errors,
+            status_code=status,
+        )
+
+    if request.method == "GET":
+        return await render(ConfirmForm(), {}, 200)
+
+    async def action(posted: Posted[ConfirmForm]) -> Response:
+        codes = await regenerate_recovery_codes(svc, user_id=user.id, meta=meta_of(request))
+        return _codes_page(request, codes, first_time=False)
+
+    return await post_form(request, ConfirmForm, render, action)
+
+
+def _codes_page(request: Request, codes: list[str], *, first_time: bool) -> Response:
+    mount = context_of(request).mount_path
+    return page(
+        request,
+        "recovery_codes",
+        codes=codes,
+        continue_url=f"{mount}{SECURITY_PATH}",
+        first_time=first_time,
+    )
