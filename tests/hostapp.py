@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from authkit import AuthKit, auth, current_user, requires_user
+from authkit import AuthKit, auth, current_user, requires_reverification, requires_user
 
 
 async def home(request: Request) -> Response:
@@ -32,6 +32,17 @@ async def dashboard(request: Request) -> Response:
 async def api_me(request: Request) -> Response:
     a = auth(request)
     return JSONResponse({"user_id": a.user_id, "claims": dict(a.claims)})
+
+
+@requires_reverification
+async def sensitive(request: Request) -> Response:
+    age = auth(request).factor_age
+    return JSONResponse({"first": age.first, "second": age.second})
+
+
+@requires_reverification(max_age=120)
+async def very_sensitive(request: Request) -> Response:
+    return PlainTextResponse("done")
 
 
 EMBEDDED_PAGE = """<!doctype html>
@@ -59,6 +70,8 @@ def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
             Route("/", home),
             Route("/dashboard", dashboard),
             Route("/api/me", api_me),
+            Route("/sensitive", sensitive),
+            Route("/very-sensitive", very_sensitive),
             Mount(mount_path, app=kit),
         ]
     )

@@ -18,7 +18,7 @@ from authkit.cookies import SESSION_COOKIE
 from authkit.security.codes import MAX_CODE_ATTEMPTS
 from authkit.store.models import EmailAddressRow, SessionRow, UserRow, VerificationCodeRow
 
-from ..conftest import Mailbox
+from ..conftest import FakeClock, Mailbox
 from ..web.flow_helpers import PASSWORD, csrf_of, form_token, sign_in, sign_out, sign_up
 
 pytestmark = pytest.mark.anyio
@@ -211,3 +211,28 @@ async def test_ten_parallel_wrong_reset_codes_get_at_most_five_answers(
     responses = await reset_in_parallel(client, csrf, guesses)
     judged = [r for r in responses if r.status_code == 422 and CODE_INVALID in r.text]
     assert len(judged) <= MAX_CODE_ATTEMPTS, f"{len(judged)} of {PARALLEL} wrong codes judged"
+
+
+async def test_parallel_resends_after_the_cooldown_send_one_code(
+    client: httpx.AsyncClient, kit: AuthKit, mailbox: Mailbox, clock: FakeClock
+) -> None:
+    """Eight "send a new code" posts at once, after the cooldown: one new code goes out
+    and the send count moves by one (the cooldown is checked in the counting UPDATE)."""
+    csrf = await start_attempt(client, kit, mailbox)
+    clock.advance(31)
+    responses: list[httpx.Response] = []
+
+    async def resend() -> None:
+        responses.append(await client.post("/auth/sign-up/resend", data={"csrf_token": csrf}))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(8):
+            tg.start_soon(resend)
+    assert sorted(r.status_code for r in responses) == [200] + [429] * 7, [
+        r.status_code for r in responses
+    ]
+    async with kit.services.db.session() as s:
+        [row] = (await s.exec(select(VerificationCodeRow))).all()
+    assert row.sends == 2
+    await kit.services.mailer.drain()
+    assert len(mailbox.to(EMAIL)) == 2

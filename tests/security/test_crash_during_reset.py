@@ -120,7 +120,15 @@ async def open_resets(
     for account in accounts:
         account.session_ids = []
         for _ in range(sessions):
-            start = await create_session(kit.services, user_id=account.user_id, meta=RequestMeta())
+            async with kit.services.db.session() as s:
+                start = await create_session(
+                    kit.services,
+                    s,
+                    user_id=account.user_id,
+                    meta=RequestMeta(),
+                    amr=["password"],
+                    first_factor_at=kit.services.clock(),
+                )
             account.session_ids.append(start.session_id)
         attempt = await start_reset(kit.services, email=account.email, meta=RequestMeta())
         account.attempt_id = attempt.id

@@ -58,7 +58,7 @@ async def test_unexpected_error_is_a_generic_500_page(
     async def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError(INTERNALS)
 
-    monkeypatch.setattr("authkit.web.sign_in.sign_in", crash)
+    monkeypatch.setattr("authkit.web.sign_in.submit_factor", crash)
     transport = httpx.ASGITransport(app=make_host_app(kit), raise_app_exceptions=False)
     caplog.set_level(logging.ERROR)
     try:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from authkit import AuthKit
+from authkit.flows.factors import STRATEGIES
 from authkit.messages import MESSAGES
 
 from ..conftest import KitFactory
@@ -19,12 +20,16 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "authkit" / "templates
 
 
 def test_every_message_key_used_by_a_template_exists() -> None:
-    """A typo in t("...") would show the generic error text: none exists."""
+    """A typo in t("...") would show the generic error text: none exists. A key built
+    from a prefix (`t("method_" ~ name)`) must exist for every factor."""
     used = set()
     for path in TEMPLATES.rglob("*.html"):
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+)["']""", path.read_text()))
     assert used, "no t() calls found"
-    assert sorted(used - set(MESSAGES)) == []
+    prefixes = {key for key in used if key.endswith("_")}
+    assert prefixes == {"method_"}, prefixes
+    used |= {f"method_{name}" for name in STRATEGIES}
+    assert sorted(used - prefixes - set(MESSAGES)) == []
 
 
 def test_pages_compose_elements_and_never_style_raw_html() -> None:
