@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio
 import httpx
+import pyotp
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
@@ -36,6 +37,7 @@ from ..web.pipeline_helpers import (
     hidden_fields,
     link_in,
     mailed,
+    secret_on,
     set_up_totp,
     sign_in_password,
     submit_code,
@@ -308,3 +310,81 @@ async def test_one_magic_link_confirmed_ten_times_at_once_signs_in_once(
                 tg.start_soon(post)
     assert sum(sets_session(r) for r in results) == 1, [r.status_code for r in results]
     assert await sessions(kit) == 1
+
+
+async def test_a_fresh_password_does_not_stand_in_for_a_second_factor_set_up_elsewhere(
+    kit: AuthKit, open_browser: Browser, clock: FakeClock
+) -> None:
+    """A session signed in with the password just before the app was turned on in
+    another session has a fresh first factor and no second: sensitive pages still ask to
+    confirm it, app code included."""
+    await kit.ensure_started()
+    await create_user(kit.services, email=EMAIL, password=PASSWORD)
+    async with open_browser() as a, open_browser() as b:
+        assert (await sign_in_password(b)).status_code == 303
+        assert (await sign_in_password(a)).status_code == 303
+        await set_up_totp(a, clock)
+        r = await b.get("/auth/user/security/totp/disable")
+        assert r.status_code == 303 and "/auth/reverify" in r.headers["location"], r.headers
+
+
+async def test_every_new_form_refuses_a_post_without_this_browsers_csrf_token(
+    kit: AuthKit, open_browser: Browser, clock: FakeClock, mailbox: Mailbox
+) -> None:
+    """The factor steps, "send a new code", the magic link's button, "Confirm it's you"
+    and the security page's changes all answer 403 to a forged token and change nothing
+    (#77)."""
+    await kit.ensure_started()
+    await create_user(kit.services, email=EMAIL, password=PASSWORD)
+    forged = {"csrf_token": "forged", "code": "123456", "password": PASSWORD}
+    async with open_browser() as visitor, open_browser() as user:
+        await choose_method(visitor, EMAIL, "email_code")
+        await choose_method(visitor, EMAIL, "email_link")
+        link = link_in(await mailed(kit, mailbox, EMAIL))
+        await follow(visitor, await visitor.get(link))
+        for path in (
+            "/auth/sign-in/factor/email_code",
+            "/auth/sign-in/factor/email_link/resend",
+            "/auth/sign-in/link",
+        ):
+            r = await visitor.post(path, data=forged)
+            assert r.status_code == 403, (path, r.status_code, r.text[:300])
+            assert not sets_session(r), path
+        assert (await sign_in_password(user)).status_code == 303
+        for path in (
+            "/auth/reverify",
+            "/auth/user/security/totp",
+            "/auth/user/security/recovery-codes",
+        ):
+            r = await user.post(path, data=forged)
+            assert r.status_code == 403, (path, r.status_code, r.text[:300])
+    async with kit.services.db.session() as s:
+        assert (await s.exec(select(AuthenticatorRow))).all() == []
+
+
+async def test_a_set_up_secret_sealed_for_one_user_does_not_set_up_another(
+    kit: AuthKit, open_browser: Browser, clock: FakeClock
+) -> None:
+    """The secret being set up is sealed for its user and for 15 minutes: moved into
+    another user's browser, or confirmed too late, it turns nothing on."""
+    await kit.ensure_started()
+    await create_user(kit.services, email=EMAIL, password=PASSWORD)
+    await create_user(kit.services, email=OTHER, password=PASSWORD)
+    async with open_browser() as a, open_browser() as b:
+        assert (await sign_in_password(a)).status_code == 303
+        assert (await sign_in_password(b, OTHER)).status_code == 303
+        page_a = await a.get("/auth/user/security/totp")
+        secret = secret_on(page_a.text)
+        page_b = await b.get("/auth/user/security/totp")
+        assert secret_on(page_b.text) != secret
+        b.cookies.set("__ak_totp_setup", a.cookies["__ak_totp_setup"], path="/auth")
+        r = await submit_code(b, page_b, pyotp.TOTP(secret).at(clock.now))
+        assert r.status_code == 422 and "That set-up has expired." in r.text, r.text
+        clock.advance(15 * 60 + 1)
+        confirm = await a.get("/auth/reverify")  # the page now asks to confirm it's you
+        fields = {**hidden_fields(confirm.text), "password": PASSWORD}
+        assert (await a.post("/auth/reverify", data=fields)).status_code == 303
+        r = await submit_code(a, page_a, pyotp.TOTP(secret).at(clock.now))
+        assert r.status_code == 422 and "That set-up has expired." in r.text, r.text
+    async with kit.services.db.session() as s:
+        assert (await s.exec(select(AuthenticatorRow))).all() == []

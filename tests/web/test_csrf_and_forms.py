@@ -379,6 +379,22 @@ async def test_every_auth_page_carries_the_security_headers(
     await make_user(kit)
     assert (await sign_in(client, EMAIL)).status_code == 303
     pages.append(("user", await client.get("/auth/user")))
+    for path in (
+        "/auth/user/security",
+        "/auth/user/security/totp",
+        "/auth/user/security/recovery-codes",
+        "/auth/reverify",
+    ):
+        pages.append((path, await client.get(path)))
+    async with browser(app) as other:
+        page = await other.get("/auth/sign-in/methods")
+        pages.append(("methods", page))
+        chosen = await other.post(
+            "/auth/sign-in",
+            data={"csrf_token": csrf_of(page.text), "email": EMAIL, "method": "email_link"},
+        )
+        pages.append(("magic link sent", await other.get(chosen.headers["location"])))
+        pages.append(("magic link landing", await other.get("/auth/sign-in/link?token=x")))
     for name, r in pages:
         assert r.status_code != 500, (name, r.text)
         assert_security_headers(name, r)

@@ -85,8 +85,9 @@ async def test_set_up_shows_the_secret_three_ways_and_confirms_with_a_first_code
     assert len(secret) == 32  # 160 bits
     assert re.search(rf'href="otpauth://totp/authkit:ada%40example.com\?secret={secret}', page.text)
     async with kit.services.db.session() as s:
-        [row] = (await s.exec(select(AuthenticatorRow))).all()
-    assert row.confirmed_at is None and secret not in row.secret_encrypted
+        # Showing the QR code writes nothing: the secret waits in a sealed cookie.
+        assert (await s.exec(select(AuthenticatorRow))).all() == []
+    assert secret not in str(client.cookies.get("__ak_totp_setup"))
     totp = Totp(secret, [])
     wrong = await submit_code(client, page, totp.code(clock, 5))
     assert wrong.status_code == 422
@@ -99,7 +100,9 @@ async def test_set_up_shows_the_secret_three_ways_and_confirms_with_a_first_code
     assert 'download="authkit-recovery-codes.txt"' in done.text
     async with kit.services.db.session() as s:
         stored = [r.code_hash for r in (await s.exec(select(RecoveryCodeRow))).all()]
+        [row] = (await s.exec(select(AuthenticatorRow))).all()
     assert len(stored) == 10 and not set(codes) & set(stored)
+    assert row.confirmed_at == clock.now and secret not in row.secret_encrypted
     security = await client.get("/auth/user/security")
     assert "10 of 10 codes left." in security.text
     assert "Two-step verification is on for your authkit account" in await mails_to(kit, mailbox)

@@ -4,16 +4,21 @@ shown as a QR code, as text and as an `otpauth://` link, confirmed by a first co
 ten recovery codes shown once and regenerated on request, and turning it all off.
 
 Setting up happens from the profile's security page (after "Confirm it's you") or,
-with `AUTHKIT_MFA=required`, during a sign-in before its session exists. Each change is
-audited and mailed to the owner.
+with `AUTHKIT_MFA=required`, during a sign-in before its session exists. Until its first
+code confirms it, the new secret is kept nowhere but in a sealed value (encrypted and
+authenticated, for 15 minutes) that the browser carries: showing the QR code writes
+nothing, and an abandoned set-up leaves nothing behind. Each change is audited and
+mailed to the owner.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, update
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,7 +28,6 @@ from ..ids import new_id
 from ..security.codes import is_code_shaped
 from ..security.recovery_codes import hash_recovery_code, new_recovery_codes
 from ..security.totp import (
-    decrypt_secret,
     encrypt_secret,
     matching_step,
     new_secret,
@@ -51,6 +55,8 @@ __all__ = [
 
 #: A notice of a security change is still worth sending this long after.
 NOTICE_LIFETIME = timedelta(days=1)
+#: How long a shown QR code may be confirmed.
+SETUP_LIFETIME = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +72,13 @@ class MfaStatus:
 
 @dataclass(frozen=True, slots=True)
 class TotpSetup:
-    """What the set-up page shows: the secret three ways."""
+    """What the set-up page shows: the secret three ways; and `sealed`, the secret
+    encrypted for this user, for the browser to carry to the confirming post."""
 
     secret: str
     uri: str
     qr_svg: str
+    sealed: str
 
     @property
     def secret_groups(self) -> str:
@@ -80,9 +88,9 @@ class TotpSetup:
 
 @dataclass(frozen=True, slots=True)
 class PendingTotp:
-    """A set-up code judged right: the pending authenticator and the code's time step."""
+    """A set-up code judged right: the secret it proves and the code's time step."""
 
-    authenticator_id: str
+    secret: str
     step: int
 
 
@@ -97,10 +105,13 @@ async def mfa_status(svc: Services, user_id: str) -> MfaStatus:
     )
 
 
-async def begin_totp_setup(svc: Services, *, user_id: str, account: str) -> TotpSetup:
+async def begin_totp_setup(
+    svc: Services, *, user_id: str, account: str, sealed: str | None = None
+) -> TotpSetup:
     """
-    The secret to scan: the pending one if a set-up is under way (so a page shown again
-    after a wrong code shows the same QR code), else a new one.
+    The secret to scan: the one `sealed` carries if it is this user's and still fresh
+    (a page shown again after a wrong code shows the same QR code), else a new one.
+    Writes nothing.
 
     Raises:
         FlowError: `totp_exists` when an authenticator app is already set up.
@@ -108,52 +119,41 @@ async def begin_totp_setup(svc: Services, *, user_id: str, account: str) -> Totp
     async with svc.db.session() as s:
         if await confirmed_totp(s, user_id) is not None:
             raise FlowError("totp_exists")
-        pending = await _pending(s, user_id)
-        secret = decrypt_secret(svc.totp_key, pending.secret_encrypted) if pending else None
-        if secret is None:
-            await s.exec(delete(AuthenticatorRow).where(*_pending_of(user_id)))
-            secret = new_secret()
-            s.add(
-                AuthenticatorRow(
-                    id=new_id("mfa"),
-                    user_id=user_id,
-                    kind=TOTP_KIND,
-                    name="Authenticator app",
-                    secret_encrypted=encrypt_secret(svc.totp_key, secret),
-                    created_at=svc.clock(),
-                )
-            )
+    secret = _unseal(svc, user_id, sealed) if sealed else None
+    if secret is None:
+        secret = new_secret()
     uri = provisioning_uri(secret, account=account, issuer=svc.settings.app_name)
     title = svc.messages("totp_qr_title")
-    return TotpSetup(secret=secret, uri=uri, qr_svg=qr_svg(uri, title=title))
+    return TotpSetup(
+        secret=secret, uri=uri, qr_svg=qr_svg(uri, title=title), sealed=_seal(svc, user_id, secret)
+    )
 
 
 async def judge_totp_setup(
-    svc: Services, *, user_id: str, code: str, meta: RequestMeta
+    svc: Services, *, user_id: str, code: str, sealed: str, meta: RequestMeta
 ) -> PendingTotp:
     """
-    Check the first code of a pending set-up. Throttled with the other second factors.
+    Check the first code of the set-up `sealed` carries. Throttled with the other
+    second factors.
 
     Raises:
-        FieldError: `code_format` when the code is not six digits.
+        FieldError: `totp_format` when the code is not six digits.
         CodeInvalid: the code is wrong.
-        FlowError: `totp_setup_expired` when no set-up is pending.
+        FlowError: `totp_setup_expired` when the set-up is not this user's or too old.
     """
     code = "".join(code.split())
     if not is_code_shaped(code):
         raise FieldError("totp_format", field="code")
     await svc.limiter.hit("mfa:ip", meta.ip_address)
     await svc.limiter.hit("mfa:account", user_id)
-    async with svc.db.session() as s:
-        pending = await _pending(s, user_id)
-    secret = decrypt_secret(svc.totp_key, pending.secret_encrypted) if pending else None
-    if pending is None or secret is None:
+    secret = _unseal(svc, user_id, sealed)
+    if secret is None:
         raise FlowError("totp_setup_expired")
     step = matching_step(secret, code, svc.clock())
     if step is None:
         raise CodeInvalid("totp_invalid")
     await svc.limiter.clear("mfa:account", user_id)
-    return PendingTotp(pending.id, step)
+    return PendingTotp(secret, step)
 
 
 async def enable_totp(
@@ -166,24 +166,30 @@ async def enable_totp(
     session_id: str | None = None,
 ) -> tuple[list[str], str | None]:
     """
-    Confirm the pending authenticator and make a fresh set of recovery codes, in the
+    Store the confirmed authenticator and make a fresh set of recovery codes, in the
     open transaction `s`. Returns the codes (shown once) and the notice to send after
     the commit (None when the user has no address to mail).
 
     Raises:
-        FlowError: `totp_setup_expired` when the set-up was confirmed or replaced meanwhile.
+        FlowError: `totp_exists` when an app was set up meanwhile (another tab).
     """
     now = svc.clock()
-    confirmed = await s.exec(
-        update(AuthenticatorRow)
-        .where(
-            col(AuthenticatorRow.id) == pending.authenticator_id,
-            col(AuthenticatorRow.confirmed_at).is_(None),
+    if await confirmed_totp(s, user_id) is not None:
+        raise FlowError("totp_exists")
+    s.add(
+        AuthenticatorRow(
+            id=new_id("mfa"),
+            user_id=user_id,
+            kind=TOTP_KIND,
+            name="Authenticator app",
+            secret_encrypted=encrypt_secret(svc.totp_key, pending.secret),
+            created_at=now,
+            confirmed_at=now,
+            last_used_at=now,
+            # The confirming code is used: it cannot sign in too.
+            last_used_step=pending.step,
         )
-        .values(confirmed_at=now, last_used_at=now, last_used_step=pending.step)
     )
-    if confirmed.rowcount != 1:
-        raise FlowError("totp_setup_expired")
     codes = await _replace_recovery_codes(svc, s, user_id)
     if session_id is not None:
         # The first code proves the app: this session has just verified a second factor.
@@ -198,16 +204,22 @@ async def enable_totp(
 
 
 async def turn_on_totp(
-    svc: Services, *, user_id: str, session_id: str, code: str, meta: RequestMeta
+    svc: Services,
+    *,
+    user_id: str,
+    session_id: str,
+    code: str,
+    sealed: str,
+    meta: RequestMeta,
 ) -> list[str]:
     """
-    Confirm the pending set-up from the profile: the app is on, and the recovery codes
-    to show once are returned.
+    Confirm the set-up from the profile: the app is on, and the recovery codes to show
+    once are returned.
 
     Raises:
         FieldError, CodeInvalid, FlowError: as `judge_totp_setup` and `enable_totp`.
     """
-    pending = await judge_totp_setup(svc, user_id=user_id, code=code, meta=meta)
+    pending = await judge_totp_setup(svc, user_id=user_id, code=code, sealed=sealed, meta=meta)
     async with svc.db.session() as s:
         codes, mail_id = await enable_totp(
             svc, s, pending, user_id=user_id, meta=meta, session_id=session_id
@@ -288,13 +300,23 @@ async def _notice(svc: Services, s: AsyncSession, user_id: str, template: str) -
     )
 
 
-def _pending_of(user_id: str) -> tuple[ColumnElement[bool], ...]:
-    return (
-        col(AuthenticatorRow.user_id) == user_id,
-        col(AuthenticatorRow.kind) == TOTP_KIND,
-        col(AuthenticatorRow.confirmed_at).is_(None),
+def _seal(svc: Services, user_id: str, secret: str) -> str:
+    # Dated by the service clock, as the expiry is judged by it.
+    sealed = Fernet(svc.totp_key).encrypt_at_time(
+        json.dumps([user_id, secret]).encode(), current_time=int(svc.clock().timestamp())
     )
+    return sealed.decode()
 
 
-async def _pending(s: AsyncSession, user_id: str) -> AuthenticatorRow | None:
-    return (await s.exec(select(AuthenticatorRow).where(*_pending_of(user_id)))).first()
+def _unseal(svc: Services, user_id: str, sealed: str) -> str | None:
+    """The secret, if `sealed` is ours, this user's and younger than SETUP_LIFETIME."""
+    try:
+        raw = Fernet(svc.totp_key).decrypt_at_time(
+            sealed.encode(),
+            ttl=int(SETUP_LIFETIME.total_seconds()),
+            current_time=int(svc.clock().timestamp()),
+        )
+        owner, secret = json.loads(raw)
+    except (InvalidToken, ValueError, TypeError):
+        return None
+    return secret if owner == user_id and isinstance(secret, str) else None

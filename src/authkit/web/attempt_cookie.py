@@ -14,7 +14,7 @@ from ..context import context_of
 from ..cookies import clear_cookie, set_cookie
 from .helpers import cookies_of
 
-__all__ = ["AttemptCookie"]
+__all__ = ["TOTP_SETUP", "AttemptCookie", "SealedCookie"]
 
 MAX_COOKIE_LENGTH = 200
 
@@ -72,3 +72,43 @@ class AttemptCookie:
                 ),
             )
         )
+
+
+class SealedCookie:
+    """
+    A cookie carrying a value sealed by a flow (encrypted and authenticated, with its own
+    expiry: the authenticator app's secret while it is being set up). Path-scoped to the
+    sub-app, HttpOnly, and read back only as the flow that sealed it can open it.
+    """
+
+    def __init__(self, name: str, *, max_age: int) -> None:
+        self.name = name
+        self.max_age = max_age
+
+    def read(self, request: Request) -> str:
+        value = cookies_of(request).get(self.name, "")
+        return value if len(value) <= MAX_SEALED_LENGTH else ""
+
+    def set(self, response: Response, request: Request, value: str) -> None:
+        ctx = context_of(request)
+        cookie = set_cookie(
+            self.name,
+            value,
+            max_age=self.max_age,
+            secure=ctx.services.settings.is_https,
+            path=ctx.mount_path or "/",
+        )
+        response.raw_headers.append((b"set-cookie", cookie))
+
+    def clear(self, response: Response, request: Request) -> None:
+        ctx = context_of(request)
+        cookie = clear_cookie(
+            self.name, secure=ctx.services.settings.is_https, path=ctx.mount_path or "/"
+        )
+        response.raw_headers.append((b"set-cookie", cookie))
+
+
+#: The longest sealed value a SealedCookie reads (a Fernet token of a few dozen bytes).
+MAX_SEALED_LENGTH = 400
+#: The authenticator app's secret between the QR code and its first code.
+TOTP_SETUP = SealedCookie("__ak_totp_setup", max_age=15 * 60)

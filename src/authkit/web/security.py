@@ -23,6 +23,7 @@ from ..flows.mfa import (
 )
 from ..forms import ConfirmForm, FactorForm
 from ..users import User
+from .attempt_cookie import TOTP_SETUP
 from .form_post import Posted, post_form
 from .helpers import meta_of, page, redirect
 from .reverify import require_reverification
@@ -94,8 +95,10 @@ async def totp_setup_endpoint(request: Request, user: User) -> Response:
 
     async def render(form: FactorForm, errors: dict[str, str], status: int) -> Response:
         form.code.data = ""
-        setup = await begin_totp_setup(svc, user_id=user.id, account=user.email)
-        return page(
+        setup = await begin_totp_setup(
+            svc, user_id=user.id, account=user.email, sealed=TOTP_SETUP.read(request)
+        )
+        response = page(
             request,
             "totp_setup",
             form=form,
@@ -106,6 +109,8 @@ async def totp_setup_endpoint(request: Request, user: User) -> Response:
             errors=errors,
             status_code=status,
         )
+        TOTP_SETUP.set(response, request, setup.sealed)
+        return response
 
     if request.method == "GET":
         return await render(FactorForm(), {}, 200)
@@ -116,9 +121,12 @@ async def totp_setup_endpoint(request: Request, user: User) -> Response:
             user_id=user.id,
             session_id=auth(request).session_id or "",
             code=posted.form.code.data or "",
+            sealed=TOTP_SETUP.read(request),
             meta=meta_of(request),
         )
-        return _codes_page(request, codes, first_time=True)
+        response = _codes_page(request, codes, first_time=True)
+        TOTP_SETUP.clear(response, request)
+        return response
 
     return await post_form(request, FactorForm, render, action)
 

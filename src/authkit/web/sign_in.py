@@ -29,7 +29,7 @@ from ..flows.sign_in import (
     submit_mfa_setup,
 )
 from ..forms import ConfirmForm, FactorForm, SignInForm
-from .attempt_cookie import AttemptCookie
+from .attempt_cookie import TOTP_SETUP, AttemptCookie
 from .attempt_pages import AttemptPages, browser_of
 from .form_post import Posted, post_form
 from .helpers import (
@@ -174,7 +174,11 @@ async def mfa_setup_endpoint(request: Request) -> Response:
         assert attempt.user_id is not None
         target = redirect_target(request, posted.form.redirect_url.data)
         pending = await judge_totp_setup(
-            svc, user_id=attempt.user_id, code=posted.form.code.data or "", meta=meta_of(request)
+            svc,
+            user_id=attempt.user_id,
+            code=posted.form.code.data or "",
+            sealed=TOTP_SETUP.read(request),
+            meta=meta_of(request),
         )
         try:
             step = await submit_mfa_setup(
@@ -192,6 +196,7 @@ async def mfa_setup_endpoint(request: Request) -> Response:
         finished = SIGN_IN.finish(request, step, target)
         # The codes are shown once, on this response; it carries the new session.
         response.raw_headers.extend(h for h in finished.raw_headers if h[0] == b"set-cookie")
+        TOTP_SETUP.clear(response, request)
         return response
 
     return await post_form(request, FactorForm, render, action)
@@ -207,8 +212,10 @@ async def _mfa_setup_page(
 ) -> Response:
     assert attempt.user_id is not None
     svc = context_of(request).services
-    setup = await begin_totp_setup(svc, user_id=attempt.user_id, account=attempt.identifier)
-    return page(
+    setup = await begin_totp_setup(
+        svc, user_id=attempt.user_id, account=attempt.identifier, sealed=TOTP_SETUP.read(request)
+    )
+    response = page(
         request,
         "totp_setup",
         form=form,
@@ -219,6 +226,8 @@ async def _mfa_setup_page(
         errors=errors or {},
         status_code=status_code,
     )
+    TOTP_SETUP.set(response, request, setup.sealed)
+    return response
 
 
 async def email_link_endpoint(request: Request) -> Response:
