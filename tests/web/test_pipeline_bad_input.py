@@ -31,7 +31,7 @@ BAD_CODES = {
     "empty": ("", None),
     "letters": ("abcdef", None),
     "too long": ("1" * 41, "This is too long: at most 40 characters."),
-    "non-ascii": ("١٢٣٤٥٦", None),  # Arabic-Indic digits are not our digits  # noqa: RUF001
+    "non-ascii": ("١٢٣٤٥٦", None),  # Arabic-Indic digits are not our digits
     "nul": ("12\x003456", None),
 }
 
