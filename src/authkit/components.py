@@ -20,6 +20,7 @@ from .forms import ProfileForm, SignInForm, SignUpForm
 from .request_auth import USER_KEY
 from .users import User
 from .web.helpers import base_context, cookies_of, redirect_target
+from .web.sign_in import sign_in_context
 
 __all__ = ["Components"]
 
@@ -70,7 +71,7 @@ class Components:
         if auth(request).is_signed_in:
             return Markup("")
         form = SignInForm(data={"redirect_url": self._here(request, redirect_url)})
-        return self._render(request, "sign_in", form=form)
+        return self._render(request, "sign_in", **sign_in_context(request, form))
 
     @pass_context
     def sign_up(self, context: Context, redirect_url: str | None = None) -> Markup:

@@ -362,3 +362,23 @@ async def test_every_step_is_audited_with_its_method(
         ("sign_in.failed", "email_code", "wrong_code"),
         ("sign_in", "email_code", None),
     ]
+
+
+async def test_the_embedded_sign_in_offers_the_same_methods(
+    client: httpx.AsyncClient, make_kit: KitFactory
+) -> None:
+    """`{{ authkit.sign_in() }}` in a host page shows the first page as the sub-app does:
+    the password field and "Use another method", or only the address when the first
+    method sends a code."""
+    page = await client.get("/embedded")
+    assert page.status_code == 200, page.text
+    assert 'name="password"' in page.text and "Use another method" in page.text
+    assert "/auth/sign-in/methods?redirect_url=%2Fembedded" in page.text
+    kit = make_kit(sign_in_methods="email_link,password")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=make_host_app(kit)), base_url="http://testserver"
+    ) as c:
+        page = await c.get("/embedded")
+        assert 'name="password"' not in page.text
+        assert 'name="method" value="email_link"' in page.text
+    await kit.aclose()

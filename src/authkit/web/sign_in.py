@@ -28,17 +28,15 @@ from ..flows.sign_in import (
     submit_factor,
     submit_mfa_setup,
 )
-from ..forms import ConfirmForm, FactorForm, SignInForm
+from ..forms import ConfirmForm, FactorForm, SignInForm, SignOutForm
 from .attempt_cookie import TOTP_SETUP, AttemptCookie
 from .attempt_pages import AttemptPages, browser_of
 from .form_post import Posted, post_form
 from .helpers import (
     clear_session_cookies,
-    csrf_ok,
     flow_error_page,
     meta_of,
     page,
-    read_form,
     redirect,
     redirect_target,
 )
@@ -49,6 +47,7 @@ __all__ = [
     "link_status_endpoint",
     "methods_endpoint",
     "mfa_setup_endpoint",
+    "sign_in_context",
     "sign_in_endpoint",
     "sign_out_endpoint",
 ]
@@ -125,16 +124,20 @@ def _sign_in_page(
     notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    context = {**sign_in_context(request, form), "notice": notice}
+    return page(request, TEMPLATE, errors=errors or {}, status_code=status_code, **context)
+
+
+def sign_in_context(request: Request, form: SignInForm) -> dict[str, Any]:
+    """What the SignIn component needs beside the form: the method its first page asks
+    for, and the way to the others. Shared by the page and the host's component."""
     methods = context_of(request).services.settings.sign_in_method_list
-    method = form.method.data if form.method.data in methods else methods[0]
-    context: dict[str, Any] = {
+    return {
         "form": form,
-        "method": method,
+        "method": form.method.data if form.method.data in methods else methods[0],
         "methods": methods,
-        "notice": notice,
         "methods_url": SIGN_IN.url(request, "/methods", form.redirect_url.data or ""),
     }
-    return page(request, TEMPLATE, errors=errors or {}, status_code=status_code, **context)
 
 
 async def methods_endpoint(request: Request) -> Response:
@@ -266,30 +269,33 @@ async def _email_link(request: Request) -> Response:
     if request.method == "GET":
         form = ConfirmForm(data={"redirect_url": goal})
         return _link_page(request, "", email=target.email, form=form)
-    data = await read_form(request)
-    if not csrf_ok(request, data):
-        errors = {"__all__": svc.messages("csrf_failed")}
-        form = ConfirmForm(data={"redirect_url": goal})
+
+    async def render(form: ConfirmForm, errors: dict[str, str], status: int) -> Response:
+        form.redirect_url.data = goal  # where the attempt was going, not what was posted
         return _link_page(
-            request, "", email=target.email, form=form, errors=errors, status_code=403
+            request, "", email=target.email, form=form, errors=errors, status_code=status
         )
-    try:
-        step = await submit_factor(
-            svc,
-            attempt,
-            "email_link",
-            {"token": token},
-            browser=browser_of(request),
-            meta=meta_of(request),
-        )
-    except RateLimited:
-        raise
-    except FlowError:
-        # Used up meanwhile (a parallel confirmation won), or the attempt moved on.
-        return _link_page(request, "expired", status_code=410)
-    response = await SIGN_IN.after(request, step, goal)
-    LINK.clear(response, request)
-    return response
+
+    async def action(posted: Posted[ConfirmForm]) -> Response:
+        try:
+            step = await submit_factor(
+                svc,
+                attempt,
+                "email_link",
+                {"token": token},
+                browser=browser_of(request),
+                meta=meta_of(request),
+            )
+        except RateLimited:
+            raise
+        except FlowError:
+            # Used up meanwhile (a parallel confirmation won), or the attempt moved on.
+            return _link_page(request, "expired", status_code=410)
+        response = await SIGN_IN.after(request, step, goal)
+        LINK.clear(response, request)
+        return response
+
+    return await post_form(request, ConfirmForm, render, action)
 
 
 async def link_status_endpoint(request: Request) -> Response:
@@ -335,23 +341,29 @@ def _link_page(
 
 async def sign_out_endpoint(request: Request) -> Response:
     ctx = context_of(request)
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        errors = {"__all__": ctx.services.messages("csrf_failed")}
-        return page(request, "sign_out_confirm", errors=errors, status_code=403)
-    state = auth(request)
-    if state.user_id is not None and state.session_id is not None:
-        await sign_out(
-            ctx.services, user_id=state.user_id, session_id=state.session_id, meta=meta_of(request)
+
+    async def render(form: SignOutForm, errors: dict[str, str], status: int) -> Response:
+        return page(request, "sign_out_confirm", errors=errors, status_code=status)
+
+    async def action(posted: Posted[SignOutForm]) -> Response:
+        state = auth(request)
+        if state.user_id is not None and state.session_id is not None:
+            await sign_out(
+                ctx.services,
+                user_id=state.user_id,
+                session_id=state.session_id,
+                meta=meta_of(request),
+            )
+        target = redirect_target(
+            request,
+            posted.form.redirect_url.data,
+            default=ctx.services.settings.after_sign_out_url,
         )
-    target = redirect_target(
-        request,
-        str(form.get("redirect_url") or ""),
-        default=ctx.services.settings.after_sign_out_url,
-    )
-    response = redirect(request, target)
-    clear_session_cookies(response, request)
-    clear_site_data = ctx.services.settings.sign_out_clear_site_data.strip()
-    if clear_site_data:
-        response.headers["Clear-Site-Data"] = clear_site_data
-    return response
+        response = redirect(request, target)
+        clear_session_cookies(response, request)
+        clear_site_data = ctx.services.settings.sign_out_clear_site_data.strip()
+        if clear_site_data:
+            response.headers["Clear-Site-Data"] = clear_site_data
+        return response
+
+    return await post_form(request, SignOutForm, render, action)
