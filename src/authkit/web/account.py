@@ -7,18 +7,14 @@ from starlette.responses import Response
 
 from ..access import current_user, requires_user
 from ..context import context_of
-from ..errors import FlowError
 from ..flows.profile import update_names
 from ..forms import ProfileForm
 from ..request_auth import USER_KEY
 from ..users import get_user
+from .form_post import Posted, post_form
 from .helpers import (
-    csrf_ok,
-    flow_error_page,
-    limit_errors,
     meta_of,
     page,
-    read_form,
     redirect,
 )
 
@@ -38,14 +34,12 @@ async def user_endpoint(request: Request) -> Response:
         form = ProfileForm(data={"first_name": user.first_name, "last_name": user.last_name})
         return page(request, TEMPLATE, form=form, user=user)
 
-    data = await read_form(request)
-    form = ProfileForm(data)
-    if not csrf_ok(request, data):
-        errors = {"__all__": ctx.services.messages("csrf_failed")}
-        return page(request, TEMPLATE, form=form, user=user, errors=errors, status_code=403)
-    if errors := limit_errors(ctx, form):
-        return page(request, TEMPLATE, form=form, user=user, errors=errors, status_code=422)
-    try:
+    async def render(form: ProfileForm, errors: dict[str, str], status: int) -> Response:
+        return page(request, TEMPLATE, form=form, user=user, errors=errors, status_code=status)
+
+    async def action(posted: Posted[ProfileForm]) -> Response:
+        assert user is not None
+        form = posted.form
         await update_names(
             ctx.services,
             user_id=user.id,
@@ -53,9 +47,9 @@ async def user_endpoint(request: Request) -> Response:
             last_name=form.last_name.data,
             meta=meta_of(request),
         )
-    except FlowError as error:
-        return flow_error_page(request, TEMPLATE, error, form=form, user=user)
-    user = await get_user(ctx.services, user.id) or user
-    request.scope[USER_KEY] = user  # the request's cached copy is stale now
-    notice = ctx.services.messages("profile_saved")
-    return page(request, TEMPLATE, form=form, user=user, notice=notice)
+        saved = await get_user(ctx.services, user.id) or user
+        request.scope[USER_KEY] = saved  # the request's cached copy is stale now
+        notice = ctx.services.messages("profile_saved")
+        return page(request, TEMPLATE, form=form, user=saved, notice=notice)
+
+    return await post_form(request, ProfileForm, render, action)

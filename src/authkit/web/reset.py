@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..context import context_of
-from ..errors import CodeExpired, FlowError, RateLimited
+from ..errors import CodeExpired, RateLimited
 from ..flows.reset import (
     ResetAttempt,
     find_link,
@@ -24,14 +24,12 @@ from ..flows.reset import (
 )
 from ..forms import ForgotPasswordForm, ResetPasswordForm
 from .attempt_cookie import AttemptCookie
+from .form_post import Posted, post_form
 from .helpers import (
     clear_session_cookies,
-    csrf_ok,
     flow_error_page,
-    limit_errors,
     meta_of,
     page,
-    read_form,
     redirect,
     redirect_target,
 )
@@ -64,26 +62,23 @@ async def forgot_password_endpoint(request: Request) -> Response:
             request, FORGOT_TEMPLATE, form=ForgotPasswordForm(data={"redirect_url": wanted})
         )
 
-    data = await read_form(request)
-    form = ForgotPasswordForm(data)
-    if not csrf_ok(request, data):
-        errors = {"__all__": ctx.services.messages("csrf_failed")}
-        return page(request, FORGOT_TEMPLATE, form=form, errors=errors, status_code=403)
-    if errors := limit_errors(ctx, form):
-        return page(request, FORGOT_TEMPLATE, form=form, errors=errors, status_code=422)
-    try:
+    async def render(form: ForgotPasswordForm, errors: dict[str, str], status: int) -> Response:
+        return page(request, FORGOT_TEMPLATE, form=form, errors=errors, status_code=status)
+
+    async def action(posted: Posted[ForgotPasswordForm]) -> Response:
+        form = posted.form
         attempt = await start_reset(
             ctx.services, email=form.email.data or "", meta=meta_of(request)
         )
-    except FlowError as error:
-        return flow_error_page(request, FORGOT_TEMPLATE, error, form=form)
-    # Same redirect and cookie whether or not the address has an account: no enumeration.
-    target = redirect_target(request, form.redirect_url.data)
-    reset_url = f"{ctx.mount_path}/reset-password?redirect_url={quote(target, safe='')}"
-    # With htmx, fetch follows this redirect and the reset step swaps in place.
-    response = redirect(request, reset_url, navigate=False)
-    ATTEMPT.set(response, request, attempt.id)
-    return response
+        # Same redirect and cookie whether or not the address has an account: no enumeration.
+        target = redirect_target(request, form.redirect_url.data)
+        reset_url = f"{ctx.mount_path}/reset-password?redirect_url={quote(target, safe='')}"
+        # With htmx, fetch follows this redirect and the reset step swaps in place.
+        response = redirect(request, reset_url, navigate=False)
+        ATTEMPT.set(response, request, attempt.id)
+        return response
+
+    return await post_form(request, ForgotPasswordForm, render, action)
 
 
 async def reset_password_endpoint(request: Request) -> Response:
@@ -127,57 +122,68 @@ async def _reset_password(request: Request) -> Response:
         form = ResetPasswordForm(data={"redirect_url": wanted})
         return _reset_page(request, form, attempt, by_link=False)
 
-    data = await read_form(request)
-    form = ResetPasswordForm(data)
-    password = form.password.data or ""
-    password_confirm = form.password_confirm.data or ""
-    form.password.data = form.password_confirm.data = ""  # never echo a password back
-    token = form.token.data or ""
-    by_link = bool(token)
-    if by_link:
-        attempt = await find_link(svc, token, meta_of(request))
-    else:
-        attempt = await _cookie_attempt(request)
-    if not csrf_ok(request, data):
-        errors = {"__all__": svc.messages("csrf_failed")}
-        return _reset_page(request, form, attempt, by_link=by_link, errors=errors, status_code=403)
-    if attempt is None:
-        return _expired(request, form, by_link=by_link)
-    if errors := limit_errors(ctx, form):
-        return _reset_page(request, form, attempt, by_link=by_link, errors=errors, status_code=422)
-    try:
-        if by_link:
-            await reset_with_link(
-                svc,
-                token=token,
-                password=password,
-                password_confirm=password_confirm,
-                meta=meta_of(request),
+    found: dict[str, ResetAttempt | None] = {}
+
+    async def attempt_of(form: ResetPasswordForm) -> ResetAttempt | None:
+        # Looked up once per post (a link lookup counts against the IP).
+        if "attempt" not in found:
+            token = form.token.data or ""
+            found["attempt"] = (
+                await find_link(svc, token, meta_of(request))
+                if token
+                else await _cookie_attempt(request)
             )
-        else:
-            await reset_with_code(
-                svc,
-                attempt_id=attempt.id,
-                code=form.code.data or "",
-                password=password,
-                password_confirm=password_confirm,
-                meta=meta_of(request),
-            )
-    except CodeExpired:
-        return _expired(request, form, by_link=by_link)
-    except FlowError as error:
-        return _reset_page(request, form, attempt, by_link=by_link, error=error)
-    # No automatic sign-in (OWASP Forgot Password): the owner proves the new password.
-    target = redirect_target(request, form.redirect_url.data)
-    response = redirect(
-        request, f"{ctx.mount_path}/sign-in?reset=1&redirect_url={quote(target, safe='')}"
-    )
-    ATTEMPT.clear(response, request)
-    LINK.clear(response, request)
-    # Every session was revoked, this browser's too: drop its cookies now rather than
-    # when the session token expires.
-    clear_session_cookies(response, request)
-    return response
+        return found["attempt"]
+
+    async def render(form: ResetPasswordForm, errors: dict[str, str], status: int) -> Response:
+        by_link = bool(form.token.data)
+        attempt = await attempt_of(form)
+        if attempt is None and status != 403:
+            return _expired(request, form, by_link=by_link)
+        return _reset_page(
+            request, form, attempt, by_link=by_link, errors=errors, status_code=status
+        )
+
+    async def action(posted: Posted[ResetPasswordForm]) -> Response:
+        form = posted.form
+        token = form.token.data or ""
+        by_link = bool(token)
+        attempt = await attempt_of(form)
+        if attempt is None:
+            return _expired(request, form, by_link=by_link)
+        try:
+            if by_link:
+                await reset_with_link(
+                    svc,
+                    token=token,
+                    password=posted.password(),
+                    password_confirm=posted.password("password_confirm"),
+                    meta=meta_of(request),
+                )
+            else:
+                await reset_with_code(
+                    svc,
+                    attempt_id=attempt.id,
+                    code=form.code.data or "",
+                    password=posted.password(),
+                    password_confirm=posted.password("password_confirm"),
+                    meta=meta_of(request),
+                )
+        except CodeExpired:
+            return _expired(request, form, by_link=by_link)
+        # No automatic sign-in (OWASP Forgot Password): the owner proves the new password.
+        target = redirect_target(request, form.redirect_url.data)
+        response = redirect(
+            request, f"{ctx.mount_path}/sign-in?reset=1&redirect_url={quote(target, safe='')}"
+        )
+        ATTEMPT.clear(response, request)
+        LINK.clear(response, request)
+        # Every session was revoked, this browser's too: drop its cookies now rather than
+        # when the session token expires.
+        clear_session_cookies(response, request)
+        return response
+
+    return await post_form(request, ResetPasswordForm, render, action)
 
 
 def _reset_page(
@@ -187,7 +193,6 @@ def _reset_page(
     *,
     by_link: bool,
     errors: dict[str, str] | None = None,
-    error: FlowError | None = None,
     status_code: int = 200,
 ) -> Response:
     if attempt is None:
@@ -201,10 +206,6 @@ def _reset_page(
         "link_expired": False,
         "notice": None if by_link else svc.messages("reset_sent", email=attempt.email),
     }
-    if error is not None:
-        return flow_error_page(
-            request, RESET_TEMPLATE, error, status_code=max(status_code, 422), **context
-        )
     return page(request, RESET_TEMPLATE, errors=errors or {}, status_code=status_code, **context)
 
 

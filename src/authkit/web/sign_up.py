@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from ..access import auth
 from ..context import context_of
-from ..errors import CodeExpired, FlowError
+from ..errors import CodeExpired
 from ..flows.sign_up import (
     SignUpAttempt,
     get_attempt,
@@ -23,13 +23,10 @@ from ..flows.sign_up import (
 )
 from ..forms import CodeForm, SignUpForm
 from .attempt_cookie import AttemptCookie
+from .form_post import Posted, post_form
 from .helpers import (
-    csrf_ok,
-    flow_error_page,
-    limit_errors,
     meta_of,
     page,
-    read_form,
     redirect,
     redirect_target,
     set_session_cookies,
@@ -51,26 +48,26 @@ async def sign_up_endpoint(request: Request) -> Response:
         form = SignUpForm(data={"redirect_url": redirect_target(request, wanted)})
         return page(request, FORM_TEMPLATE, form=form)
 
-    data = await read_form(request)
-    form = SignUpForm(data)
-    password = form.password.data or ""
-    form.password.data = ""  # never echo a password back
-    if not csrf_ok(request, data):
-        errors = {"__all__": ctx.services.messages("csrf_failed")}
-        return page(request, FORM_TEMPLATE, form=form, errors=errors, status_code=403)
-    if errors := limit_errors(ctx, form):
-        return page(request, FORM_TEMPLATE, form=form, errors=errors, status_code=422)
-    try:
+    async def render(form: SignUpForm, errors: dict[str, str], status: int) -> Response:
+        return page(request, FORM_TEMPLATE, form=form, errors=errors, status_code=status)
+
+    async def action(posted: Posted[SignUpForm]) -> Response:
+        form = posted.form
         attempt = await start_sign_up(
             ctx.services,
             email=form.email.data or "",
-            password=password,
+            password=posted.password(),
             first_name=form.first_name.data,
             last_name=form.last_name.data,
             meta=meta_of(request),
         )
-    except FlowError as error:
-        return flow_error_page(request, FORM_TEMPLATE, error, form=form)
+        return _to_code_step(request, form, attempt)
+
+    return await post_form(request, SignUpForm, render, action)
+
+
+def _to_code_step(request: Request, form: SignUpForm, attempt: SignUpAttempt) -> Response:
+    ctx = context_of(request)
     target = redirect_target(request, form.redirect_url.data)
     # With htmx, fetch follows this redirect and the code step swaps in place.
     verify_url = f"{ctx.mount_path}/sign-up/verify?redirect_url={quote(target, safe='')}"
@@ -90,52 +87,58 @@ async def verify_endpoint(request: Request) -> Response:
         form = CodeForm(data={"redirect_url": wanted})
         return _code_page(request, form, attempt)
 
-    data = await read_form(request)
-    form = CodeForm(data)
-    if not csrf_ok(request, data):
-        errors = {"__all__": ctx.services.messages("csrf_failed")}
-        return _code_page(request, form, attempt, errors=errors, status_code=403)
-    if errors := limit_errors(ctx, form):
-        return _code_page(request, form, attempt, errors=errors, status_code=422)
-    if attempt is None:
-        return _expired(request, form)
-    try:
-        start = await verify_sign_up(
-            ctx.services, attempt_id=attempt.id, code=form.code.data or "", meta=meta_of(request)
-        )
-    except CodeExpired:
-        return _expired(request, form)
-    except FlowError as error:
-        form.code.data = ""
-        return _code_page(request, form, attempt, error=error)
-    response = redirect(request, redirect_target(request, form.redirect_url.data))
-    set_session_cookies(response, request, start)
-    ATTEMPT.clear(response, request)
-    return response
+    async def render(form: CodeForm, errors: dict[str, str], status: int) -> Response:
+        if "code" in errors:
+            form.code.data = ""
+        return _code_page(request, form, attempt, errors=errors, status_code=status)
+
+    async def action(posted: Posted[CodeForm]) -> Response:
+        form = posted.form
+        if attempt is None:
+            return _expired(request, form)
+        try:
+            start = await verify_sign_up(
+                ctx.services,
+                attempt_id=attempt.id,
+                code=form.code.data or "",
+                meta=meta_of(request),
+            )
+        except CodeExpired:
+            return _expired(request, form)
+        response = redirect(request, redirect_target(request, form.redirect_url.data))
+        set_session_cookies(response, request, start)
+        ATTEMPT.clear(response, request)
+        return response
+
+    return await post_form(request, CodeForm, render, action)
 
 
 async def resend_endpoint(request: Request) -> Response:
     ctx = context_of(request)
-    data = await read_form(request)
-    form = CodeForm(data)
-    form.code.data = ""
     attempt_id = ATTEMPT.read(request)
     attempt = await get_attempt(ctx.services, attempt_id) if attempt_id else None
-    if not csrf_ok(request, data):
-        errors = {"__all__": ctx.services.messages("csrf_failed")}
-        return _code_page(request, form, attempt, errors=errors, status_code=403)
-    if attempt is None:
-        return _expired(request, form)
-    try:
-        attempt = await resend_sign_up_code(
-            ctx.services, attempt_id=attempt.id, meta=meta_of(request)
-        )
-    except CodeExpired:
-        return _expired(request, form)
-    except FlowError as error:
-        return _code_page(request, form, attempt, error=error, status_code=429)
-    notice = ctx.services.messages("code_resent", email=attempt.email)
-    return _code_page(request, form, attempt, notice=notice)
+
+    async def render(form: CodeForm, errors: dict[str, str], status: int) -> Response:
+        form.code.data = ""
+        # A cooldown or a cap is a 429: the visitor should wait, not retype.
+        status = 429 if status == 422 else status
+        return _code_page(request, form, attempt, errors=errors, status_code=status)
+
+    async def action(posted: Posted[CodeForm]) -> Response:
+        form = posted.form
+        form.code.data = ""
+        if attempt is None:
+            return _expired(request, form)
+        try:
+            resent = await resend_sign_up_code(
+                ctx.services, attempt_id=attempt.id, meta=meta_of(request)
+            )
+        except CodeExpired:
+            return _expired(request, form)
+        notice = ctx.services.messages("code_resent", email=resent.email)
+        return _code_page(request, form, resent, notice=notice)
+
+    return await post_form(request, CodeForm, render, action)
 
 
 def _code_page(
@@ -144,7 +147,6 @@ def _code_page(
     attempt: SignUpAttempt | None,
     *,
     errors: dict[str, str] | None = None,
-    error: FlowError | None = None,
     notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -165,10 +167,6 @@ def _code_page(
         # The subtitle already says where the code went; a notice only for news.
         "notice": notice,
     }
-    if error is not None:
-        return flow_error_page(
-            request, CODE_TEMPLATE, error, status_code=max(status_code, 422), **context
-        )
     return page(request, CODE_TEMPLATE, errors=errors or {}, status_code=status_code, **context)
 
 
