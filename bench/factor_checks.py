@@ -114,7 +114,9 @@ async def main(samples: int) -> None:
         user_id = await create_user(svc, email=EMAIL, password=PASSWORD)
         setup = await begin_totp_setup(svc, user_id=user_id, account=EMAIL)
         first = pyotp.TOTP(setup.secret).at(clock.now)
-        pending = await judge_totp_setup(svc, user_id=user_id, code=first, meta=RequestMeta())
+        pending = await judge_totp_setup(
+            svc, user_id=user_id, code=first, sealed=setup.sealed, meta=RequestMeta()
+        )
         async with svc.db.session() as s:
             await enable_totp(svc, s, pending, user_id=user_id, meta=RequestMeta())
         totp = STRATEGIES["totp"]

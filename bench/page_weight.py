@@ -78,6 +78,10 @@ async def main() -> None:
             "embedded": False,
             "csp_nonce": "n" * 22,
             "form": SignInForm(data={"redirect_url": "/"}),
+            "method": "password",
+            "methods": ("password", "email_code", "email_link"),
+            "methods_url": "/auth/sign-in/methods?redirect_url=%2F",
+            "component": None,
         }
         renders = []
         for _ in range(ROUNDS):
