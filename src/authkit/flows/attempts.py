@@ -173,6 +173,9 @@ async def save_attempt(
     """
     now = svc.clock()
     values: dict[str, Any] = {
+        # The browser that moves an attempt is the one it continues in: the same as
+        # before, except for a magic link opened elsewhere where the site allows that.
+        "browser_hash": browser_hash(svc, browser),
         "status": attempt.status.value,
         "user_id": attempt.user_id,
         "session_id": attempt.session_id,
@@ -189,7 +192,6 @@ async def save_attempt(
                 id=attempt.id,
                 purpose=attempt.purpose.value,
                 identifier=attempt.identifier,
-                browser_hash=browser_hash(svc, browser),
                 created_at=now,
                 expires_at=attempt.expires_at,
                 **values,

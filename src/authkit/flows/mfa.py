@@ -7,8 +7,8 @@ Setting up happens from the profile's security page (after "Confirm it's you") o
 with `AUTHKIT_MFA=required`, during a sign-in before its session exists. Until its first
 code confirms it, the new secret is kept nowhere but in a sealed value (encrypted and
 authenticated, for 15 minutes) that the browser carries: showing the QR code writes
-nothing, and an abandoned set-up leaves nothing behind. Each change is audited and
-mailed to the owner.
+nothing, and an abandoned set-up leaves nothing behind. Each change is audited;
+turning it on or off is also mailed to the owner.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -64,10 +65,6 @@ class MfaStatus:
     totp_enabled: bool
     totp_since: datetime | None
     recovery_codes_left: int
-
-    @property
-    def is_enabled(self) -> bool:
-        return self.totp_enabled
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +187,19 @@ async def enable_totp(
             last_used_step=pending.step,
         )
     )
+    try:
+        await s.flush()
+    except IntegrityError:
+        # Another tab confirmed the same set-up a moment ago (one app per user).
+        raise FlowError("totp_exists") from None
     codes = await _replace_recovery_codes(svc, s, user_id)
+    # The account now has a second factor that the user's other sessions never proved:
+    # their step-up age is cleared, so a sensitive action there asks for both factors
+    # (and a host's `requires_reverification` sees it from their next token's `fva`).
+    others = [col(SessionRow.user_id) == user_id]
+    if session_id is not None:
+        others.append(col(SessionRow.id) != session_id)
+    await s.exec(update(SessionRow).where(*others).values(first_factor_at=None))
     if session_id is not None:
         # The first code proves the app: this session has just verified a second factor.
         await s.exec(

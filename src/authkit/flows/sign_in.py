@@ -55,8 +55,10 @@ __all__ = [
     "Step",
     "choose_factor",
     "complete_sign_in",
+    "defer_to_mfa_setup",
     "first_factors",
     "is_reverified",
+    "leave_mfa_setup",
     "load_attempt",
     "second_factors",
     "sign_out",
@@ -277,6 +279,47 @@ async def submit_mfa_setup(
     if mail_id is not None:
         svc.outbox.send_soon(mail_id)
     return replace(step, recovery_codes=tuple(codes))
+
+
+async def defer_to_mfa_setup(
+    svc: Services,
+    s: AsyncSession,
+    *,
+    user_id: str,
+    identifier: str,
+    first_factor: tuple[str, datetime],
+    browser: str,
+) -> Attempt:
+    """
+    With `AUTHKIT_MFA=required`, what a new account gets instead of its first session:
+    a sign-in attempt with its first factor proven (the sign-up's code), waiting for the
+    second factor's set-up. Written in the open transaction `s`, with the account.
+    """
+    name, at = first_factor
+    attempt = replace(
+        new_attempt(svc, purpose=Purpose.SIGN_IN, identifier=identifier, user_id=user_id),
+        status=Status.NEEDS_SECOND_FACTOR,
+        first_factor=name,
+        first_factor_at=at,
+    ).with_state(MFA_SETUP, {"required": True})
+    await save_attempt(svc, s, attempt, browser=browser, previous=None)
+    return replace(attempt, is_saved=True)
+
+
+async def leave_mfa_setup(svc: Services, attempt: Attempt, *, browser: str) -> Attempt:
+    """
+    A sign-in sent to set up a second factor whose user set one up meanwhile (another
+    tab): it now asks for that factor like any other.
+
+    Raises:
+        AttemptGone: the attempt moved on meanwhile.
+    """
+    state = {k: v for k, v in attempt.state.items() if k != MFA_SETUP}
+    moved = replace(attempt, state=state)
+    async with svc.db.session() as s:
+        if not await save_attempt(svc, s, moved, browser=browser, previous=attempt.status):
+            raise AttemptGone()
+    return moved
 
 
 async def complete_sign_in(

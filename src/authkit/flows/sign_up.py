@@ -26,9 +26,10 @@ from ..sessions import RequestMeta, SessionStart, prepare_session
 from ..store.models import EmailAddressRow, PasswordCredentialRow, UserRow, VerificationCodeRow
 from ..users import clean_name
 from . import email_codes
+from .attempts import Attempt
 from .email_codes import RESEND_COOLDOWN
 from .notices import compose
-from .sign_in import complete_sign_in
+from .sign_in import complete_sign_in, defer_to_mfa_setup
 
 __all__ = [
     "PURPOSE",
@@ -155,10 +156,13 @@ async def resend_sign_up_code(
 
 
 async def verify_sign_up(
-    svc: Services, *, attempt_id: str, code: str, meta: RequestMeta
-) -> SessionStart:
+    svc: Services, *, attempt_id: str, code: str, browser: str, meta: RequestMeta
+) -> SessionStart | Attempt:
     """
-    Check the code; on success create the user and start their first session.
+    Check the code; on success create the user and start their first session. With
+    `AUTHKIT_MFA=required` there is no session yet: the new account must set up its
+    second factor first, and a sign-in attempt bound to `browser` (its CSRF secret) is
+    returned, waiting for that set-up.
 
     Raises:
         FieldError: `code_format` when the input is not six digits.
@@ -186,6 +190,15 @@ async def verify_sign_up(
     try:
         async with svc.db.session() as s:
             user_id = await _create_account(svc, s, row, now=now, meta=meta)
+            if svc.settings.mfa == "required":
+                return await defer_to_mfa_setup(
+                    svc,
+                    s,
+                    user_id=user_id,
+                    identifier=row.email,
+                    first_factor=("email_code", now),
+                    browser=browser,
+                )
             # The code proved the address: the first session's first factor.
             return await complete_sign_in(
                 svc, s, user_id=user_id, factors=[("email_code", now)], meta=meta, event=None

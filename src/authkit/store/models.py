@@ -138,9 +138,11 @@ class AuthenticatorRow(SQLModel, table=True):
     """
 
     __tablename__ = "authenticators"
+    #: One of each kind per user: two tabs confirming a set-up at once cannot make two.
+    __table_args__ = (Index("ix_authenticators_user_id_kind", "user_id", "kind", unique=True),)
 
     id: str = Field(primary_key=True, max_length=40)
-    user_id: str = Field(foreign_key="users.id", index=True, max_length=40, ondelete="CASCADE")
+    user_id: str = Field(foreign_key="users.id", max_length=40, ondelete="CASCADE")
     kind: str = Field(max_length=16)
     name: str = Field(default="", max_length=100)
     #: The TOTP secret, Fernet-encrypted with a key derived from the secret key.

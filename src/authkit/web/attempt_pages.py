@@ -250,7 +250,8 @@ class AttemptPages:
 
         async def action(posted: Posted[FactorForm]) -> Response:
             target = redirect_target(request, posted.form.redirect_url.data)
-            if attempt is None or name not in STRATEGIES:
+            # Only a factor that sends something can send it again.
+            if attempt is None or name not in STRATEGIES or not STRATEGIES[name].needs_prepare:
                 return self.gone(request, target)
             try:
                 ready = await choose_factor(

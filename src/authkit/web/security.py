@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from ..access import auth, current_user, requires_user
 from ..context import context_of
+from ..errors import FlowError
 from ..flows.mfa import (
     begin_totp_setup,
     mfa_status,
@@ -90,8 +91,17 @@ security_endpoint = _signed_in_page(_security)
 async def totp_setup_endpoint(request: Request, user: User) -> Response:
     """GET/POST `/user/security/totp`: scan, confirm with a first code, see the codes."""
     svc = context_of(request).services
-    if (await mfa_status(svc, user.id)).totp_enabled:
+    try:
+        return await _totp_setup(request, user)
+    except FlowError as error:
+        if error.code != "totp_exists":
+            raise
+        # Set up meanwhile, in another tab: the security page says it is on.
         return redirect(request, f"{svc.mount_path}{SECURITY_PATH}")
+
+
+async def _totp_setup(request: Request, user: User) -> Response:
+    svc = context_of(request).services
 
     async def render(form: FactorForm, errors: dict[str, str], status: int) -> Response:
         form.code.data = ""

@@ -22,6 +22,7 @@ from ..flows.sign_in import (
     MFA_SETUP,
     RETURN_TO,
     choose_factor,
+    leave_mfa_setup,
     load_attempt,
     sign_out,
     start_sign_in,
@@ -166,6 +167,22 @@ async def mfa_setup_endpoint(request: Request) -> Response:
     attempt = await SIGN_IN.current(request)
     if attempt is None or not attempt.state_of(MFA_SETUP) or attempt.user_id is None:
         return SIGN_IN.gone(request, target)
+    try:
+        return await _mfa_setup(request, attempt, target)
+    except FlowError as error:
+        if error.code != "totp_exists":
+            raise
+    # The app was set up meanwhile (another tab or device): this sign-in now asks for
+    # its code like any other.
+    try:
+        moved = await leave_mfa_setup(svc, attempt, browser=browser_of(request))
+    except AttemptGone:
+        return SIGN_IN.gone(request, target)
+    return await SIGN_IN.proceed(request, moved, target)
+
+
+async def _mfa_setup(request: Request, attempt: Attempt, target: str) -> Response:
+    svc = context_of(request).services
     if request.method == "GET":
         return await _mfa_setup_page(request, attempt, FactorForm(data={"redirect_url": target}))
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from ..access import auth
 from ..context import context_of
 from ..errors import CodeExpired
+from ..flows.attempts import Attempt
 from ..flows.sign_up import (
     SignUpAttempt,
     get_attempt,
@@ -23,6 +24,7 @@ from ..flows.sign_up import (
 )
 from ..forms import CodeForm, SignUpForm
 from .attempt_cookie import AttemptCookie
+from .attempt_pages import browser_of
 from .form_post import Posted, post_form
 from .helpers import (
     meta_of,
@@ -31,6 +33,7 @@ from .helpers import (
     redirect_target,
     set_session_cookies,
 )
+from .sign_in import SIGN_IN
 
 __all__ = ["resend_endpoint", "sign_up_endpoint", "verify_endpoint"]
 
@@ -97,16 +100,22 @@ async def verify_endpoint(request: Request) -> Response:
         if attempt is None:
             return _expired(request, form)
         try:
-            start = await verify_sign_up(
+            done = await verify_sign_up(
                 ctx.services,
                 attempt_id=attempt.id,
                 code=form.code.data or "",
+                browser=browser_of(request),
                 meta=meta_of(request),
             )
         except CodeExpired:
             return _expired(request, form)
-        response = redirect(request, redirect_target(request, form.redirect_url.data))
-        set_session_cookies(response, request, start)
+        target = redirect_target(request, form.redirect_url.data)
+        if isinstance(done, Attempt):
+            # AUTHKIT_MFA=required: the new account sets up its second factor first.
+            response = await SIGN_IN.proceed(request, done, target)
+        else:
+            response = redirect(request, target)
+            set_session_cookies(response, request, done)
         ATTEMPT.clear(response, request)
         return response
 

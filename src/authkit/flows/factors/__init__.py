@@ -46,7 +46,6 @@ __all__ = [
     "Proof",
     "Used",
     "rate_limit_rules",
-    "strategy",
 ]
 
 #: Every factor, in the order pages offer them.
@@ -60,10 +59,6 @@ STRATEGIES: Mapping[str, FactorStrategy] = {
         RecoveryCodeFactor(),
     )
 }
-
-
-def strategy(name: str) -> FactorStrategy | None:
-    return STRATEGIES.get(name)
 
 
 def rate_limit_rules() -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from math import ceil
 from typing import NoReturn
 
 from sqlmodel import col, select
@@ -151,7 +152,9 @@ async def send_step(
     # at the address we hold, never the spelling typed here (Django CVE-2019-19844).
     to = owner or address.email
     link = site_url(svc, f"/sign-in/link?token={issued.token}") if issued.token else None
-    message = compose(svc, template, to, code=issued.code, link=link)
+    # The step's own end (it never outlives the attempt; a new code keeps the old end).
+    minutes = max(1, ceil((issued.expires_at - svc.clock()).total_seconds() / 60))
+    message = compose(svc, template, to, code=issued.code, link=link, minutes=minutes)
     mail_id = await svc.outbox.add(
         s, message, not_after=issued.expires_at, about=issued.id, deliver=owner is not None
     )

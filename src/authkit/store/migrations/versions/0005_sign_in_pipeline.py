@@ -69,7 +69,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("authenticators", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_authenticators_user_id"), ["user_id"], unique=False)
+        batch_op.create_index("ix_authenticators_user_id_kind", ["user_id", "kind"], unique=True)
 
     op.create_table(
         "recovery_codes",
@@ -92,7 +92,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_recovery_codes_user_id_code_hash")
     op.drop_table("recovery_codes")
     with op.batch_alter_table("authenticators", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_authenticators_user_id"))
+        batch_op.drop_index("ix_authenticators_user_id_kind")
     op.drop_table("authenticators")
     with op.batch_alter_table("sign_in_attempts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sign_in_attempts_expires_at"))
