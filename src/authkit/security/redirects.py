@@ -7,11 +7,13 @@ authkit can never be used to bounce a user to another site (open redirect).
 from __future__ import annotations
 
 import unicodedata
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
-__all__ = ["MAX_REDIRECT_LENGTH", "safe_redirect_url"]
+__all__ = ["MAX_REDIRECT_LENGTH", "ascii_url", "safe_redirect_url"]
 
 MAX_REDIRECT_LENGTH = 2048
+#: What `ascii_url` leaves as it is: URL syntax, and existing percent-escapes.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
 
 def safe_redirect_url(value: str | None, *, default: str, base_url: str) -> str:
@@ -20,7 +22,8 @@ def safe_redirect_url(value: str | None, *, default: str, base_url: str) -> str:
 
     Absolute URLs are accepted only when their scheme and host equal `base_url`'s, and
     come back as a path. Anything with a backslash, a control character, an odd scheme,
-    or starting with `//` falls back to the default.
+    or starting with `//` falls back to the default. The result is ASCII (other
+    characters percent-encoded), so it fits any header: Location, HX-Redirect.
     """
     if not value or len(value) > MAX_REDIRECT_LENGTH:
         return default
@@ -55,4 +58,10 @@ def safe_redirect_url(value: str | None, *, default: str, base_url: str) -> str:
         result += "?" + parts.query
     if parts.fragment:
         result += "#" + parts.fragment
-    return result
+    return ascii_url(result)
+
+
+def ascii_url(url: str) -> str:
+    """`url` with every character outside URL syntax percent-encoded as UTF-8: what a
+    browser sends for it, and safe in an HTTP header (which must be Latin-1)."""
+    return quote(url, safe=_URL_SAFE)

@@ -24,7 +24,7 @@ from ..context import KitContext, context_of, request_cookies, request_meta
 from ..cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
 from ..errors import FlowError, RateLimited
 from ..security.csrf import CSRF_COOKIE, new_csrf_value
-from ..security.redirects import safe_redirect_url
+from ..security.redirects import ascii_url, safe_redirect_url
 from ..sessions import RequestMeta, SessionStart
 
 __all__ = [
@@ -233,7 +233,10 @@ def redirect(request: Request, url: str, *, navigate: bool = True) -> Response:
     when `navigate`, else a 303 that fetch follows so the next step swaps in place.
     """
     if navigate and is_htmx(request):
-        return Response(status_code=200, headers={"HX-Redirect": url, "Cache-Control": "no-store"})
+        # Headers are Latin-1: a URL built from a request (a host page's path) is sent
+        # percent-encoded, never as raw text that would fail after the state changed.
+        headers = {"HX-Redirect": ascii_url(url), "Cache-Control": "no-store"}
+        return Response(status_code=200, headers=headers)
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
 
 
