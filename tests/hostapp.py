@@ -9,7 +9,8 @@ import jinja2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from authkit import AuthKit, auth, current_user, requires_reverification, requires_user
 
@@ -32,6 +33,16 @@ async def dashboard(request: Request) -> Response:
 async def api_me(request: Request) -> Response:
     a = auth(request)
     return JSONResponse({"user_id": a.user_id, "claims": dict(a.claims)})
+
+
+async def who_is_on_the_socket(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_json({"user_id": auth(websocket).user_id})
+    await websocket.close()
+
+
+async def boom(request: Request) -> Response:
+    raise RuntimeError("a host endpoint that crashes")
 
 
 @requires_reverification
@@ -71,6 +82,8 @@ def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
             Route("/dashboard", dashboard),
             Route("/api/me", api_me),
             Route("/sensitive", sensitive),
+            Route("/boom", boom),
+            WebSocketRoute("/ws", who_is_on_the_socket),
             Route("/very-sensitive", very_sensitive),
             Mount(mount_path, app=kit),
         ]

@@ -4,7 +4,11 @@ The per-request session check (pure ASGI). The request API built on it (`auth()`
 
 A valid `__session` JWT is a signature check and nothing else: no database. Only when
 it has expired (or is missing) and a `__refresh` cookie is present does the middleware
-load the session row once, mint a new token and set it on this same response.
+load the session row once, mint a new token and set it on this same response; the
+refresh token's rotation is recorded only as that response starts, so a response that
+never carries the new cookie rotates nothing. WebSockets are authenticated by
+`__session` alone: a handshake cannot be relied on to set cookies, so it never refreshes
+(a page opens its socket right after loading, with a fresh token).
 """
 
 from __future__ import annotations
@@ -30,7 +34,13 @@ from .errors import StoreError, TokenError
 from .request_auth import ANONYMOUS, AUTH_KEY, Auth
 from .security.csrf import CSRF_COOKIE, CsrfGuard
 from .services import Services
-from .sessions import RequestMeta, SessionStart, refresh_session
+from .sessions import (
+    PendingRotation,
+    RequestMeta,
+    SessionStart,
+    commit_rotation,
+    refresh_session,
+)
 
 __all__ = ["AuthKitMiddleware", "Startable"]
 
@@ -74,6 +84,7 @@ class AuthKitMiddleware:
         raw_cookies = header(scope, b"cookie")
         state = ANONYMOUS
         extra: list[bytes] = []
+        rotation: PendingRotation | None = None
         secure = svc.settings.is_https
 
         token = self._session_cookie[raw_cookies] if raw_cookies else None
@@ -86,14 +97,19 @@ class AuthKitMiddleware:
                 state = ANONYMOUS
         if state is ANONYMOUS:
             refresh = one_cookie(raw_cookies, REFRESH_COOKIE) if raw_cookies else None
-            if refresh:
-                state, extra = await self._refresh(svc, refresh, secure, scope)
-            elif token:
+            if refresh and scope["type"] == "http":
+                state, extra, rotation = await self._refresh(svc, refresh, secure, scope)
+            elif token and scope["type"] == "http":
                 extra = [clear_cookie(SESSION_COOKIE, secure=secure)]
         scope[AUTH_KEY] = state
 
         async def send_with_cookies(message: Message) -> None:
+            nonlocal extra
             if message["type"] == "http.response.start":
+                if rotation is not None and not await _committed(svc, rotation):
+                    # Not recorded: the next refresh token would be refused, so the
+                    # browser keeps the one it has (the new session token still goes).
+                    extra = [c for c in extra if not c.startswith(REFRESH_PREFIX)]
                 csrf_value = CsrfGuard.new_cookie_value(scope)
                 if extra or csrf_value is not None:
                     headers = list(message.get("headers", []))
@@ -121,18 +137,22 @@ class AuthKitMiddleware:
 
     async def _refresh(
         self, svc: Services, refresh: str, secure: bool, scope: Scope
-    ) -> tuple[Auth, list[bytes]]:
+    ) -> tuple[Auth, list[bytes], PendingRotation | None]:
         try:
             start = await self._refresh_once(svc, refresh, request_meta(self.kit.context, scope))
         except StoreError:
             # Fail closed but keep the cookies: once the database is back, so is the user.
             logger.warning("session refresh failed: database unavailable")
-            return ANONYMOUS, []
+            return ANONYMOUS, [], None
         if start is None:
-            return ANONYMOUS, [
-                clear_cookie(SESSION_COOKIE, secure=secure),
-                clear_cookie(REFRESH_COOKIE, secure=secure),
-            ]
+            return (
+                ANONYMOUS,
+                [
+                    clear_cookie(SESSION_COOKIE, secure=secure),
+                    clear_cookie(REFRESH_COOKIE, secure=secure),
+                ],
+                None,
+            )
         return (
             Auth(start.user_id, start.session_id, start.claims),
             [
@@ -144,6 +164,7 @@ class AuthKitMiddleware:
                     secure=secure,
                 ),
             ],
+            start.rotation,
         )
 
     async def _refresh_once(
@@ -165,3 +186,14 @@ class AuthKitMiddleware:
             return result
         finally:
             del self._refreshing[refresh]
+
+
+REFRESH_PREFIX = REFRESH_COOKIE.encode() + b"="
+
+
+async def _committed(svc: Services, rotation: PendingRotation) -> bool:
+    try:
+        return await commit_rotation(svc, rotation)
+    except StoreError:
+        logger.warning("session refresh not recorded: database unavailable")
+        return False

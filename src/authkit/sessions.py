@@ -7,6 +7,12 @@ token still works for a short grace (requests that were in flight, a response th
 never arrived) and then only ever once more: presented after the grace, it proves the
 token was copied, so the whole session is revoked and the event audited.
 
+The rotation is recorded only when the new token is about to be delivered:
+`refresh_session` returns it as a `PendingRotation`, and the middleware commits it as it
+starts the response that carries the new cookie. A request whose response never
+carries it (a WebSocket handshake, an endpoint that crashed into the host's 500 page)
+rotates nothing, so the browser's only token stays the current one.
+
 Tokens are `<session id>.<generation>.<HMAC(refresh key, session id, salt, generation)>`:
 the server can recompute the current token for a holder of the previous one (so
 concurrent refreshes all end with the same cookie) and can tell a genuine old token
@@ -23,7 +29,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,8 +47,10 @@ from .store.models import SessionRow, SigningKeyRow, UserRow
 
 __all__ = [
     "REFRESH_REUSE_GRACE",
+    "PendingRotation",
     "RequestMeta",
     "SessionStart",
+    "commit_rotation",
     "create_session",
     "factor_ages",
     "load_keys",
@@ -62,6 +70,18 @@ _MAX_REFRESH_TOKEN_LENGTH = 256
 
 
 @dataclass(frozen=True, slots=True)
+class PendingRotation:
+    """A refresh token handed out but not yet recorded: `commit_rotation` records it."""
+
+    session_id: str
+    #: The generation the browser presented; the new token is the next one.
+    from_generation: int
+    token_hash: str
+    at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SessionStart:
     """What a fresh or refreshed session hands to the browser."""
 
@@ -73,6 +93,8 @@ class SessionStart:
     refresh_token: str
     #: When the session ends unless refreshed again (never past its absolute end).
     session_expires_at: datetime
+    #: For a refresh that moves to the next token: record it when the cookie goes out.
+    rotation: PendingRotation | None = None
 
     @property
     def refresh_max_age(self) -> int:
@@ -252,8 +274,10 @@ async def refresh_session(
     svc: Services, refresh_token: str, meta: RequestMeta | None = None
 ) -> SessionStart | None:
     """
-    Mint a new session token and rotate the refresh token, or None when the session is
-    unknown, revoked, expired or its user banned, or the token is not genuine.
+    Mint a new session token and the next refresh token, or None when the session is
+    unknown, revoked, expired or its user banned, or the token is not genuine. The
+    rotation is only read here: commit `SessionStart.rotation` with `commit_rotation`
+    when the response carrying the new cookie starts.
 
     One read and one write per token lifetime. Concurrent callers with the same token
     all succeed and all receive the same new refresh token; the previous token works
@@ -284,15 +308,15 @@ async def refresh_session(
         if not _is_usable(row, user, at):
             return None
         if parsed.generation == row.refresh_generation:
-            rotated = await _rotate(svc, s, row, at)
-            if rotated is not None:
-                token, expires_at = rotated
-                return _start(svc, row, token, expires_at, now)
-            # Another worker rotated this very token a moment ago: read what it wrote.
-            found = await _load_session(s, parsed.session_id)
-            if found is None or not _is_usable(found[0], found[1], at):
-                return None
-            row = found[0]
+            # Tokens are a keyed chain: every caller with this token gets the same next
+            # one, whichever of them records it.
+            generation = row.refresh_generation + 1
+            token = _refresh_token(svc.refresh_key, row.id, row.refresh_salt, generation)
+            expires_at = _session_expiry(svc, row.created_at, at)
+            rotation = PendingRotation(
+                row.id, row.refresh_generation, token_hash(token), at, expires_at
+            )
+            return replace(_start(svc, row, token, expires_at, now), rotation=rotation)
         if parsed.generation == row.refresh_generation - 1 and _within_grace(row, at):
             generation = row.refresh_generation
             current = _refresh_token(svc.refresh_key, row.id, row.refresh_salt, generation)
@@ -343,30 +367,37 @@ def _within_grace(row: SessionRow, now: datetime) -> bool:
     return rotated_at is not None and now - rotated_at <= REFRESH_REUSE_GRACE
 
 
-async def _rotate(
-    svc: Services, s: AsyncSession, row: SessionRow, now: datetime
-) -> tuple[str, datetime] | None:
-    """Move the session to the next token generation; None when another caller won."""
-    generation = row.refresh_generation + 1
-    token = _refresh_token(svc.refresh_key, row.id, row.refresh_salt, generation)
-    expires_at = _session_expiry(svc, row.created_at, now)
-    result = await s.exec(
-        update(SessionRow)
-        .where(
-            col(SessionRow.id) == row.id,
-            col(SessionRow.refresh_generation) == row.refresh_generation,
+async def commit_rotation(svc: Services, rotation: PendingRotation) -> bool:
+    """
+    Record a refresh token as handed out, as its cookie is about to leave: the session
+    moves to the next generation. True when it is recorded (by this call, or already by
+    a concurrent one with the same token); False when the session ended meanwhile, and
+    the new refresh cookie must not be sent.
+    """
+    async with svc.db.session() as s:
+        result = await s.exec(
+            update(SessionRow)
+            .where(
+                col(SessionRow.id) == rotation.session_id,
+                col(SessionRow.refresh_generation) == rotation.from_generation,
+                col(SessionRow.revoked_at).is_(None),
+            )
+            .values(
+                refresh_hash=rotation.token_hash,
+                refresh_generation=rotation.from_generation + 1,
+                refresh_rotated_at=rotation.at,
+                last_active_at=rotation.at,
+                expires_at=rotation.expires_at,
+            )
         )
-        .values(
-            refresh_hash=token_hash(token),
-            refresh_generation=generation,
-            refresh_rotated_at=now,
-            last_active_at=now,
-            expires_at=expires_at,
-        )
+        if result.rowcount:
+            return True
+        row = await s.get(SessionRow, rotation.session_id)
+    return (
+        row is not None
+        and row.revoked_at is None
+        and row.refresh_generation == rotation.from_generation + 1
     )
-    if not result.rowcount:
-        return None
-    return token, expires_at
 
 
 async def _revoke_for_reuse(
