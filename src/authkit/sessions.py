@@ -55,6 +55,7 @@ __all__ = [
     "factor_ages",
     "load_keys",
     "mint_session",
+    "new_credential_generation",
     "prepare_session",
     "refresh_session",
     "revoke_all_sessions",
@@ -196,6 +197,7 @@ async def create_session(
     amr: Sequence[str],
     first_factor_at: datetime,
     second_factor_at: datetime | None = None,
+    credential_generation: int = 0,
 ) -> SessionStart:
     """
     Start a new session for `user_id` with a fresh refresh token, in the open
@@ -223,6 +225,7 @@ async def create_session(
         amr=list(amr),
         first_factor_at=first_factor_at,
         second_factor_at=second_factor_at,
+        credential_generation=credential_generation,
     )
     s.add(row)
     return _start(svc, row, refresh_token, expires_at, now)
@@ -359,7 +362,14 @@ def _as_utc(value: datetime | str) -> datetime:
 
 
 def _is_usable(row: SessionRow, user: UserRow, now: datetime) -> bool:
-    return row.revoked_at is None and row.expires_at > now and user.banned_at is None
+    return (
+        row.revoked_at is None
+        and row.expires_at > now
+        and user.banned_at is None
+        # Made before the user's credentials last changed (even if it was committed
+        # after): it ends here, at its first refresh.
+        and row.credential_generation == user.credential_generation
+    )
 
 
 def _within_grace(row: SessionRow, now: datetime) -> bool:
@@ -451,6 +461,36 @@ async def revoke_all_sessions(
     async with svc.db.session() as s:
         result = await s.exec(statement)
     return int(result.rowcount)
+
+
+async def new_credential_generation(
+    svc: Services, s: AsyncSession, user_id: str, *, keep_session_id: str | None = None
+) -> int:
+    """
+    The user's credentials changed (a new password, a ban, a second factor on or off):
+    move them to a new generation and end every session made under an older one, in the
+    open transaction `s` with the change. A sign-in still running under the old one
+    cannot create its session (`complete_sign_in` compares), and one that slipped in
+    commits with the old generation and is refused at its first refresh.
+    `keep_session_id` is the session making the change, which moves with it. Returns
+    the new generation.
+    """
+    await s.exec(
+        update(UserRow)
+        .where(col(UserRow.id) == user_id)
+        .values(credential_generation=col(UserRow.credential_generation) + 1)
+    )
+    generation = (
+        await s.exec(select(UserRow.credential_generation).where(col(UserRow.id) == user_id))
+    ).one()
+    await revoke_all_sessions(svc, user_id, except_session_id=keep_session_id, within=s)
+    if keep_session_id is not None:
+        await s.exec(
+            update(SessionRow)
+            .where(col(SessionRow.id) == keep_session_id)
+            .values(credential_generation=generation)
+        )
+    return int(generation)
 
 
 def is_session_active(row: SessionRow, now: datetime) -> bool:

@@ -227,6 +227,12 @@ async def test_stalled_bodies_hold_no_database_connection_and_others_are_served(
     }
     async with httpx.AsyncClient(base_url=url) as other:
         assert (await other.get("/auth/sign-in")).status_code == 200  # the kit is started
+        # The first request starts the outbox's sweep in the background (in the server's
+        # thread); let it finish, so a connection checked out below is a stalled request's.
+        for _ in range(100):
+            if pool.checkedout() == 0:
+                break
+            await anyio.sleep(0.05)
         stalled: list[SocketStream] = []
         try:
             for _ in range(STALLED_CLIENTS):

@@ -89,11 +89,12 @@ async def test_send_again_for_a_factor_that_sends_nothing_starts_over(
     assert r.status_code == 303 and "expired=1" in r.headers["location"], r.text
 
 
-async def test_the_set_up_page_after_the_app_was_set_up_elsewhere_asks_for_its_code(
+async def test_the_set_up_page_after_the_app_was_set_up_elsewhere_starts_over(
     make_kit: KitFactory, clock: FakeClock
 ) -> None:
-    """Two browsers at the required set-up: once one confirms, the other's page (and its
-    post) moves on to the app's code step instead of failing."""
+    """Two browsers at the required set-up: once one confirms (a credential change),
+    the other's page sends it to sign in again, which then asks for the app's code,
+    instead of failing."""
     kit = make_kit(mfa="required")
     await kit.ensure_started()
     await create_user(kit.services, email=EMAIL, password=PASSWORD)
@@ -106,8 +107,10 @@ async def test_the_set_up_page_after_the_app_was_set_up_elsewhere_asks_for_its_c
         secret = secret_on(pages[0].text)
         assert (await submit_code(a, pages[0], pyotp.TOTP(secret).at(clock.now))).status_code == 200
         again = await b.get("/auth/sign-in/mfa-setup")
-        assert again.status_code == 303 and "/sign-in/factor/totp" in again.headers["location"]
-        step = await b.get(again.headers["location"])
+        assert again.status_code == 303 and "expired=1" in again.headers["location"]
+        r = await sign_in_password(b)
+        assert "/sign-in/factor/totp" in r.headers["location"], r.headers
+        step = await b.get(r.headers["location"])
         clock.advance(30)
         done = await submit_code(b, step, pyotp.TOTP(secret).at(clock.now))
         assert done.status_code == 303 and await is_signed_in(b)
@@ -170,11 +173,12 @@ async def test_a_magic_link_opened_elsewhere_continues_there_for_a_user_with_an_
     await kit.aclose()
 
 
-async def test_turning_the_app_on_clears_the_other_sessions_step_up(
+async def test_turning_the_app_on_ends_the_other_sessions(
     app: Starlette, kit: AuthKit, clock: FakeClock
 ) -> None:
-    """A session that proved only the password is no longer "recently verified" once the
-    account has an app: its next token's fva says so to the host's guard."""
+    """A session that proved only the password cannot pass the host's step-up once the
+    account has an app: turning it on is a credential change, and the other sessions end
+    (within a token lifetime) while this one goes on."""
     await kit.ensure_started()
     await create_user(kit.services, email=EMAIL, password=PASSWORD)
     async with browser_for(app) as a, browser_for(app) as b:
@@ -184,5 +188,29 @@ async def test_turning_the_app_on_clears_the_other_sessions_step_up(
         await set_up_totp(a, clock)
         clock.advance(kit.settings.session_token_lifetime + 1)
         refused = await b.get("/sensitive")
-        assert refused.status_code == 303 and "/auth/reverify" in refused.headers["location"]
+        assert refused.status_code == 303 and "/auth/sign-in" in refused.headers["location"]
+        assert not await is_signed_in(b)
         assert (await a.get("/sensitive")).status_code == 200
+
+
+async def test_turning_the_app_off_ends_the_other_sessions(
+    app: Starlette, kit: AuthKit, clock: FakeClock
+) -> None:
+    """Removing a factor is a credential change too: a session signed in with the app's
+    code ends (within a token lifetime), and the one that turned it off goes on."""
+    await kit.ensure_started()
+    await create_user(kit.services, email=EMAIL, password=PASSWORD)
+    async with browser_for(app) as a, browser_for(app) as b:
+        assert (await sign_in_password(a)).status_code == 303
+        totp = await set_up_totp(a, clock)
+        r = await sign_in_password(b)
+        step = await b.get(r.headers["location"])
+        clock.advance(30)
+        assert (await submit_code(b, step, totp.code(clock))).status_code == 303
+        assert await is_signed_in(b)
+        confirm = await a.get("/auth/user/security/totp/disable")
+        done = await a.post("/auth/user/security/totp/disable", data=hidden_fields(confirm.text))
+        assert done.status_code == 303, done.text
+        clock.advance(kit.settings.session_token_lifetime + 1)
+        assert not await is_signed_in(b)
+        assert await is_signed_in(a)

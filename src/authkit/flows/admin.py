@@ -17,7 +17,7 @@ from ..errors import FieldError
 from ..ids import new_id
 from ..security.passwords import check_password
 from ..services import Services
-from ..sessions import RequestMeta, revoke_all_sessions
+from ..sessions import RequestMeta, new_credential_generation
 from ..store.models import EmailAddressRow, PasswordCredentialRow, SessionRow, UserRow
 from ..users import clean_name
 
@@ -152,8 +152,9 @@ async def ban_user(svc: Services, user_id: str) -> bool:
         )
         if not result.rowcount:
             return False
+        # Every session ends, in the same transaction, and none still being made survives.
+        await new_credential_generation(svc, s, user_id)
         record_event(s, "user.banned", at=now, meta=OPERATOR, user_id=user_id)
-    await revoke_all_sessions(svc, user_id)
     return True
 
 

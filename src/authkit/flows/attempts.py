@@ -81,6 +81,8 @@ class Attempt:
     state: Mapping[str, Any] = field(default_factory=dict)
     #: Loaded with the attempt: a banned user's factors can be right, never enough.
     user_is_banned: bool = False
+    #: The user's credential generation when identified: no session if it has moved.
+    credential_generation: int = 0
     #: False until the attempt is first written (a one-request sign-in may never be).
     is_saved: bool = False
 
@@ -105,6 +107,7 @@ def new_attempt(
     user_id: str | None,
     user_is_banned: bool = False,
     session_id: str | None = None,
+    credential_generation: int = 0,
 ) -> Attempt:
     """A new attempt, identified and waiting for its first factor (not saved yet)."""
     return Attempt(
@@ -116,6 +119,7 @@ def new_attempt(
         expires_at=svc.clock() + ATTEMPT_LIFETIME,
         session_id=session_id,
         user_is_banned=user_is_banned,
+        credential_generation=credential_generation,
     )
 
 
@@ -159,6 +163,7 @@ async def load_attempt(
         second_factor_at=row.second_factor_at,
         state=dict(row.state),
         user_is_banned=banned_at is not None,
+        credential_generation=row.credential_generation,
         is_saved=True,
     )
 
@@ -184,6 +189,7 @@ async def save_attempt(
         "second_factor": attempt.second_factor,
         "second_factor_at": attempt.second_factor_at,
         "state": dict(attempt.state),
+        "credential_generation": attempt.credential_generation,
         "completed_at": now if attempt.status == Status.COMPLETE else None,
     }
     if not attempt.is_saved:

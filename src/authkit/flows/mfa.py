@@ -36,6 +36,7 @@ from ..security.totp import (
     qr_svg,
 )
 from ..services import Services
+from ..sessions import new_credential_generation
 from ..store.models import AuthenticatorRow, EmailAddressRow, RecoveryCodeRow, SessionRow
 from .factors.recovery_code import unused_recovery_codes
 from .factors.totp import TOTP_KIND, confirmed_totp
@@ -161,11 +162,13 @@ async def enable_totp(
     user_id: str,
     meta: RequestMeta,
     session_id: str | None = None,
-) -> tuple[list[str], str | None]:
+) -> tuple[list[str], str | None, int]:
     """
     Store the confirmed authenticator and make a fresh set of recovery codes, in the
-    open transaction `s`. Returns the codes (shown once) and the notice to send after
-    the commit (None when the user has no address to mail).
+    open transaction `s`. A new factor is a credential change: every other session of
+    the user ends (`session_id`, the one making the change, stays). Returns the codes
+    (shown once), the notice to send after the commit (None when the user has no
+    address to mail) and the user's new credential generation.
 
     Raises:
         FlowError: `totp_exists` when an app was set up meanwhile (another tab).
@@ -193,13 +196,8 @@ async def enable_totp(
         # Another tab confirmed the same set-up a moment ago (one app per user).
         raise FlowError("totp_exists") from None
     codes = await _replace_recovery_codes(svc, s, user_id)
-    # The account now has a second factor that the user's other sessions never proved:
-    # their step-up age is cleared, so a sensitive action there asks for both factors
-    # (and a host's `requires_reverification` sees it from their next token's `fva`).
-    others = [col(SessionRow.user_id) == user_id]
-    if session_id is not None:
-        others.append(col(SessionRow.id) != session_id)
-    await s.exec(update(SessionRow).where(*others).values(first_factor_at=None))
+    # Sessions that never proved the new factor end (ASVS 7.4.3); this one goes on.
+    generation = await new_credential_generation(svc, s, user_id, keep_session_id=session_id)
     if session_id is not None:
         # The first code proves the app: this session has just verified a second factor.
         await s.exec(
@@ -209,7 +207,7 @@ async def enable_totp(
         )
     record_event(s, "mfa.enabled", at=now, meta=meta, user_id=user_id, method="totp")
     mail_id = await _notice(svc, s, user_id, "mfa_enabled")
-    return codes, mail_id
+    return codes, mail_id, generation
 
 
 async def turn_on_totp(
@@ -230,7 +228,7 @@ async def turn_on_totp(
     """
     pending = await judge_totp_setup(svc, user_id=user_id, code=code, sealed=sealed, meta=meta)
     async with svc.db.session() as s:
-        codes, mail_id = await enable_totp(
+        codes, mail_id, _ = await enable_totp(
             svc, s, pending, user_id=user_id, meta=meta, session_id=session_id
         )
     if mail_id is not None:
@@ -253,9 +251,12 @@ async def regenerate_recovery_codes(svc: Services, *, user_id: str, meta: Reques
     return codes
 
 
-async def turn_off_mfa(svc: Services, *, user_id: str, meta: RequestMeta) -> None:
+async def turn_off_mfa(
+    svc: Services, *, user_id: str, session_id: str | None, meta: RequestMeta
+) -> None:
     """
-    Remove the authenticator app and every recovery code.
+    Remove the authenticator app and every recovery code. A credential change: every
+    other session of the user ends; `session_id` (the one making the change) stays.
 
     Raises:
         FlowError: `mfa_required` when the site requires two-step verification, or
@@ -272,6 +273,7 @@ async def turn_off_mfa(svc: Services, *, user_id: str, meta: RequestMeta) -> Non
         await s.exec(delete(RecoveryCodeRow).where(col(RecoveryCodeRow.user_id) == user_id))
         if not removed.rowcount:
             raise FlowError("mfa_off")
+        await new_credential_generation(svc, s, user_id, keep_session_id=session_id)
         record_event(s, "mfa.disabled", at=svc.clock(), meta=meta, user_id=user_id, method="totp")
         mail_id = await _notice(svc, s, user_id, "mfa_disabled")
     if mail_id is not None:

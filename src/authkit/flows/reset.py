@@ -23,7 +23,7 @@ from ..errors import CodeExpired, CodeInvalid, FieldError
 from ..security.codes import is_code_shaped
 from ..security.passwords import check_password
 from ..services import Services
-from ..sessions import RequestMeta, revoke_all_sessions
+from ..sessions import RequestMeta, new_credential_generation
 from ..store.models import EmailAddressRow, PasswordCredentialRow, UserRow, VerificationCodeRow
 from . import email_codes
 from .notices import compose, site_url
@@ -240,7 +240,7 @@ async def _complete(
         )
         # Whoever knew the old password is thrown out everywhere (ASVS 7.4.3), in the same
         # transaction as the new password; a stolen session token dies within its lifetime.
-        await revoke_all_sessions(svc, user_id, within=s)
+        await new_credential_generation(svc, s, user_id)
         record_event(
             s,
             "password.reset",

@@ -58,7 +58,6 @@ __all__ = [
     "defer_to_mfa_setup",
     "first_factors",
     "is_reverified",
-    "leave_mfa_setup",
     "load_attempt",
     "second_factors",
     "sign_out",
@@ -108,7 +107,7 @@ async def start_sign_in(svc: Services, *, email: str) -> Attempt:
     async with svc.db.session() as s:
         found = (
             await s.exec(
-                select(UserRow.id, UserRow.banned_at)
+                select(UserRow.id, UserRow.banned_at, UserRow.credential_generation)
                 .join(EmailAddressRow, col(EmailAddressRow.user_id) == col(UserRow.id))
                 .where(
                     col(EmailAddressRow.normalized) == address.normalized,
@@ -122,6 +121,7 @@ async def start_sign_in(svc: Services, *, email: str) -> Attempt:
         identifier=address.email,
         user_id=found[0] if found else None,
         user_is_banned=bool(found and found[1] is not None),
+        credential_generation=found[2] if found else 0,
     )
 
 
@@ -135,7 +135,7 @@ async def start_reverification(svc: Services, *, user_id: str, session_id: str) 
     async with svc.db.session() as s:
         found = (
             await s.exec(
-                select(EmailAddressRow.email)
+                select(EmailAddressRow.email, UserRow.credential_generation)
                 .join(UserRow, col(UserRow.id) == col(EmailAddressRow.user_id))
                 .where(
                     col(EmailAddressRow.user_id) == user_id,
@@ -147,7 +147,12 @@ async def start_reverification(svc: Services, *, user_id: str, session_id: str) 
     if found is None:
         raise AttemptGone()
     return new_attempt(
-        svc, purpose=Purpose.REVERIFY, identifier=found, user_id=user_id, session_id=session_id
+        svc,
+        purpose=Purpose.REVERIFY,
+        identifier=found[0],
+        user_id=user_id,
+        session_id=session_id,
+        credential_generation=found[1],
     )
 
 
@@ -274,7 +279,11 @@ async def submit_mfa_setup(
     )
     await prepare_session(svc)
     async with svc.db.session() as s:
-        codes, mail_id = await enable_totp(svc, s, pending, user_id=attempt.user_id, meta=meta)
+        codes, mail_id, generation = await enable_totp(
+            svc, s, pending, user_id=attempt.user_id, meta=meta
+        )
+        # The new factor is a credential change; this sign-in is the one making it.
+        moved = replace(moved, credential_generation=generation)
         step = await _record(svc, s, attempt, moved, browser=browser, meta=meta)
     if mail_id is not None:
         svc.outbox.send_soon(mail_id)
@@ -306,22 +315,6 @@ async def defer_to_mfa_setup(
     return replace(attempt, is_saved=True)
 
 
-async def leave_mfa_setup(svc: Services, attempt: Attempt, *, browser: str) -> Attempt:
-    """
-    A sign-in sent to set up a second factor whose user set one up meanwhile (another
-    tab): it now asks for that factor like any other.
-
-    Raises:
-        AttemptGone: the attempt moved on meanwhile.
-    """
-    state = {k: v for k, v in attempt.state.items() if k != MFA_SETUP}
-    moved = replace(attempt, state=state)
-    async with svc.db.session() as s:
-        if not await save_attempt(svc, s, moved, browser=browser, previous=attempt.status):
-            raise AttemptGone()
-    return moved
-
-
 async def complete_sign_in(
     svc: Services,
     s: AsyncSession,
@@ -329,6 +322,7 @@ async def complete_sign_in(
     user_id: str,
     factors: Sequence[tuple[str, datetime]],
     meta: RequestMeta,
+    credential_generation: int,
     attempt_id: str | None = None,
     event: str | None = "sign_in",
 ) -> SessionStart:
@@ -338,7 +332,23 @@ async def complete_sign_in(
     (name, time) of the first factor and, if any, the second; they become the session's
     amr and factor times, and the token's `fva`. Call `sessions.prepare_session` before
     opening `s`; `event=None` leaves the audit row to the caller (sign-up writes its own).
+
+    `credential_generation` is the user's as it was before the factors were checked:
+    if their credentials changed since (a reset while this sign-in was checking the
+    old password), no session is made.
+
+    Raises:
+        AttemptGone: the user's credentials changed, or the user is gone or banned.
     """
+    current = (
+        await s.exec(
+            select(UserRow.credential_generation).where(
+                col(UserRow.id) == user_id, col(UserRow.banned_at).is_(None)
+            )
+        )
+    ).first()
+    if current != credential_generation:
+        raise AttemptGone()
     (first, first_at), *rest = factors
     second, second_at = rest[0] if rest else (None, None)
     start = await create_session(
@@ -349,6 +359,7 @@ async def complete_sign_in(
         amr=[name for name, _ in factors],
         first_factor_at=first_at,
         second_factor_at=second_at,
+        credential_generation=credential_generation,
     )
     if event is not None:
         record_event(
@@ -414,7 +425,13 @@ async def _record(
             if moved.second_factor is not None and moved.second_factor_at is not None:
                 factors.append((moved.second_factor, moved.second_factor_at))
             session = await complete_sign_in(
-                svc, s, user_id=moved.user_id, factors=factors, meta=meta, attempt_id=moved.id
+                svc,
+                s,
+                user_id=moved.user_id,
+                factors=factors,
+                meta=meta,
+                credential_generation=moved.credential_generation,
+                attempt_id=moved.id,
             )
             moved = replace(moved, session_id=session.session_id)
         else:
@@ -439,7 +456,12 @@ async def _reverified(svc: Services, s: AsyncSession, attempt: Attempt, meta: Re
         .values(**values)
     )
     row = await s.get(SessionRow, attempt.session_id, populate_existing=True)
-    if moved.rowcount != 1 or row is None:
+    # A session of an older credential generation is ending: it cannot prove itself again.
+    if (
+        moved.rowcount != 1
+        or row is None
+        or row.credential_generation != (attempt.credential_generation)
+    ):
         raise AttemptGone()
     record_event(
         s,

@@ -201,7 +201,13 @@ async def verify_sign_up(
                 )
             # The code proved the address: the first session's first factor.
             return await complete_sign_in(
-                svc, s, user_id=user_id, factors=[("email_code", now)], meta=meta, event=None
+                svc,
+                s,
+                user_id=user_id,
+                factors=[("email_code", now)],
+                meta=meta,
+                credential_generation=0,  # a new account's first
+                event=None,
             )
     except IntegrityError:
         # The address got an account meanwhile (a parallel sign-up won): start again.

@@ -40,6 +40,10 @@ class UserRow(SQLModel, table=True):
     created_at: datetime
     updated_at: datetime
     banned_at: datetime | None = None
+    #: Moves on with every change of the user's credentials (a new password, a ban, a
+    #: second factor on or off): a session made under an older one no longer refreshes,
+    #: even one whose sign-in was still running when the change was made.
+    credential_generation: int = 0
 
 
 class EmailAddressRow(SQLModel, table=True):
@@ -93,6 +97,8 @@ class SessionRow(SQLModel, table=True):
     #: "Confirm it's you"); the session token's `fva` claim is computed from them.
     first_factor_at: datetime | None = None
     second_factor_at: datetime | None = None
+    #: The user's credential generation the session was made under (see UserRow).
+    credential_generation: int = 0
 
 
 class SignInAttemptRow(SQLModel, table=True):
@@ -124,6 +130,9 @@ class SignInAttemptRow(SQLModel, table=True):
     first_factor_at: datetime | None = None
     second_factor: str | None = Field(default=None, max_length=32)
     second_factor_at: datetime | None = None
+    #: The user's credential generation when the attempt identified them: the session
+    #: is made only if it has not moved by the end (a reset meanwhile).
+    credential_generation: int = 0
     #: What factor strategies keep between steps (the id of the emailed code, ...).
     state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime

@@ -165,7 +165,9 @@ async def totp_disable_endpoint(request: Request, user: User) -> Response:
         return await render(ConfirmForm(), {}, 200)
 
     async def action(posted: Posted[ConfirmForm]) -> Response:
-        await turn_off_mfa(svc, user_id=user.id, meta=meta_of(request))
+        await turn_off_mfa(
+            svc, user_id=user.id, session_id=auth(request).session_id, meta=meta_of(request)
+        )
         return redirect(request, f"{svc.mount_path}{SECURITY_PATH}?done=totp_off")
 
     return await post_form(request, ConfirmForm, render, action)

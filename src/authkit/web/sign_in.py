@@ -22,7 +22,6 @@ from ..flows.sign_in import (
     MFA_SETUP,
     RETURN_TO,
     choose_factor,
-    leave_mfa_setup,
     load_attempt,
     sign_out,
     start_sign_in,
@@ -162,7 +161,6 @@ async def mfa_setup_endpoint(request: Request) -> Response:
     """GET/POST `/sign-in/mfa-setup`: a sign-in that must set up a second factor first
     (`AUTHKIT_MFA=required`) scans a QR code, enters its first code, and gets its
     session and its recovery codes."""
-    svc = context_of(request).services
     target = redirect_target(request, request.query_params.get("redirect_url"))
     attempt = await SIGN_IN.current(request)
     if attempt is None or not attempt.state_of(MFA_SETUP) or attempt.user_id is None:
@@ -172,13 +170,9 @@ async def mfa_setup_endpoint(request: Request) -> Response:
     except FlowError as error:
         if error.code != "totp_exists":
             raise
-    # The app was set up meanwhile (another tab or device): this sign-in now asks for
-    # its code like any other.
-    try:
-        moved = await leave_mfa_setup(svc, attempt, browser=browser_of(request))
-    except AttemptGone:
-        return SIGN_IN.gone(request, target)
-    return await SIGN_IN.proceed(request, moved, target)
+    # The app was set up meanwhile (another tab or device): a credential change, which
+    # ends this sign-in too; signing in again asks for the app's code.
+    return SIGN_IN.gone(request, target)
 
 
 async def _mfa_setup(request: Request, attempt: Attempt, target: str) -> Response:
