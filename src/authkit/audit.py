@@ -33,11 +33,12 @@ def record_event(
     user_id: str | None = None,
     session_id: str | None = None,
     **detail: str | int | bool | None,
-) -> None:
-    """Add an audit row to the open transaction."""
+) -> str:
+    """Add an audit row to the open transaction; returns its id."""
+    event_id = new_id("evt")
     s.add(
         AuditEventRow(
-            id=new_id("evt"),
+            id=event_id,
             at=at,
             event=event,
             user_id=user_id,
@@ -47,3 +48,4 @@ def record_event(
             detail=detail,
         )
     )
+    return event_id

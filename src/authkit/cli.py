@@ -137,7 +137,10 @@ def _keys_rotate(args: argparse.Namespace) -> int:
 def _prune(args: argparse.Namespace) -> int:
     async def work(kit: AuthKit) -> int:
         pruned = await prune(kit.services)
-        print(f"authkit: deleted {pruned.sessions} ended sessions and {pruned.codes} code steps.")
+        print(
+            f"authkit: deleted {pruned.sessions} ended sessions, {pruned.codes} code steps "
+            f"and {pruned.rate_limit_hits} expired rate-limit hits."
+        )
         return 0
 
     return _with_kit(work)

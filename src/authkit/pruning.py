@@ -1,7 +1,8 @@
 """
 Deleting what has ended. Sessions and emailed-code steps are rows that would otherwise
 only grow: each is kept `ENDED_RETENTION` after it ended (expired, revoked or used), then
-deleted. Audit events are kept; they name ids, not rows. Pruning runs at most once per
+deleted. Per-account rate-limit hits go as soon as their longest window has passed.
+Audit events are kept; they name ids, not rows. Pruning runs at most once per
 `PRUNE_INTERVAL` per process, on a sign-in, and on demand with `authkit prune`.
 """
 
@@ -13,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import delete, or_
 from sqlmodel import col
 
+from .security.database_counters import prune_rate_limit_hits
 from .services import Services
 from .store.models import SessionRow, VerificationCodeRow
 
@@ -28,10 +30,12 @@ PRUNE_INTERVAL = timedelta(hours=1)
 class Pruned:
     sessions: int
     codes: int
+    rate_limit_hits: int = 0
 
 
 async def prune(svc: Services) -> Pruned:
-    """Delete sessions and code steps that ended more than `ENDED_RETENTION` ago."""
+    """Delete sessions and code steps that ended more than `ENDED_RETENTION` ago, and
+    rate-limit hits that can no longer count."""
     now = svc.clock()
     cutoff = now - ENDED_RETENTION
     async with svc.db.session() as s:
@@ -48,8 +52,9 @@ async def prune(svc: Services) -> Pruned:
                 )
             )
         )
+    hits = await prune_rate_limit_hits(svc.db)
     svc.pruned_at = now
-    return Pruned(int(sessions.rowcount), int(codes.rowcount))
+    return Pruned(int(sessions.rowcount), int(codes.rowcount), hits)
 
 
 async def prune_if_due(svc: Services) -> None:

@@ -6,11 +6,12 @@ nothing from HTTP.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import jinja2
 
+from .audit_folds import FailureFolds
 from .clock import Clock
 from .config import Settings
 from .email import Mailer, Outbox
@@ -50,3 +51,5 @@ class Services:
     mount_path: str = "/auth"
     #: When this process last deleted ended sessions and codes (pruning.py).
     pruned_at: datetime | None = None
+    #: Which kinds of failure this process is counting on one audit row (audit_folds.py).
+    failure_folds: FailureFolds = field(default_factory=FailureFolds)

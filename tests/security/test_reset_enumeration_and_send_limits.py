@@ -76,9 +76,9 @@ def work_done(kit: AuthKit, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[st
 
     real_hit = svc.limiter.hit
 
-    async def hit(rule: str, value: str) -> None:
+    async def hit(rule: str, value: str, *, within: Any = None) -> None:
         trace.append(f"limit {rule}")
-        await real_hit(rule, value)
+        await real_hit(rule, value, within=within)
 
     def sql(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         trace.append(f"sql {statement}")
@@ -156,8 +156,9 @@ async def test_unknown_and_banned_addresses_get_the_same_answer_and_work(
     ]
     for step in ("new_code", "hash_code", "compose"):
         assert traces[unknown].count(step) == 1, (step, traces[unknown])
-    # the attempt, the audit row and the outbox row (never sent for these two)
-    assert sum(step.startswith("sql INSERT") for step in traces[unknown]) == 3
+    # the account's rate-limit hit, the attempt, the audit row and the outbox row (never
+    # sent for these two)
+    assert sum(step.startswith("sql INSERT") for step in traces[unknown]) == 4
 
     await kit.services.mailer.drain()
     assert len(mailbox.to(known)) == 2  # sign-up code, reset

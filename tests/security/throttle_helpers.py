@@ -2,9 +2,10 @@
 Helpers for the throttle tests: the rate limiter's clock moved by hand, browsers that come
 from their own client IP, and the steps of an attacker and of an account's owner.
 
-The `limits` library reads `time.time()` itself (its moving windows, in process memory and
-in Redis) and so does `RateLimiter` for Retry-After; the kit's injected clock does not reach
-them. `limiter_follows` points those three `time` names at the test's FakeClock, so waiting
+The rate limiter's counter stores read `time.time()` themselves (authkit's in memory and in
+the database, the `limits` library's in Redis) and so does `RateLimiter` for Redis's
+Retry-After; the kit's injected clock does not reach them. `limiter_follows` points those
+`time` names at the test's FakeClock, so waiting
 out a minute, an hour or a day takes no time, and the codes, sessions and audit rows of the
 same test move on together with the limiter's windows. Each name is patched with
 `monkeypatch.setattr(..., raising=True)`: should a new `limits` release move its clock
@@ -26,7 +27,15 @@ from starlette.applications import Starlette
 from authkit import AuthKit
 
 from ..conftest import FakeClock, KitFactory, Mailbox
-from ..web.flow_helpers import PASSWORD, csrf_of, form_token, sign_in, sign_out, sign_up
+from ..web.flow_helpers import (
+    PASSWORD,
+    csrf_of,
+    form_token,
+    open_link,
+    sign_in,
+    sign_out,
+    sign_up,
+)
 
 __all__ = [
     "DAY",
@@ -53,13 +62,15 @@ __all__ = [
 MINUTE, HOUR, DAY = 60, 3600, 86400
 WRONG_PASSWORD = "not the right passphrase"
 NEW_PASSWORD = "a brand new passphrase"
-RESET_LINK = re.compile(r"/reset-password\?token=([\w-]+)")
+#: The mailed reset link: its token in the fragment, which a browser never sends.
+RESET_LINK = re.compile(r"/reset-password\?link=1#token=([\w-]+)")
 
 #: Every module whose `time.time()` decides what the limiter's windows hold.
 LIMITER_TIME_MODULES = (
-    "limits.storage.memory",  # the default, in-process backend
+    "authkit.security.memory_counters",  # client-IP counters without Redis
+    "authkit.security.database_counters",  # account counters without Redis
     "limits.aio.storage.redis.redispy",  # the shared backend (the client sends the timestamps)
-    "authkit.security.ratelimit",  # Retry-After
+    "authkit.security.ratelimit",  # Retry-After with Redis
 )
 
 
@@ -179,8 +190,9 @@ async def submit_reset_code(
 async def submit_reset_link(
     client: httpx.AsyncClient, token: str, password: str = NEW_PASSWORD
 ) -> httpx.Response:
-    """Open a mailed reset link in this browser and set `password` through it."""
-    r = await client.get(f"/auth/reset-password?token={token}")
+    """Open a mailed reset link in this browser (its page posts the fragment's token)
+    and set `password` through it."""
+    r = await open_link(client, f"/auth/reset-password?link=1#token={token}")
     assert r.status_code == 303, r.text
     page = await client.get(r.headers["location"])
     assert page.status_code == 200, page.text

@@ -165,5 +165,5 @@ def test_prune_deletes_what_ended_and_says_how_much(
     capsys.readouterr()
     assert main(["prune"]) == 0
     assert capsys.readouterr().out.strip() == (
-        "authkit: deleted 0 ended sessions and 0 code steps."
+        "authkit: deleted 0 ended sessions, 0 code steps and 0 expired rate-limit hits."
     )

@@ -24,10 +24,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..audit import RequestMeta, record_event
+from ..audit_folds import ROWS_PER_MINUTE
 from ..ids import new_id
 from ..security.secrets import keyed_hash
 from ..services import Services
-from ..store.models import SignInAttemptRow, UserRow
+from ..store.models import AuditEventRow, SignInAttemptRow, UserRow
 
 __all__ = [
     "ATTEMPT_LIFETIME",
@@ -222,17 +223,53 @@ async def record_failure(
     **detail: str | int | bool | None,
 ) -> None:
     """Audit a factor that failed (`sign_in.failed`, or `reverify.failed` for a step-up),
-    in a transaction of its own: the failure must be kept even though the request fails."""
+    in a transaction of its own: the failure must be kept even though the request fails.
+    Past a few a minute of one kind they are counted on one row (`audit_folds`)."""
     event = "sign_in.failed" if attempt.purpose == Purpose.SIGN_IN else "reverify.failed"
+    now = svc.clock()
+    fold = svc.failure_folds.count((event, method, reason, attempt.user_id), now)
     async with svc.db.session() as s:
-        record_event(
-            s,
-            event,
-            at=svc.clock(),
-            meta=meta,
-            user_id=attempt.user_id,
-            session_id=attempt.session_id,
-            method=method,
-            reason=reason,
-            **detail,
-        )
+        if fold.count <= ROWS_PER_MINUTE:
+            record_event(
+                s,
+                event,
+                at=now,
+                meta=meta,
+                user_id=attempt.user_id,
+                session_id=attempt.session_id,
+                method=method,
+                reason=reason,
+                **detail,
+            )
+            return
+        since = fold.started.isoformat()
+        if fold.summary_id is None:
+            fold.summary_id = record_event(
+                s,
+                event,
+                at=now,
+                meta=meta,
+                user_id=attempt.user_id,
+                session_id=attempt.session_id,
+                method=method,
+                reason=reason,
+                repeats=fold.repeats,
+                since=since,
+                **detail,
+            )
+        else:
+            # The count is written whole, not added to: an update that finds the row
+            # not yet committed loses nothing the next one does not write.
+            await s.exec(
+                update(AuditEventRow)
+                .where(col(AuditEventRow.id) == fold.summary_id)
+                .values(
+                    detail={
+                        "method": method,
+                        "reason": reason,
+                        "repeats": fold.repeats,
+                        "since": since,
+                        **detail,
+                    }
+                )
+            )

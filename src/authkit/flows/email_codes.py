@@ -160,15 +160,18 @@ async def reissue(
     return IssuedCode(fresh, code, token)
 
 
-async def count_send(svc: Services, normalized_email: str, meta: RequestMeta) -> None:
+async def count_send(
+    svc: Services, normalized_email: str, meta: RequestMeta, *, within: AsyncSession | None = None
+) -> None:
     """
     Count a mail about to be sent. Mail bombing: a cap per address and per sender.
+    `within` is the caller's open transaction, if any (the address's count joins it).
 
     Raises:
         RateLimited: too many codes went to this address or from this IP lately.
     """
     await svc.limiter.hit("code_send:ip", meta.ip_address)
-    await svc.limiter.hit("code_send:account", normalized_email)
+    await svc.limiter.hit("code_send:account", normalized_email, within=within)
 
 
 async def load(svc: Services, step_id: str, purpose: str) -> VerificationCodeRow | None:

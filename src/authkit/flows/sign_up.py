@@ -140,7 +140,7 @@ async def resend_sign_up_code(
         raise CodeExpired()
     async with svc.db.session() as s:
         step = await email_codes.reissue(svc, s, row)
-        await email_codes.count_send(svc, row.email_normalized, meta)
+        await email_codes.count_send(svc, row.email_normalized, meta, within=s)
         record_event(s, "sign_up.code_resent", at=svc.clock(), meta=meta, attempt_id=row.id)
         # A taken address's owner was told once; no new mail, but the same work.
         message = compose(svc, "sign_up_code", row.email, code=step.code)

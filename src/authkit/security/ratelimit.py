@@ -1,6 +1,11 @@
 """
-Rate limits and throttling, on the `limits` library: counters in process memory by
-default, in Redis when `AUTHKIT_REDIS_URL` is set so every worker and host shares them.
+Rate limits and throttling. Where the counters live:
+
+- with `AUTHKIT_REDIS_URL`, every rule counts in Redis (the `limits` library's moving
+  windows), shared by every worker and host;
+- without it, client-IP rules count in process memory (`memory_counters`: bounded, cost
+  per check independent of the number of clients) and per-account rules, whose windows
+  reach 30 days, count in the database (`database_counters`), shared by every worker.
 
 Two kinds of key: the client IP (stops one machine hammering many accounts) and the
 account, i.e. the normalized email (stops many machines hammering one account). Account
@@ -15,18 +20,21 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from math import ceil
 from typing import Protocol, TypeVar
 
-from limits import RateLimitItem, WindowStats, parse_many
-from limits import strategies as sync_strategies
+from limits import RateLimitItem, parse_many
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
-from limits.storage import MemoryStorage
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..errors import ConfigError, RateLimited, StoreError
+from ..store.db import Database
+from .database_counters import DatabaseCounters
+from .memory_counters import MemoryCounters
+from .moving_windows import Window, windows_of
 from .secrets import keyed_hash
 
 __all__ = ["DEFAULT_RULES", "RateLimiter", "ip_bucket"]
@@ -61,9 +69,12 @@ class RateLimiter:
         key: bytes,
         rules: Mapping[str, str] | None = None,
         extra_rules: Mapping[str, str] | None = None,
+        db: Database | None = None,
+        memory: MemoryCounters | None = None,
     ) -> None:
         """`extra_rules` are the defaults that parts beyond the core add (the sign-in
-        factors' own); `rules` are the host's overrides, of any rule by name."""
+        factors' own); `rules` are the host's overrides, of any rule by name. Without
+        `redis_url`, account rules count in `db` (in `memory` when there is none)."""
         self._key = key
         defaults = {**DEFAULT_RULES, **(extra_rules or {})}
         unknown = sorted(set(rules or {}) - set(defaults))
@@ -80,30 +91,42 @@ class RateLimiter:
                 raise ConfigError(
                     f"Rate limit {name!r} must read like '5/minute;20/hour', not {spec!r}."
                 ) from None
-        self._limiter: _Backend = _RedisBackend(redis_url) if redis_url else _MemoryBackend()
+        self._windows = {name: windows_of(items) for name, items in self._rules.items()}
+        if redis_url:
+            redis = _RedisBackend(redis_url)
+            self._ip_backend: _Backend = redis
+            self._account_backend: _Backend = redis
+        else:
+            self._ip_backend = _MemoryBackend(memory or MemoryCounters())
+            self._account_backend = _DatabaseBackend(db) if db is not None else self._ip_backend
 
     def _identifier(self, rule: str, value: str) -> str:
         if rule.endswith(":ip"):
             value = ip_bucket(value)
         # Keyed hash: the counters store no email address or IP in clear.
-        return keyed_hash(self._key, value)[:32]
+        return f"{rule}/{keyed_hash(self._key, value)[:32]}"
 
-    async def hit(self, rule: str, value: str) -> None:
-        """Count one attempt; raise `RateLimited` when it is over the limit."""
-        ident = self._identifier(rule, value)
-        for item in self._rules[rule]:
-            if not await self._limiter.hit(item, rule, ident):
-                raise RateLimited(retry_after=await self._retry_after(item, rule, ident))
+    @property
+    def memory(self) -> MemoryCounters | None:
+        """The in-process counters (client-IP rules without Redis), else None."""
+        backend = self._ip_backend
+        return backend.counters if isinstance(backend, _MemoryBackend) else None
+
+    def _backend(self, rule: str) -> _Backend:
+        return self._ip_backend if rule.endswith(":ip") else self._account_backend
+
+    async def hit(self, rule: str, value: str, *, within: AsyncSession | None = None) -> None:
+        """Count one attempt; raise `RateLimited` when it is over the limit. Inside an
+        open transaction, pass it as `within`: a count kept in the database joins it."""
+        wait = await self._backend(rule).hit(
+            self._identifier(rule, value), self._rules[rule], self._windows[rule], within
+        )
+        if wait is not None:
+            raise RateLimited(retry_after=wait)
 
     async def clear(self, rule: str, value: str) -> None:
         """Forget the count (after a success)."""
-        ident = self._identifier(rule, value)
-        for item in self._rules[rule]:
-            await self._limiter.clear(item, rule, ident)
-
-    async def _retry_after(self, item: RateLimitItem, rule: str, ident: str) -> int:
-        stats = await self._limiter.get_window_stats(item, rule, ident)
-        return max(1, ceil(stats.reset_time - time.time()))
+        await self._backend(rule).clear(self._identifier(rule, value), self._rules[rule])
 
 
 def ip_bucket(address: str) -> str:
@@ -124,29 +147,51 @@ def ip_bucket(address: str) -> str:
 
 
 class _Backend(Protocol):
-    """The three operations we use, async whatever the storage."""
+    """Where one kind of counter lives: None from `hit`, or the seconds to wait."""
 
-    async def hit(self, item: RateLimitItem, *ids: str) -> bool: ...
+    async def hit(
+        self,
+        key: str,
+        items: Sequence[RateLimitItem],
+        windows: Sequence[Window],
+        within: AsyncSession | None,
+    ) -> int | None: ...
 
-    async def clear(self, item: RateLimitItem, *ids: str) -> None: ...
-
-    async def get_window_stats(self, item: RateLimitItem, *ids: str) -> WindowStats: ...
+    async def clear(self, key: str, items: Sequence[RateLimitItem]) -> None: ...
 
 
 class _MemoryBackend:
-    # The synchronous in-memory storage: plain dictionary work, no I/O to await (the async
-    # one races its own expiry task against clear()).
-    def __init__(self) -> None:
-        self._limiter = sync_strategies.MovingWindowRateLimiter(MemoryStorage())
+    def __init__(self, counters: MemoryCounters) -> None:
+        self.counters = counters
 
-    async def hit(self, item: RateLimitItem, *ids: str) -> bool:
-        return self._limiter.hit(item, *ids)
+    async def hit(
+        self,
+        key: str,
+        items: Sequence[RateLimitItem],
+        windows: Sequence[Window],
+        within: AsyncSession | None,
+    ) -> int | None:
+        return self.counters.hit(key, windows)
 
-    async def clear(self, item: RateLimitItem, *ids: str) -> None:
-        self._limiter.clear(item, *ids)
+    async def clear(self, key: str, items: Sequence[RateLimitItem]) -> None:
+        self.counters.clear(key)
 
-    async def get_window_stats(self, item: RateLimitItem, *ids: str) -> WindowStats:
-        return self._limiter.get_window_stats(item, *ids)
+
+class _DatabaseBackend:
+    def __init__(self, db: Database) -> None:
+        self._counters = DatabaseCounters(db)
+
+    async def hit(
+        self,
+        key: str,
+        items: Sequence[RateLimitItem],
+        windows: Sequence[Window],
+        within: AsyncSession | None,
+    ) -> int | None:
+        return await self._counters.hit(key, windows, within=within)
+
+    async def clear(self, key: str, items: Sequence[RateLimitItem]) -> None:
+        await self._counters.clear(key)
 
 
 class _RedisBackend:
@@ -161,14 +206,27 @@ class _RedisBackend:
         )
         self._limiter = MovingWindowRateLimiter(storage)
 
-    async def hit(self, item: RateLimitItem, *ids: str) -> bool:
-        return await _fail_closed(self._limiter.hit(item, *ids))
+    async def hit(
+        self,
+        key: str,
+        items: Sequence[RateLimitItem],
+        windows: Sequence[Window],
+        within: AsyncSession | None,
+    ) -> int | None:
+        for item in items:
+            if not await _fail_closed(self._limiter.hit(item, key)):
+                # The honest wait is the longest of every full window's, not the first's.
+                waits = [1.0]
+                for other in items:
+                    stats = await _fail_closed(self._limiter.get_window_stats(other, key))
+                    if stats.remaining == 0:
+                        waits.append(stats.reset_time - time.time())
+                return max(1, ceil(max(waits)))
+        return None
 
-    async def clear(self, item: RateLimitItem, *ids: str) -> None:
-        await _fail_closed(self._limiter.clear(item, *ids))
-
-    async def get_window_stats(self, item: RateLimitItem, *ids: str) -> WindowStats:
-        return await _fail_closed(self._limiter.get_window_stats(item, *ids))
+    async def clear(self, key: str, items: Sequence[RateLimitItem]) -> None:
+        for item in items:
+            await _fail_closed(self._limiter.clear(item, key))
 
 
 async def _fail_closed(awaitable: Awaitable[_T]) -> _T:

@@ -19,6 +19,7 @@ __all__ = [
     "EmailAddressRow",
     "OutboxRow",
     "PasswordCredentialRow",
+    "RateLimitHitRow",
     "RecoveryCodeRow",
     "SessionRow",
     "SignInAttemptRow",
@@ -214,6 +215,24 @@ class SigningKeyRow(SQLModel, table=True):
     #: Set when a newer key takes over signing; the key stays in the JWKS until
     #: tokens it signed have expired.
     retired_at: datetime | None = None
+
+
+class RateLimitHitRow(SQLModel, table=True):
+    """
+    One accepted attempt counted against an account (a wrong password, a mailed code):
+    the per-account limits' windows reach 30 days, which belong in the database, shared
+    by every worker and never forgotten to make room. `bucket` is a keyed hash of the
+    rule and the account, never the address itself.
+    """
+
+    __tablename__ = "rate_limit_hits"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bucket: str = Field(max_length=80, index=True)
+    #: Seconds since the epoch, as the limits' windows count them.
+    at: float
+    #: When the rule's longest window has passed it: pruned after this.
+    expires: float = Field(index=True)
 
 
 class AuditEventRow(SQLModel, table=True):
