@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from typing import Any
 
@@ -25,6 +25,7 @@ from .components import Components
 from .config import Settings
 from .context import CONTEXT_KEY, KitContext
 from .email import Mailer, Outbox, make_transport
+from .email.mailer import after_the_answer
 from .errors import StoreError
 from .flows.factors import rate_limit_rules
 from .messages import Messages
@@ -99,6 +100,7 @@ class AuthKit:
                 key=derive_key(secret, "rate-limit-keys"),
                 rules=rate_limits,
                 extra_rules=rate_limit_rules(),
+                db=db,
             ),
             mailer=mailer,
             outbox=Outbox(db=db, mailer=mailer, key=fernet_key(secret, "outbox"), clock=clock),
@@ -210,6 +212,13 @@ class AuthKit:
             response = simple_error_page(503, self.services.messages("unavailable"))
             await response(scope, receive, send)
             return
+        # Mail (and retries) handed to the background while answering start only once the
+        # answer is out: a real account's delivery does more than an unknown address's
+        # none, and must not run while the answer is on its way (a timing oracle).
+        with after_the_answer() as answered:
+            await self._answer(scope, receive, _telling_when_answered(send, answered))
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Mail a crash or a mail-server outage left behind goes out on a later request.
         self.services.outbox.sweep_if_due()
         if CONTEXT_KEY not in scope:
@@ -240,6 +249,17 @@ class AuthKit:
         template context must hold `request` (Starlette's TemplateResponse adds it).
         """
         env.globals["authkit"] = Components(self.context)
+
+
+def _telling_when_answered(send: Send, answered: Callable[[], None]) -> Send:
+    """`send`, calling `answered` once the response's last body message has gone out."""
+
+    async def sending(message: Message) -> None:
+        await send(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            answered()
+
+    return sending
 
 
 def _with_hsts(send: Send) -> Send:

@@ -3,6 +3,10 @@ The Mailer: delivers messages in the background so a request never waits on a sl
 server, and turns every outcome into one log line. It owns the pending deliveries (kept until
 they finish, and awaited by `drain()` at shutdown and in tests) and the sent/failed counters;
 it never logs a message body or a full recipient address.
+
+Work handed to the background while authkit answers a request (`after_the_answer`) starts
+only once the answer is out: a delivery does more for a real account than for an unknown
+address, and none of that may run while the answer is on its way (a timing oracle).
 """
 
 from __future__ import annotations
@@ -10,17 +14,39 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from email.message import EmailMessage
 from email.utils import getaddresses
 from typing import Any
 
 from .transports import EmailTransport
 
-__all__ = ["Mailer"]
+__all__ = ["Mailer", "after_the_answer"]
 
 # Long server replies are cut so one failure stays one readable log line.
 _MAX_REASON_CHARS = 200
+
+#: Set while a request is being answered; background work waits for it.
+_answered: ContextVar[asyncio.Event | None] = ContextVar("authkit_answered", default=None)
+
+
+@contextmanager
+def after_the_answer() -> Iterator[Callable[[], None]]:
+    """
+    Around the answering of one request: work given to `Mailer.in_background` meanwhile is
+    scheduled at once (the same way whatever it will do) but starts only when the yielded
+    callable is called, once the answer has been handed to the server, or when the block
+    ends, whichever comes first.
+    """
+    answered = asyncio.Event()
+    token = _answered.set(answered)
+    try:
+        yield answered.set
+    finally:
+        _answered.reset(token)
+        answered.set()
 
 
 class Mailer:
@@ -54,18 +80,22 @@ class Mailer:
     def in_background(self, work: Coroutine[Any, Any, Any]) -> None:
         """
         Run `work` (a delivery and what follows it) as a pending delivery: `drain()`
-        waits for it too.
+        waits for it too. Within `after_the_answer` it starts once the answer is out.
 
         Raises:
             RuntimeError: there is no running event loop.
         """
+        answered = _answered.get()
+        if answered is not None and not answered.is_set():
+            work = _once(answered, work)
         task = asyncio.get_running_loop().create_task(work)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
     async def drain(self) -> None:
         """
-        Wait until every scheduled delivery has finished, including ones scheduled meanwhile.
+        Wait until every scheduled delivery has finished, including ones scheduled meanwhile
+        and ones waiting for an answer to go out (so never from inside `after_the_answer`).
 
         Deliveries end within the transport's timeout; to bound shutdown further, wrap this
         call in `asyncio.timeout()`: pending deliveries keep running until the loop stops.
@@ -97,6 +127,15 @@ class Mailer:
 
     def __repr__(self) -> str:
         return f"Mailer(transport={self.transport!r}, pending={len(self._pending)})"
+
+
+async def _once(answered: asyncio.Event, work: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        await answered.wait()
+    except BaseException:
+        work.close()  # cancelled before it began: closed, so never reported as unawaited
+        raise
+    return await work
 
 
 def _masked_recipients(message: EmailMessage) -> str:

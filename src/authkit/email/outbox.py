@@ -84,7 +84,11 @@ class Outbox:
         return row.id
 
     def send_soon(self, message_id: str) -> None:
-        """Send a committed message in the background (the request does not wait)."""
+        """
+        Send a committed message in the background (the request does not wait; within a
+        request, it starts once the answer is out). Call it alike whether or not the
+        message is to be delivered: the difference then only shows after the answer.
+        """
         self._mailer.in_background(self._send_quietly(message_id))
 
     def sweep_if_due(self) -> None:
