@@ -16,6 +16,7 @@ __all__ = [
     "ConfirmForm",
     "FactorForm",
     "ForgotPasswordForm",
+    "LinkForm",
     "ProfileForm",
     "ResetPasswordForm",
     "ReverifyForm",
@@ -29,6 +30,8 @@ PASSWORD_FIELD_LIMIT = 4096
 REDIRECT_LIMIT = 2048
 #: Longer than any link token we mail (the flow checks the exact token).
 LINK_TOKEN_FIELD_LIMIT = 200
+#: A whole mailed link, pasted: the site's base URL, the path and the token.
+LINK_FIELD_LIMIT = 2048
 METHOD_LIMIT = 32
 
 
@@ -59,6 +62,18 @@ class FactorForm(_Base):
 
 class ConfirmForm(_Base):
     """A button that confirms an action (nothing to fill in)."""
+
+
+def _link_field() -> StringField:
+    return StringField("Link from the email", validators=[Length(max=LINK_FIELD_LIMIT)])
+
+
+class LinkForm(_Base):
+    """Where a mailed link lands (web/mailed_links.py): its token as authkit.js posts it
+    from the fragment, or the whole link as pasted with JavaScript off; a form without
+    `link` is the magic link's confirming button."""
+
+    link = _link_field()
 
 
 class SignUpForm(_Base):
@@ -93,3 +108,5 @@ class ResetPasswordForm(_Base):
     )
     #: The mailed link's token; empty on the code path.
     token = HiddenField(validators=[Length(max=LINK_TOKEN_FIELD_LIMIT)])
+    #: Only where the link lands: its token as handed over (see LinkForm).
+    link = _link_field()

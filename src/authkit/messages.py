@@ -99,6 +99,14 @@ MESSAGES: Mapping[str, str] = {
     "reset_link_expired": "This link has expired or was already used.",
     "reset_request_new": "Ask for a new link",
     "password_reset_done": "Your password was changed. Sign in with your new password.",
+    "reset_link_open_subtitle": "Paste the link from the email to choose a new password.",
+    "reset_code_where_asked": (
+        "The code in the same email works in the browser where you asked for the reset."
+    ),
+    # a mailed link's landing page, when it could not read the link (JavaScript off)
+    "link_paste_label": "Link from the email",
+    "link_paste_hint": "Copy the whole link from the email and paste it here.",
+    "link_paste_invalid": "Paste the whole link from the email.",
     # sign-in methods and steps
     "use_another_method": "Use another method",
     "method_password": "Sign in with your password",
@@ -148,6 +156,8 @@ MESSAGES: Mapping[str, str] = {
         "it. Open it there, or sign in here another way."
     ),
     "sign_in_again": "Sign in again",
+    "link_open_title": "Open your sign-in link",
+    "link_open_subtitle": "Paste the link from the email to sign in to {app_name}.",
     # "Confirm it's you"
     "reverify_title": "Confirm it's you",
     "reverify_subtitle": "For your security, confirm it's you to continue as {email}.",

@@ -55,9 +55,17 @@ class Site:
         return match.group(1)
 
     def link_for(self, email: str, *, after: int = 0) -> str:
-        """The sign-in link in the newest mail to `email`."""
+        """The sign-in link in the newest mail to `email` (its token in the fragment)."""
         match = re.search(
-            r"https?://\S+/sign-in/link\?token=[\w-]+", self._newest_mail(email, after)
+            r"https?://\S+/sign-in/link#token=[\w-]+", self._newest_mail(email, after)
+        )
+        assert match
+        return match.group(0)
+
+    def reset_link_for(self, email: str, *, after: int = 0) -> str:
+        """The reset link in the newest mail to `email` (its token in the fragment)."""
+        match = re.search(
+            r"https?://\S+/reset-password\?link=1#token=[\w-]+", self._newest_mail(email, after)
         )
         assert match
         return match.group(0)

@@ -87,7 +87,8 @@ def test_sign_in_with_a_code_by_email(browser: Browser, site: Site, js: bool) ->
 
 @JS
 def test_sign_in_with_a_magic_link(browser: Browser, site: Site, js: bool) -> None:
-    """Email me a sign-in link → open it in this browser → Continue → signed in."""
+    """Email me a sign-in link → open it in this browser (without JavaScript the page
+    asks for the link, which is pasted) → Continue → signed in."""
     email = f"link-{js}@example.com"
     page = _page(browser, js)
     _sign_up(page, site, email)
@@ -96,7 +97,11 @@ def test_sign_in_with_a_magic_link(browser: Browser, site: Site, js: bool) -> No
     page.get_by_label("Email address").fill(email)
     page.get_by_role("button", name="Email me a sign-in link").click()
     expect(page.get_by_text(f"We sent a sign-in link to {email}.")).to_be_visible()
-    page.goto(site.link_for(email, after=1))
+    link = site.link_for(email, after=1)
+    page.goto(link)
+    if not js:
+        page.get_by_label("Link from the email").fill(link)
+        page.get_by_role("button", name="Continue").click()
     expect(page).to_have_url(f"{site.url}/auth/sign-in/link")  # the token left the URL
     expect(page.get_by_text(f"Continue as {email}.")).to_be_visible()
     page.get_by_role("button", name="Continue").click()
@@ -252,6 +257,13 @@ def test_new_pages_pass_axe_and_render_for_screenshots(
     page.get_by_role("button", name="Email me a sign-in link").click()
     expect(page.get_by_text("We sent a sign-in link")).to_be_visible()
     check("email-link-sent")
+    # Where the link lands when the page cannot read it (no JavaScript, or no fragment).
+    page.goto(f"{site.url}/auth/sign-in/link")
+    expect(page.get_by_label("Link from the email")).to_be_visible()
+    check("email-link-landing")
+    page.goto(f"{site.url}/auth/reset-password?link=1")
+    expect(page.get_by_label("Link from the email")).to_be_visible()
+    check("reset-link-landing")
     page.goto(site.link_for(email, after=2))
     expect(page.get_by_role("button", name="Continue")).to_be_visible()
     check("email-link-confirm")

@@ -34,7 +34,7 @@ from authkit.flows.admin import create_user
 
 from ..conftest import POSTGRES_URL, KitFactory, Mailbox
 from ..hostapp import make_host_app
-from ..web.flow_helpers import PASSWORD, csrf_of, sign_in, start_sign_up
+from ..web.flow_helpers import PASSWORD, csrf_of, open_link, sign_in, start_sign_up
 from .throttle_helpers import NEW_PASSWORD, forgot, reset_mail
 
 pytestmark = [
@@ -359,7 +359,7 @@ async def test_a_reset_cut_mid_transaction_leaves_all_or_nothing_and_recovers(
         assert (await sign_in(other, EMAIL, OLD_PASSWORD)).status_code == 303
         assert (await forgot(c, EMAIL)).status_code == 303
         _, token = await reset_mail(kit, mailbox, EMAIL)
-        r = await c.get(f"/auth/reset-password?token={token}")
+        r = await open_link(c, f"/auth/reset-password?link=1#token={token}")
         assert r.status_code == 303, r.text
         page = await c.get(r.headers["location"])
         assert page.status_code == 200, page.text

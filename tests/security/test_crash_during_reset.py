@@ -44,7 +44,7 @@ from .killable_workers import DEADLINE_SECONDS, POINTS, Worker, Workers
 pytestmark = pytest.mark.anyio
 
 OLD_PASSWORD = "the old passphrase of this account"
-LINK = re.compile(r"/reset-password\?token=([\w-]+)")
+LINK = re.compile(r"/reset-password\?link=1#token=([\w-]+)")
 #: The setup kit mails many resets and the workers take many from one IP: the limits are
 #: not what this file tests (security/test_rate_limits.py does).
 GENEROUS_LIMITS = {

@@ -107,6 +107,10 @@ async def test_auth_pages_cannot_be_framed(
     responses.append(await client.get("/auth/no-such-page"))
     responses.append(await client.post("/auth/sign-in", data={"email": "x"}))
     responses.append(await client.get("/auth/reset-password?token=not-a-real-token"))
+    # Where mailed links land (their tokens in the fragment): framing them would let a
+    # page of another site watch or drive the hand-over.
+    responses.append(await client.get("/auth/reset-password?link=1"))
+    responses.append(await client.get("/auth/sign-in/link"))
     down = make_kit(
         database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none", auto_migrate=False
     )

@@ -26,7 +26,7 @@ from authkit.flows.admin import create_user
 from authkit.store.models import AuthenticatorRow, SessionRow
 
 from ..conftest import FakeClock, Mailbox
-from ..web.flow_helpers import PASSWORD
+from ..web.flow_helpers import PASSWORD, open_link
 from ..web.pipeline_helpers import (
     EMAIL,
     Totp,
@@ -250,7 +250,7 @@ async def test_magic_link_opened_in_another_browser_when_same_browser_is_on(
     async with open_browser() as victim, open_browser() as attacker:
         await choose_method(victim, EMAIL, "email_link")
         link = link_in(await mailed(kit, mailbox, EMAIL))
-        landed = await follow(attacker, await attacker.get(link))
+        landed = await follow(attacker, await open_link(attacker, link))
         assert landed.status_code == 403
         own = hidden_fields((await attacker.get("/auth/sign-in")).text)
         posted = await attacker.post("/auth/sign-in/link", data=own)
@@ -299,7 +299,8 @@ async def test_one_magic_link_confirmed_ten_times_at_once_signs_in_once(
     results: list[httpx.Response] = []
     async with open_browser() as c:
         await choose_method(c, EMAIL, "email_link")
-        confirm = await follow(c, await c.get(link_in(await mailed(kit, mailbox, EMAIL))))
+        link = link_in(await mailed(kit, mailbox, EMAIL))
+        confirm = await follow(c, await open_link(c, link))
         fields = hidden_fields(confirm.text)
 
         async def post() -> None:
@@ -342,7 +343,7 @@ async def test_every_new_form_refuses_a_post_without_this_browsers_csrf_token(
         await kit.services.mailer.drain()  # two sends in flight may arrive in either order
         await choose_method(visitor, EMAIL, "email_link")
         link = link_in(await mailed(kit, mailbox, EMAIL))
-        await follow(visitor, await visitor.get(link))
+        await follow(visitor, await open_link(visitor, link))
         for path in (
             "/auth/sign-in/factor/email_code",
             "/auth/sign-in/factor/email_link/resend",

@@ -24,7 +24,7 @@ from authkit.security.ratelimit import DEFAULT_RULES
 
 from ..conftest import Mailbox
 from ..hostapp import make_host_app
-from ..web.flow_helpers import PASSWORD, csrf_of, sign_in, start_sign_up
+from ..web.flow_helpers import PASSWORD, csrf_of, open_link, sign_in, start_sign_up
 from .throttle_helpers import (
     WRONG_PASSWORD,
     browser_at,
@@ -159,14 +159,25 @@ async def test_every_pathway_checks_the_same_number_of_secrets_per_ip(
     assert statuses == [422] * PER_IP + [429]
 
 
-async def test_reset_links_are_checked_against_the_same_per_ip_budget(kit: AuthKit) -> None:
-    """Made-up reset links cost a lookup each: 30 a minute from one IP, then a 429 that
-    says when to try again, never a 500 or a silent 410."""
+@pytest.mark.parametrize("path", ["/auth/reset-password", "/auth/sign-in/link"])
+@pytest.mark.parametrize("shape", ["fragment", "query"])
+async def test_mailed_links_are_checked_against_the_same_per_ip_budget(
+    kit: AuthKit, path: str, shape: str
+) -> None:
+    """Made-up reset and sign-in links cost a lookup each, handed over by the landing
+    page (the token in the fragment) or in the query of a link mailed before that: 30 a
+    minute from one IP, then a 429 that says when to try again, never a 500 or a silent
+    410."""
     app = make_host_app(kit)
     statuses: list[int] = []
+    landing = f"{path}?link=1" if path.endswith("reset-password") else path
     async with browser_at(app, fresh_ip()) as attacker:
         for n in range(PER_IP + 1):
-            r = await attacker.get(f"/auth/reset-password?token=made-up-{n:04d}")
+            token = f"made-up-token-{n:04d}"
+            if shape == "fragment":
+                r = await open_link(attacker, f"{landing}#token={token}")
+            else:
+                r = await attacker.get(f"{path}?token={token}")
             statuses.append(r.status_code)
     assert statuses == [410] * PER_IP + [429]
     assert "Too many attempts. Try again in" in r.text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
 
@@ -90,3 +92,31 @@ async def sign_in(
 async def sign_out(client: httpx.AsyncClient) -> httpx.Response:
     token = await form_token(client, "/auth/user")
     return await client.post("/auth/sign-out", data={"csrf_token": token})
+
+
+async def open_link(client: httpx.AsyncClient, url: str, *, paste: bool = False) -> httpx.Response:
+    """
+    Open a mailed link (reset or sign-in) as a browser does; returns the response to the
+    step that takes its token (a 303 onward when the link is good). A browser never sends
+    the fragment: it fetches the landing page without it, then authkit.js posts the token
+    from the fragment with the page's handoff form (`data-ak-link-handoff`). With `paste`
+    the visitor has JavaScript off and pastes the whole link into the page's field.
+    """
+    parts = urlsplit(url)
+    landing = await client.get(urlunsplit(("", "", parts.path, parts.query, "")))
+    token = parse_qs(parts.fragment).get("token")
+    if not token:
+        return landing
+    action, fields = form_with(landing.text, 'id="ak-link"' if paste else "data-ak-link-handoff")
+    fields["link"] = url if paste else token[0]
+    return await client.post(action, data=fields)
+
+
+def form_with(page: str, marker: str) -> tuple[str, dict[str, str]]:
+    """The action and hidden fields of the page's first form containing `marker`."""
+    for form in re.findall(r"<form\b.*?</form>", page, re.S):
+        action = re.search(r'\saction="([^"]+)"', form)
+        if marker in form and action:
+            fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
+            return html.unescape(action[1]), {html.unescape(n): html.unescape(v) for n, v in fields}
+    raise AssertionError(f"no form with {marker} on the page: {page}")

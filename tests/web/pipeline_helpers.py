@@ -47,11 +47,12 @@ async def mailed(kit: AuthKit, mailbox: Mailbox, email: str) -> str:
 
 
 def link_in(text: str) -> str:
-    """The path and query of the sign-in link in a mail."""
-    match = re.search(r"https?://\S+/sign-in/link\?token=[\w-]+", text)
+    """The sign-in link in a mail, without the site: its path and the fragment that
+    carries the token (open it with `open_link`, as a browser would)."""
+    match = re.search(r"https?://\S+/sign-in/link#token=[\w-]+", text)
     assert match, text
     parts = urlsplit(match.group(0))
-    return f"{parts.path}?{parts.query}"
+    return f"{parts.path}#{parts.fragment}"
 
 
 async def submit_code(

@@ -394,7 +394,9 @@ async def test_every_auth_page_carries_the_security_headers(
             data={"csrf_token": csrf_of(page.text), "email": EMAIL, "method": "email_link"},
         )
         pages.append(("magic link sent", await other.get(chosen.headers["location"])))
-        pages.append(("magic link landing", await other.get("/auth/sign-in/link?token=x")))
+        pages.append(("magic link landing", await other.get("/auth/sign-in/link")))
+        pages.append(("old magic link", await other.get("/auth/sign-in/link?token=x")))
+        pages.append(("reset link landing", await other.get("/auth/reset-password?link=1")))
     for name, r in pages:
         assert r.status_code != 500, (name, r.text)
         assert_security_headers(name, r)

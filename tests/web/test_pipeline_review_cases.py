@@ -20,7 +20,7 @@ from authkit.store.models import AuthenticatorRow, RecoveryCodeRow, SessionRow
 
 from ..conftest import FakeClock, KitFactory, Mailbox
 from ..hostapp import make_host_app
-from .flow_helpers import PASSWORD, csrf_of, sign_up
+from .flow_helpers import PASSWORD, csrf_of, open_link, sign_up
 from .pipeline_helpers import (
     EMAIL,
     Totp,
@@ -162,7 +162,7 @@ async def test_a_magic_link_opened_elsewhere_continues_there_for_a_user_with_an_
     async with browser_for(app) as asking, browser_for(app) as phone:
         await choose_method(asking, EMAIL, "email_link")
         link = link_in(await mailed(kit, mailbox, EMAIL))
-        confirm = await follow(phone, await phone.get(link))
+        confirm = await follow(phone, await open_link(phone, link))
         r = await phone.post("/auth/sign-in/link", data=hidden_fields(confirm.text))
         assert r.status_code == 303 and "/sign-in/factor/totp" in r.headers["location"], r.text
         step = await phone.get(r.headers["location"])

@@ -20,6 +20,7 @@ from .flow_helpers import (
     PASSWORD,
     csrf_of,
     form_token,
+    open_link,
     sign_in,
     sign_out,
     sign_up,
@@ -29,7 +30,8 @@ from .flow_helpers import (
 pytestmark = pytest.mark.anyio
 
 NEW_PASSWORD = "a brand new passphrase"
-LINK = re.compile(r"(\S+/reset-password\?token=)([\w-]+)")
+#: The mailed link: its token in the fragment, which a browser never sends.
+LINK = re.compile(r"(\S+/reset-password\?link=1#token=)([\w-]+)")
 
 
 @pytest.fixture
@@ -81,6 +83,11 @@ async def submit_link(
             "password_confirm": password,
         },
     )
+
+
+def link_to(token: str) -> str:
+    """The mailed link of `token`, without the site."""
+    return f"/auth/reset-password?link=1#token={token}"
 
 
 async def mails_to(kit: AuthKit, mailbox: Mailbox, email: str) -> list[str]:
@@ -190,13 +197,18 @@ async def test_reset_by_link_works_in_another_browser(
     kit: AuthKit,
     mailbox: Mailbox,
 ) -> None:
-    """The mailed link needs no cookie: a fresh other_browser sets the password, no code field."""
+    """The mailed link needs no cookie: a fresh other_browser sets the password, no code
+    field. The token is never in a URL: the page posts it from the fragment (#34)."""
     email = "grace@example.com"
     await new_user(client, kit, mailbox, email)
     await forgot(client, email)
     _, token = await reset_mail(kit, mailbox, email)
-    r = await other_browser.get(f"/auth/reset-password?token={token}")
-    # The token leaves the URL at once (#34): a redirect, the token in a cookie.
+    landing = await other_browser.get("/auth/reset-password?link=1")
+    assert landing.status_code == 200, landing.text
+    assert landing.headers["referrer-policy"] == "no-referrer"
+    assert "data-ak-link-handoff" in landing.text
+    r = await open_link(other_browser, link_to(token))
+    # Taken into a cookie, and on to a URL without it.
     assert r.status_code == 303, r.text
     assert r.headers["referrer-policy"] == "no-referrer"
     assert token not in r.headers["location"]
@@ -222,6 +234,104 @@ async def test_reset_by_link_works_in_another_browser(
     assert (await sign_in(other_browser, email, NEW_PASSWORD)).status_code == 303
 
 
+async def test_link_opened_with_javascript_off_where_the_reset_was_asked_takes_the_code(
+    client: httpx.AsyncClient, kit: AuthKit, mailbox: Mailbox
+) -> None:
+    """Without JavaScript the page cannot read the fragment: the browser that asked for
+    the reset gets the code form, and the code of the same mail sets the password."""
+    email = "mary@example.com"
+    await new_user(client, kit, mailbox, email)
+    await forgot(client, email)
+    code, _ = await reset_mail(kit, mailbox, email)
+    r = await client.get("/auth/reset-password?link=1")
+    assert r.status_code == 200, r.text
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert 'name="code"' in r.text and "Enter the code from the email" in r.text
+    assert "If an account exists" not in r.text
+    assert (await submit_code(client, code)).status_code == 303
+    assert (await sign_in(client, email, NEW_PASSWORD)).status_code == 303
+
+
+async def test_link_pasted_with_javascript_off_in_another_browser_sets_the_password(
+    client: httpx.AsyncClient,
+    other_browser: httpx.AsyncClient,
+    kit: AuthKit,
+    mailbox: Mailbox,
+) -> None:
+    """Another browser without JavaScript is asked for the link; the pasted link opens
+    the new-password form like the page's script would."""
+    email = "sophie@example.com"
+    await new_user(client, kit, mailbox, email)
+    await forgot(client, email)
+    _, token = await reset_mail(kit, mailbox, email)
+    landing = await other_browser.get("/auth/reset-password?link=1")
+    assert landing.status_code == 200, landing.text
+    assert "Paste the link from the email to choose a new password." in landing.text
+    assert 'id="ak-link"' in landing.text and 'name="code"' not in landing.text
+    assert 'href="/auth/forgot-password"' in landing.text
+    r = await open_link(other_browser, f"http://testserver{link_to(token)}", paste=True)
+    assert r.status_code == 303 and token not in r.headers["location"], r.text
+    page = await other_browser.get(r.headers["location"])
+    assert "Choose a new password for sophie@example.com." in page.text
+    r = await submit_link(other_browser, token)
+    assert r.status_code == 303, r.text
+    assert (await sign_in(other_browser, email, NEW_PASSWORD)).status_code == 303
+
+
+async def test_pasting_something_that_is_not_the_link_is_refused_beside_the_field(
+    other_browser: httpx.AsyncClient,
+) -> None:
+    """No token-shaped value: a message beside the field, the text not echoed, nothing
+    looked up and no cookie."""
+    csrf = csrf_of((await other_browser.get("/auth/reset-password?link=1")).text)
+    for pasted in ("", "hello <b>there</b>", "http://testserver/auth/reset-password?link=1"):
+        r = await other_browser.post(
+            "/auth/reset-password", data={"csrf_token": csrf, "link": pasted}
+        )
+        assert r.status_code == 422, r.text
+        assert 'id="ak-link-error"' in r.text and "Paste the whole link from the email." in r.text
+        assert "<b>there" not in r.text
+        assert "set-cookie" not in r.headers or "__ak_reset_link" not in r.headers["set-cookie"]
+
+
+async def test_handing_over_the_link_needs_the_csrf_token(
+    client: httpx.AsyncClient,
+    other_browser: httpx.AsyncClient,
+    kit: AuthKit,
+    mailbox: Mailbox,
+) -> None:
+    """A forged post of a token is refused before the token is looked up or stored (a
+    login-CSRF-like planting of someone's link); the link still works afterwards."""
+    email = "emmy@example.com"
+    await new_user(client, kit, mailbox, email)
+    await forgot(client, email)
+    _, token = await reset_mail(kit, mailbox, email)
+    await other_browser.get("/auth/reset-password?link=1")
+    r = await other_browser.post("/auth/reset-password", data={"link": token})
+    assert r.status_code == 403, r.text
+    assert "__ak_reset_link" not in r.headers.get("set-cookie", "")
+    assert token not in r.text
+    assert (await open_link(other_browser, link_to(token))).status_code == 303
+
+
+async def test_a_link_mailed_with_its_token_in_the_query_still_works_during_its_life(
+    client: httpx.AsyncClient,
+    other_browser: httpx.AsyncClient,
+    kit: AuthKit,
+    mailbox: Mailbox,
+) -> None:
+    """Links mailed before the token moved to the fragment (minutes old at most when a
+    site upgrades) are still taken: out of the URL into the cookie, as before."""
+    email = "lise@example.com"
+    await new_user(client, kit, mailbox, email)
+    await forgot(client, email)
+    _, token = await reset_mail(kit, mailbox, email)
+    r = await other_browser.get(f"/auth/reset-password?token={token}")
+    assert r.status_code == 303 and token not in r.headers["location"], r.text
+    page = await other_browser.get(r.headers["location"])
+    assert f'name="token" value="{token}"' in page.text
+
+
 async def test_link_works_once(client: httpx.AsyncClient, kit: AuthKit, mailbox: Mailbox) -> None:
     """A used link shows the expired page, with a way to ask for a new one."""
     email = "linus@example.com"
@@ -229,7 +339,7 @@ async def test_link_works_once(client: httpx.AsyncClient, kit: AuthKit, mailbox:
     await forgot(client, email)
     code, token = await reset_mail(kit, mailbox, email)
     assert (await submit_link(client, token)).status_code == 303
-    r = await client.get(f"/auth/reset-password?token={token}")
+    r = await open_link(client, link_to(token))
     assert r.status_code == 410, r.text
     assert r.headers["referrer-policy"] == "no-referrer"
     assert "This link has expired or was already used." in r.text
@@ -292,7 +402,7 @@ async def test_code_expires(
     r = await submit_code(client, code)
     assert r.status_code == 410, r.text
     assert "That reset has expired or was used up. Ask for a new code." in r.text
-    assert (await client.get(f"/auth/reset-password?token={token}")).status_code == 410
+    assert (await open_link(client, link_to(token))).status_code == 410
     r = await client.get("/auth/reset-password")
     assert r.status_code == 303
     assert r.headers["location"] == "/auth/forgot-password"
@@ -315,7 +425,7 @@ async def test_five_wrong_codes_end_the_attempt(
         assert "That code is incorrect" in r.text
     r = await submit_code(client, code)
     assert r.status_code == 410, r.text
-    assert (await client.get(f"/auth/reset-password?token={token}")).status_code == 410
+    assert (await open_link(client, link_to(token))).status_code == 410
     assert (await sign_in(client, email, PASSWORD)).status_code == 303
 
 
@@ -411,7 +521,7 @@ async def test_mailed_link_ignores_the_host_header(
     assert "evil.example" not in body
     match = LINK.search(body)
     assert match, body
-    assert match.group(1) == f"{kit.settings.base_url}/auth/reset-password?token="
+    assert match.group(1) == f"{kit.settings.base_url}/auth/reset-password?link=1#token="
 
 
 async def test_mail_goes_to_the_stored_address_not_the_typed_one(
@@ -451,6 +561,10 @@ async def test_reset_page_without_an_attempt_goes_to_the_first_step(
     r = await client.get("/auth/reset-password?token=<script>alert(1)</script>")
     assert r.status_code == 410, r.text
     assert "<script>alert(1)" not in r.text
+    r = await open_link(client, link_to("made-up-but-token-shaped-0123456789"))
+    assert r.status_code == 410, r.text
+    assert "This link has expired or was already used." in r.text
+    assert "made-up-but" not in r.text
     r = await client.get("/auth/forgot-password")
     assert r.status_code == 200, r.text
     assert 'name="email"' in r.text

@@ -16,7 +16,7 @@ from authkit.store.models import AuditEventRow, SessionRow, SignInAttemptRow
 
 from ..conftest import FakeClock, KitFactory, Mailbox
 from ..hostapp import make_host_app
-from .flow_helpers import PASSWORD, csrf_of
+from .flow_helpers import PASSWORD, csrf_of, open_link
 from .pipeline_helpers import (
     EMAIL,
     alert_text,
@@ -194,15 +194,21 @@ async def test_a_new_code_replaces_the_old_one_after_the_cooldown(
 async def test_magic_link_signs_in_after_a_confirming_post(
     client: httpx.AsyncClient, kit: AuthKit, mailbox: Mailbox
 ) -> None:
-    """The link's GET only shows a button (mail scanners cannot use it up), the token
-    leaves the URL, and the POST signs in where the visitor was going."""
+    """The link's token never reaches a URL (it is in the fragment, posted by the page),
+    opening it only shows a button (mail scanners cannot use it up), and the POST signs
+    in where the visitor was going."""
     await make_user(kit)
     waiting = await follow(
         client, await choose_method(client, EMAIL, "email_link", redirect_url="/dashboard")
     )
     assert "We sent a sign-in link to ada@example.com." in waiting.text, waiting.text
     link = link_in(await mailed(kit, mailbox, EMAIL))
-    landed = await client.get(link)
+    assert link.startswith("/auth/sign-in/link#token=")
+    landing = await client.get("/auth/sign-in/link")
+    assert landing.status_code == 200, landing.text
+    assert landing.headers["referrer-policy"] == "no-referrer"
+    assert 'id="ak-link"' in landing.text and "data-ak-link-handoff" in landing.text
+    landed = await open_link(client, link)
     assert landed.status_code == 303 and "token" not in landed.headers["location"]
     assert landed.headers["referrer-policy"] == "no-referrer"
     confirm = await client.get(landed.headers["location"])
@@ -217,6 +223,60 @@ async def test_magic_link_signs_in_after_a_confirming_post(
     assert row.amr == ["email_link"]
 
 
+async def test_magic_link_pasted_with_javascript_off_signs_in(
+    client: httpx.AsyncClient, kit: AuthKit, mailbox: Mailbox
+) -> None:
+    """Without JavaScript the landing page cannot read the fragment: it asks for the
+    link, and the pasted link leads to the same confirming button."""
+    await make_user(kit)
+    await choose_method(client, EMAIL, "email_link", redirect_url="/dashboard")
+    link = link_in(await mailed(kit, mailbox, EMAIL))
+    landing = await client.get("/auth/sign-in/link")
+    assert "Paste the link from the email to sign in" in landing.text, landing.text
+    assert '<label class="ak-field__label" for="ak-link">Link from the email</label>' in (
+        landing.text
+    )
+    assert 'href="/auth/sign-in/methods"' in landing.text  # another way, with no link at all
+    confirm = await follow(client, await open_link(client, f"http://testserver{link}", paste=True))
+    assert "Continue as ada@example.com." in confirm.text, confirm.text
+    assert not await is_signed_in(client)
+    done = await client.post("/auth/sign-in/link", data={"csrf_token": csrf_of(confirm.text)})
+    assert done.status_code == 303 and done.headers["location"] == "/dashboard", done.text
+    assert await is_signed_in(client)
+
+
+async def test_magic_link_handover_refuses_a_forged_post_and_a_pasted_non_link(
+    client: httpx.AsyncClient, kit: AuthKit, mailbox: Mailbox
+) -> None:
+    """Handing a token over is a CSRF-checked post (no planting someone's link in a
+    browser); text that holds no token gets a message beside the field."""
+    await make_user(kit)
+    await choose_method(client, EMAIL, "email_link")
+    token = link_in(await mailed(kit, mailbox, EMAIL)).split("#token=")[1]
+    r = await client.post("/auth/sign-in/link", data={"link": token})
+    assert r.status_code == 403, r.text
+    assert "__ak_sign_in_link" not in r.headers.get("set-cookie", "")
+    csrf = csrf_of((await client.get("/auth/sign-in/link")).text)
+    r = await client.post("/auth/sign-in/link", data={"csrf_token": csrf, "link": "not a link"})
+    assert r.status_code == 422, r.text
+    assert field_error(r.text, "link") == "Paste the whole link from the email."
+    assert not await is_signed_in(client)
+
+
+async def test_magic_link_mailed_with_its_token_in_the_query_still_works(
+    client: httpx.AsyncClient, kit: AuthKit, mailbox: Mailbox
+) -> None:
+    """A link mailed before the token moved to the fragment (10 minutes old at most when
+    a site upgrades) is still taken out of the URL into the cookie, as before."""
+    await make_user(kit)
+    await choose_method(client, EMAIL, "email_link")
+    token = link_in(await mailed(kit, mailbox, EMAIL)).split("#token=")[1]
+    landed = await client.get(f"/auth/sign-in/link?token={token}")
+    assert landed.status_code == 303 and token not in landed.headers["location"]
+    confirm = await follow(client, landed)
+    assert "Continue as ada@example.com." in confirm.text, confirm.text
+
+
 async def test_magic_link_works_once(
     client: httpx.AsyncClient, kit: AuthKit, mailbox: Mailbox
 ) -> None:
@@ -224,11 +284,11 @@ async def test_magic_link_works_once(
     await make_user(kit)
     await choose_method(client, EMAIL, "email_link")
     link = link_in(await mailed(kit, mailbox, EMAIL))
-    confirm = await follow(client, await client.get(link))
+    confirm = await follow(client, await open_link(client, link))
     assert (
         await client.post("/auth/sign-in/link", data={"csrf_token": csrf_of(confirm.text)})
     ).status_code == 303
-    again = await client.get(link)
+    again = await open_link(client, link)
     assert again.status_code == 410, again.text
     assert "The sign-in link has expired or was already used." in again.text
 
@@ -244,12 +304,12 @@ async def test_magic_link_in_another_browser_is_refused_when_same_browser_is_on(
         transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
         base_url="http://testserver",
     ) as other:
-        landed = await follow(other, await other.get(link))
+        landed = await follow(other, await open_link(other, link))
         assert landed.status_code == 403, landed.text
         assert "works only in the browser where you asked for it" in landed.text
         assert not await is_signed_in(other)
     # The browser that asked can still use it.
-    confirm = await follow(client, await client.get(link))
+    confirm = await follow(client, await open_link(client, link))
     assert confirm.status_code == 200
 
 
@@ -269,7 +329,7 @@ async def test_magic_link_in_another_browser_signs_that_browser_in_when_allowed(
     async with browser() as asking, browser() as phone:
         await choose_method(asking, EMAIL, "email_link")
         link = link_in(await mailed(kit, mailbox, EMAIL))
-        confirm = await follow(phone, await phone.get(link))
+        confirm = await follow(phone, await open_link(phone, link))
         assert confirm.status_code == 200, confirm.text
         done = await phone.post("/auth/sign-in/link", data={"csrf_token": csrf_of(confirm.text)})
         assert done.status_code == 303, done.text

@@ -102,7 +102,7 @@ async def start_reset(svc: Services, *, email: str, meta: RequestMeta) -> ResetA
             "password_reset_code",
             to,
             code=step.code,
-            reset_url=site_url(svc, f"/reset-password?token={step.token}"),
+            reset_url=site_url(svc, f"/reset-password?link=1#token={step.token}"),
         )
         mail_id = await svc.outbox.add(
             s, message, not_after=step.expires_at, about=step.id, deliver=found is not None

@@ -1,7 +1,9 @@
 """
 Forgot-password and reset-password endpoints. The attempt in progress is remembered in a
 signed, short-lived cookie bound to this browser (the code path); the mailed link carries
-its own token instead, so it also works in another browser.
+its own token instead, so it also works in another browser. The link lands on
+`/reset-password?link=1` with the token in its fragment, out of every request line
+(web/mailed_links.py): the page posts it, and the token moves into a cookie.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .helpers import (
     redirect,
     redirect_target,
 )
+from .mailed_links import is_handoff, token_of
 
 __all__ = [
     "ForgotPasswordForm",
@@ -86,8 +89,9 @@ async def reset_password_endpoint(request: Request) -> Response:
         response = await _reset_password(request)
     except RateLimited as error:
         response = _link_rate_limited(request, error)
-    # A mailed link lands here with its token in the URL: no Referer may ever carry it
-    # (the CSRF check relies on Sec-Fetch-Site, as browsers then send `Origin: null`).
+    # The link's page holds its token (in the form, and in the fragment until the script
+    # clears it): no Referer may ever carry anything of it (the CSRF check relies on
+    # Sec-Fetch-Site, as browsers then send `Origin: null`).
     response.headers["Referrer-Policy"] = REFERRER_POLICY
     return response
 
@@ -99,23 +103,12 @@ async def _reset_password(request: Request) -> Response:
         wanted = redirect_target(request, request.query_params.get("redirect_url"))
         token = request.query_params.get("token")
         if token is not None:
-            attempt = await find_link(svc, token, meta_of(request))
-            if attempt is None:
-                form = ResetPasswordForm(data={"redirect_url": wanted})
-                return _reset_page(request, form, None, by_link=True)
-            # The token leaves the URL at once, so browser history, server logs and any
-            # Referer never keep it: it moves to a path-scoped, HttpOnly cookie (#34).
-            clean_url = (
-                f"{ctx.mount_path}/reset-password?link=1&redirect_url={quote(wanted, safe='')}"
-            )
-            response = redirect(request, clean_url, navigate=False)
-            LINK.set(response, request, token)
-            return response
+            # A link mailed before the token moved to the fragment (such links live at
+            # most AUTHKIT_CODE_LIFETIME): its request line is already written wherever
+            # it is logged, so refusing it would protect nothing and only break it.
+            return await _take_link(request, token, wanted)
         if request.query_params.get("link") == "1":
-            token = LINK.read(request) or ""
-            form = ResetPasswordForm(data={"token": token, "redirect_url": wanted})
-            attempt = await find_link(svc, token, meta_of(request)) if token else None
-            return _reset_page(request, form, attempt, by_link=True)
+            return await _link_landing(request, wanted)
         attempt = await _cookie_attempt(request)
         if attempt is None:
             return redirect(request, f"{ctx.mount_path}/forgot-password")
@@ -136,6 +129,8 @@ async def _reset_password(request: Request) -> Response:
         return found["attempt"]
 
     async def render(form: ResetPasswordForm, errors: dict[str, str], status: int) -> Response:
+        if is_handoff(form):
+            return _landing(request, form, errors=errors, status_code=status)
         by_link = bool(form.token.data)
         attempt = await attempt_of(form)
         if attempt is None and status != 403:
@@ -146,6 +141,9 @@ async def _reset_password(request: Request) -> Response:
 
     async def action(posted: Posted[ResetPasswordForm]) -> Response:
         form = posted.form
+        if is_handoff(form):
+            wanted = redirect_target(request, form.redirect_url.data)
+            return await _take_link(request, token_of(form.link.data or ""), wanted)
         token = form.token.data or ""
         by_link = bool(token)
         attempt = await attempt_of(form)
@@ -186,6 +184,57 @@ async def _reset_password(request: Request) -> Response:
     return await post_form(request, ResetPasswordForm, render, action)
 
 
+async def _take_link(request: Request, token: str, wanted: str) -> Response:
+    """A mailed link's token, handed over: into a path-scoped, HttpOnly cookie, and on to
+    a URL without it, so browser history and any Referer never keep it either (#34)."""
+    ctx = context_of(request)
+    if await find_link(ctx.services, token, meta_of(request)) is None:
+        form = ResetPasswordForm(data={"redirect_url": wanted})
+        return _expired(request, form, by_link=True)
+    clean_url = f"{ctx.mount_path}/reset-password?link=1&redirect_url={quote(wanted, safe='')}"
+    response = redirect(request, clean_url, navigate=False)
+    LINK.set(response, request, token)
+    return response
+
+
+async def _link_landing(request: Request, wanted: str) -> Response:
+    """`?link=1`: where the mailed link lands (its token still in the fragment, for the
+    page's script to post), and where the script's post leads (the token in the cookie)."""
+    svc = context_of(request).services
+    token = LINK.read(request) or ""
+    attempt = await find_link(svc, token, meta_of(request)) if token else None
+    if attempt is not None:
+        form = ResetPasswordForm(data={"token": token, "redirect_url": wanted})
+        return _reset_page(request, form, attempt, by_link=True)
+    # Nothing handed over yet (or what was has died since: a newer link may be in the
+    # fragment). With JavaScript off the fragment cannot be read: the browser that asked
+    # for the reset takes the code from the same mail, any other one the pasted link.
+    form = ResetPasswordForm(data={"redirect_url": wanted})
+    asked_here = await _cookie_attempt(request)
+    if asked_here is not None:
+        response = _reset_page(request, form, asked_here, by_link=False, notice=False)
+    else:
+        response = _landing(request, form)
+    if token:
+        LINK.clear(response, request)
+    return response
+
+
+def _landing(
+    request: Request,
+    form: ResetPasswordForm,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    context: dict[str, Any] = {**_states(), "form": form, "landing": True}
+    return page(request, RESET_TEMPLATE, errors=errors or {}, status_code=status_code, **context)
+
+
+def _states() -> dict[str, Any]:
+    return {"email": "", "by_link": False, "link_expired": False, "landing": False}
+
+
 def _reset_page(
     request: Request,
     form: ResetPasswordForm,
@@ -194,17 +243,20 @@ def _reset_page(
     by_link: bool,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    notice: bool = True,
 ) -> Response:
     if attempt is None:
         status = status_code if status_code >= 400 else 410
         return _expired(request, form, by_link=by_link, status_code=status)
     svc = context_of(request).services
     context: dict[str, Any] = {
+        **_states(),
         "form": form,
         "email": attempt.email,
         "by_link": by_link,
-        "link_expired": False,
-        "notice": None if by_link else svc.messages("reset_sent", email=attempt.email),
+        "notice": (
+            svc.messages("reset_sent", email=attempt.email) if notice and not by_link else None
+        ),
     }
     return page(request, RESET_TEMPLATE, errors=errors or {}, status_code=status_code, **context)
 
@@ -212,8 +264,8 @@ def _reset_page(
 def _link_rate_limited(request: Request, error: RateLimited) -> Response:
     """Too many link (or code) checks from this IP: say when to try the link again."""
     context: dict[str, Any] = {
+        **_states(),
         "form": ResetPasswordForm(),
-        "email": "",
         "by_link": True,
         "link_expired": True,
     }
@@ -226,7 +278,12 @@ def _expired(
     svc = context_of(request).services
     if by_link:
         form.token.data = ""  # never echo a token we did not accept
-        context: dict[str, Any] = {"form": form, "email": "", "by_link": True, "link_expired": True}
+        context: dict[str, Any] = {
+            **_states(),
+            "form": form,
+            "by_link": True,
+            "link_expired": True,
+        }
         return page(request, RESET_TEMPLATE, status_code=status_code, **context)
     forgot = ForgotPasswordForm(data={"redirect_url": form.redirect_url.data or ""})
     errors = {"__all__": svc.messages("reset_expired")}

@@ -6,6 +6,7 @@ the set-up of a second factor when the site requires one, and sign-out.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -16,7 +17,7 @@ from ..context import context_of
 from ..errors import AttemptGone, FieldError, FlowError, RateLimited
 from ..flows.attempts import Attempt, Purpose
 from ..flows.factors import STRATEGIES
-from ..flows.factors.email_link import find_link
+from ..flows.factors.email_link import LinkTarget, find_link
 from ..flows.mfa import begin_totp_setup, judge_totp_setup
 from ..flows.sign_in import (
     MFA_SETUP,
@@ -28,7 +29,7 @@ from ..flows.sign_in import (
     submit_factor,
     submit_mfa_setup,
 )
-from ..forms import ConfirmForm, FactorForm, SignInForm, SignOutForm
+from ..forms import FactorForm, LinkForm, SignInForm, SignOutForm
 from .attempt_cookie import TOTP_SETUP, AttemptCookie
 from .attempt_pages import AttemptPages, browser_of
 from .form_post import Posted, post_form
@@ -40,6 +41,7 @@ from .helpers import (
     redirect,
     redirect_target,
 )
+from .mailed_links import is_handoff, token_of
 
 __all__ = [
     "SIGN_IN",
@@ -53,10 +55,10 @@ __all__ = [
 ]
 
 SIGN_IN = AttemptPages.make(Purpose.SIGN_IN, "/sign-in", "__ak_sign_in")
-#: Carries an opened magic link's token once it has been taken out of the URL.
+#: Carries a magic link's token once the landing page has handed it over.
 LINK = AttemptCookie("__ak_sign_in_link", salt="authkit.sign_in_link", max_age=600)
 TEMPLATE = "sign_in"
-#: A magic link lands with its token in the URL: no Referer may ever carry it.
+#: A magic link's page holds its token: no Referer may ever carry it.
 REFERRER_POLICY = "no-referrer"
 
 
@@ -245,55 +247,95 @@ async def _mfa_setup_page(
 
 
 async def email_link_endpoint(request: Request) -> Response:
-    """GET/POST `/sign-in/link`: where a magic link lands. The token leaves the URL at
-    once (moved to a path-scoped HttpOnly cookie); the page asks to confirm with a
-    button, so a mail scanner following the link cannot use it up."""
+    """GET/POST `/sign-in/link`: where a magic link lands. Its token is in the fragment,
+    out of every request line: the page's script posts it (or, with JavaScript off, the
+    visitor pastes the link), and it moves to a path-scoped HttpOnly cookie. The page
+    then asks to confirm with a button, so a mail scanner following the link cannot use
+    it up."""
     try:
         response = await _email_link(request)
     except RateLimited as error:
         response = flow_error_page(
-            request, "email_link_landing", error, problem="expired", email="", form=ConfirmForm()
+            request, "email_link_landing", error, problem="expired", email="", form=LinkForm()
         )
+    # No Referer may ever carry anything of a link (nor of the fragment the page reads).
     response.headers["Referrer-Policy"] = REFERRER_POLICY
     return response
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """The link this browser handed over, still good, and the attempt it completes."""
+
+    token: str
+    email: str
+    attempt: Attempt
+    goal: str
 
 
 async def _email_link(request: Request) -> Response:
     svc = context_of(request).services
     token = request.query_params.get("token")
     if request.method == "GET" and token is not None:
-        if await find_link(svc, token, meta_of(request)) is None:
-            return _link_page(request, "expired", status_code=410)
-        response = redirect(request, f"{svc.mount_path}/sign-in/link", navigate=False)
-        LINK.set(response, request, token)
-        return response
-    token = LINK.read(request) or ""
-    target = await find_link(svc, token, meta_of(request)) if token else None
-    if target is None:
-        return _link_page(request, "expired", status_code=410)
-    attempt = await _link_attempt(request, target.attempt_id)
-    if attempt is None:
-        problem = "other_browser" if svc.settings.email_link_same_browser else "expired"
-        return _link_page(request, problem, status_code=403 if problem != "expired" else 410)
-    return_to = attempt.state_of(RETURN_TO).get("url")
-    goal = redirect_target(request, return_to if isinstance(return_to, str) else None)
+        # A link mailed before the token moved to the fragment (it lives 10 minutes at
+        # most): its request line is already written wherever it is logged, so refusing
+        # it would protect nothing and only break it.
+        return await _take_link(request, token)
     if request.method == "GET":
-        form = ConfirmForm(data={"redirect_url": goal})
-        return _link_page(request, "", email=target.email, form=form)
-
-    async def render(form: ConfirmForm, errors: dict[str, str], status: int) -> Response:
-        form.redirect_url.data = goal  # where the attempt was going, not what was posted
+        token = LINK.read(request) or ""
+        target = await find_link(svc, token, meta_of(request)) if token else None
+        if target is None:
+            # Nothing handed over yet (or what was has died since: a newer link may be in
+            # the fragment): the landing page, whose script posts the fragment's token,
+            # and which asks for the link to be pasted when JavaScript is off.
+            response = _link_page(request, "open")
+            if token:
+                LINK.clear(response, request)
+            return response
+        opened = await _opened(request, token, target)
+        if isinstance(opened, Response):
+            return opened
         return _link_page(
-            request, "", email=target.email, form=form, errors=errors, status_code=status
+            request, "", email=opened.email, form=LinkForm(data={"redirect_url": opened.goal})
         )
 
-    async def action(posted: Posted[ConfirmForm]) -> Response:
+    found: dict[str, _Opened | Response] = {}
+
+    async def confirming() -> _Opened | Response:
+        # Looked up once per post (a link lookup counts against the IP).
+        if "opened" not in found:
+            token = LINK.read(request) or ""
+            target = await find_link(svc, token, meta_of(request)) if token else None
+            found["opened"] = (
+                await _opened(request, token, target)
+                if target is not None
+                else _link_page(request, "expired", status_code=410)
+            )
+        return found["opened"]
+
+    async def render(form: LinkForm, errors: dict[str, str], status: int) -> Response:
+        if is_handoff(form):
+            return _link_page(request, "open", errors=errors, status_code=status)
+        opened = await confirming()
+        if isinstance(opened, Response):
+            return opened
+        form.redirect_url.data = opened.goal  # where the attempt was going, not what was posted
+        return _link_page(
+            request, "", email=opened.email, form=form, errors=errors, status_code=status
+        )
+
+    async def action(posted: Posted[LinkForm]) -> Response:
+        if is_handoff(posted.form):
+            return await _take_link(request, token_of(posted.form.link.data or ""))
+        opened = await confirming()
+        if isinstance(opened, Response):
+            return opened
         try:
             step = await submit_factor(
                 svc,
-                attempt,
+                opened.attempt,
                 "email_link",
-                {"token": token},
+                {"token": opened.token},
                 browser=browser_of(request),
                 meta=meta_of(request),
             )
@@ -302,11 +344,35 @@ async def _email_link(request: Request) -> Response:
         except FlowError:
             # Used up meanwhile (a parallel confirmation won), or the attempt moved on.
             return _link_page(request, "expired", status_code=410)
-        response = await SIGN_IN.after(request, step, goal)
+        response = await SIGN_IN.after(request, step, opened.goal)
         LINK.clear(response, request)
         return response
 
-    return await post_form(request, ConfirmForm, render, action)
+    return await post_form(request, LinkForm, render, action)
+
+
+async def _take_link(request: Request, token: str) -> Response:
+    """A magic link's token, handed over: into a path-scoped HttpOnly cookie, and on to
+    the clean URL, so browser history and any Referer never keep it either (#34)."""
+    svc = context_of(request).services
+    if await find_link(svc, token, meta_of(request)) is None:
+        return _link_page(request, "expired", status_code=410)
+    response = redirect(request, f"{svc.mount_path}/sign-in/link", navigate=False)
+    LINK.set(response, request, token)
+    return response
+
+
+async def _opened(request: Request, token: str, target: LinkTarget) -> _Opened | Response:
+    """The handed-over link with its attempt, or the page saying why it cannot be used in
+    this browser."""
+    svc = context_of(request).services
+    attempt = await _link_attempt(request, target.attempt_id)
+    if attempt is None:
+        problem = "other_browser" if svc.settings.email_link_same_browser else "expired"
+        return _link_page(request, problem, status_code=403 if problem != "expired" else 410)
+    return_to = attempt.state_of(RETURN_TO).get("url")
+    goal = redirect_target(request, return_to if isinstance(return_to, str) else None)
+    return _Opened(token, target.email, attempt, goal)
 
 
 async def link_status_endpoint(request: Request) -> Response:
@@ -336,7 +402,7 @@ def _link_page(
     problem: str,
     *,
     email: str = "",
-    form: ConfirmForm | None = None,
+    form: LinkForm | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -345,7 +411,7 @@ def _link_page(
         "email_link_landing",
         problem=problem,
         email=email,
-        form=form or ConfirmForm(),
+        form=form or LinkForm(),
         errors=errors or {},
         status_code=status_code,
     )

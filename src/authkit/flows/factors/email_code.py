@@ -146,12 +146,14 @@ async def send_step(
         )
     # Mail bombing: every send counts against the address and the sender (a refusal
     # rolls the step back with the transaction).
-    await email_codes.count_send(svc, address.normalized, meta)
+    await email_codes.count_send(svc, address.normalized, meta, within=s)
     owner = await deliverable_address(s, attempt)
     # Rendered either way, so both paths cost the same; only a real account gets mail,
     # at the address we hold, never the spelling typed here (Django CVE-2019-19844).
     to = owner or address.email
-    link = site_url(svc, f"/sign-in/link?token={issued.token}") if issued.token else None
+    # The token rides in the fragment, which browsers never send: it stays out of every
+    # request line a server or proxy logs (web/mailed_links.py hands it over).
+    link = site_url(svc, f"/sign-in/link#token={issued.token}") if issued.token else None
     # The step's own end (it never outlives the attempt; a new code keeps the old end).
     minutes = max(1, ceil((issued.expires_at - svc.clock()).total_seconds() / 60))
     message = compose(svc, template, to, code=issued.code, link=link, minutes=minutes)

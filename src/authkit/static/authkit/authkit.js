@@ -1,5 +1,6 @@
 // authkit's progressive enhancements (the forms work without them): show/hide password,
-// a loading state on submit, the resend-code countdown, and focus after htmx swaps.
+// a loading state on submit, the resend-code countdown, focus after htmx swaps, and
+// handing a mailed link's token from the fragment to the server.
 // Served from 'self' and free of eval, so a strict Content-Security-Policy holds.
 (function () {
   "use strict";
@@ -9,6 +10,19 @@
       button.hidden = false;
     });
     root.querySelectorAll("[data-ak-countdown]").forEach(startCountdown);
+  }
+
+  // A mailed link (reset, sign-in) carries its token in the fragment, which no request
+  // line, and so no server or proxy log, ever holds. Take it out of the address bar and
+  // history first, then post it with the page's handoff form; without JavaScript the
+  // page asks for the link to be pasted instead.
+  function handOverLinkToken() {
+    var form = document.querySelector("form[data-ak-link-handoff]");
+    var match = /(?:^#|&)token=([\w-]+)/.exec(window.location.hash);
+    if (!form || !match) return;
+    history.replaceState(history.state, "", window.location.pathname + window.location.search);
+    form.elements.link.value = match[1];
+    form.submit();
   }
 
   function startCountdown(el) {
@@ -75,9 +89,14 @@
     });
   });
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { enhance(document); });
-  } else {
+  function start() {
+    handOverLinkToken();
     enhance(document);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();
