@@ -41,6 +41,7 @@ from .sessions import load_keys
 from .store import migrate
 from .store.db import Database
 from .theming import Theme
+from .user_admin import Users
 from .web import build_routes, exception_handlers
 from .web.errors import simple_error_page
 from .web.helpers import HSTS, csrf_ok
@@ -123,6 +124,8 @@ class AuthKit:
             theme=self.theme,
             trusted_proxies=self.trusted_proxies,
         )
+        #: The users, for the host's own code (`await authkit.users.get(user_id)`).
+        self.users = Users(self.services)
         self._app = Starlette(routes=build_routes(), exception_handlers=exception_handlers())
         self._start_lock: asyncio.Lock | None = None
         self._standalone: AuthKitMiddleware | None = None

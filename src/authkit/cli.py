@@ -90,8 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     ban = users.add_parser("ban", help="ban a user and end their sessions")
     ban.add_argument("user", help="user id or email address")
     ban.set_defaults(run=_users_ban)
-    remove = users.add_parser("delete", help="delete a user and their data")
+    unban = users.add_parser("unban", help="let a banned user sign in again")
+    unban.add_argument("user", help="user id or email address")
+    unban.set_defaults(run=_users_unban)
+    remove = users.add_parser(
+        "delete", help="delete a user and their data (asks to type their email address)"
+    )
     remove.add_argument("user", help="user id or email address")
+    remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     remove.set_defaults(run=_users_delete)
     return parser
 
@@ -190,17 +196,50 @@ def _users_ban(args: argparse.Namespace) -> int:
     return _act_on_user(args.user, admin.ban_user, "banned; their sessions are ended")
 
 
+def _users_unban(args: argparse.Namespace) -> int:
+    return _act_on_user(args.user, admin.unban_user, "may sign in again", missing="banned user")
+
+
 def _users_delete(args: argparse.Namespace) -> int:
-    return _act_on_user(args.user, admin.delete_user, "deleted")
+    async def work(kit: AuthKit) -> int:
+        user_id = await admin.find_user_id(kit.services, args.user)
+        user = await kit.users.get(user_id) if user_id is not None else None
+        if user is None:
+            print(f"authkit: no user {args.user!r}.", file=sys.stderr)
+            return 1
+        if not args.yes:
+            # Deleting cannot be undone: the operator types the address, as GitHub asks
+            # for a repository's name.
+            print(
+                f"Delete {user.id} ({user.email}) and all their data? This cannot be undone.\n"
+                "Type their email address to confirm: ",
+                end="",
+                flush=True,
+            )
+            answer = sys.stdin.readline().strip()
+            if answer.casefold() != user.email.casefold():
+                print("authkit: nothing deleted.", file=sys.stderr)
+                return 1
+        if not await kit.users.delete(user.id):
+            print(f"authkit: no user {args.user!r}.", file=sys.stderr)
+            return 1
+        print(f"authkit: {user.id} deleted.")
+        return 0
+
+    return _with_kit(work)
 
 
 def _act_on_user(
-    who: str, action: Callable[[Any, str], Coroutine[Any, Any, bool]], done: str
+    who: str,
+    action: Callable[[Any, str], Coroutine[Any, Any, bool]],
+    done: str,
+    *,
+    missing: str = "user",
 ) -> int:
     async def work(kit: AuthKit) -> int:
         user_id = await admin.find_user_id(kit.services, who)
         if user_id is None or not await action(kit.services, user_id):
-            print(f"authkit: no user {who!r}.", file=sys.stderr)
+            print(f"authkit: no {missing} {who!r}.", file=sys.stderr)
             return 1
         print(f"authkit: {user_id} {done}.")
         return 0

@@ -15,7 +15,7 @@ from .errors import FieldError
 from .services import Services
 from .store.models import NAME_MAX_LENGTH, EmailAddressRow, UserRow
 
-__all__ = ["User", "clean_name", "get_user"]
+__all__ = ["User", "clean_name", "get_user", "user_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,11 @@ async def get_user(svc: Services, user_id: str) -> User | None:
         ).first()
     if found is None:
         return None
-    user, address = found
+    return user_of(*found)
+
+
+def user_of(user: UserRow, address: EmailAddressRow) -> User:
+    """The view of a user row and its primary address."""
     return User(
         id=user.id,
         email=address.email,

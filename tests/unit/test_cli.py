@@ -65,7 +65,8 @@ def _rows(env: dict[str, str], model: type) -> list[object]:
 def test_db_upgrade_then_user_lifecycle(
     cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """upgrade, create (password on stdin), list, ban (ends sessions) and delete."""
+    """upgrade, create (password on stdin), list, ban (ends sessions), unban and delete
+    (after typing the address)."""
     assert main(["db", "upgrade"]) == 0
     assert "up to date" in capsys.readouterr().out
 
@@ -104,11 +105,40 @@ def test_db_upgrade_then_user_lifecycle(
     users = _rows(cli_env, UserRow)
     assert [u.banned_at is not None for u in users] == [True]  # type: ignore[attr-defined]
 
+    assert main(["users", "unban", "op@example.com"]) == 0
+    assert "may sign in again" in capsys.readouterr().out
+    assert [u.banned_at for u in _rows(cli_env, UserRow)] == [None]  # type: ignore[attr-defined]
+    assert main(["users", "unban", "op@example.com"]) == 1
+    assert "no banned user" in capsys.readouterr().err
+
+    # Deleting asks for the address; a wrong answer (or none) deletes nothing.
+    monkeypatch.setattr(sys, "stdin", io.StringIO("someone.else@example.com\n"))
+    assert main(["users", "delete", user_id]) == 1
+    out, err = capsys.readouterr()
+    assert "Type their email address to confirm" in out and "nothing deleted" in err
+    assert len(_rows(cli_env, UserRow)) == 1
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["users", "delete", user_id]) == 1
+    assert len(_rows(cli_env, UserRow)) == 1
+    monkeypatch.setattr(sys, "stdin", io.StringIO("OP@example.com\n"))
     assert main(["users", "delete", user_id]) == 0
     assert _rows(cli_env, UserRow) == []
     assert _rows(cli_env, SessionRow) == []
-    assert main(["users", "delete", user_id]) == 1
+    assert main(["users", "delete", "--yes", user_id]) == 1
     assert "no user" in capsys.readouterr().err
+
+
+def test_users_delete_yes_skips_the_question(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["db", "upgrade"]) == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a perfectly fine passphrase\n"))
+    assert main(["users", "create", "--email", "x@example.com", "--password-stdin"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["users", "delete", "--yes", "x@example.com"]) == 0
+    assert "Type their" not in capsys.readouterr().out
+    assert _rows(cli_env, UserRow) == []
 
 
 def test_keys_rotate_adds_a_key_and_retires_the_old(

@@ -1,15 +1,16 @@
 """
-Operator actions (the `authkit users` commands): create a user directly, list, ban and
-delete. Banning or deleting ends every session of the user.
+Operator actions (the `authkit users` commands and `AuthKit.users`): create a user
+directly, list, ban, unban and delete. Banning or deleting ends every session of the user.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, update
-from sqlmodel import col, select
+from sqlalchemy import Column, Table, delete, func, update
+from sqlmodel import SQLModel, col, select
 
 from ..addresses import normalize_email
 from ..audit import record_event
@@ -18,10 +19,25 @@ from ..ids import new_id
 from ..security.passwords import check_password
 from ..services import Services
 from ..sessions import RequestMeta, new_credential_generation
-from ..store.models import EmailAddressRow, PasswordCredentialRow, SessionRow, UserRow
+from ..store.models import (
+    EmailAddressRow,
+    PasswordCredentialRow,
+    SessionRow,
+    UserRow,
+    VerificationCodeRow,
+)
 from ..users import clean_name
 
-__all__ = ["UserSummary", "ban_user", "create_user", "delete_user", "find_user_id", "list_users"]
+__all__ = [
+    "UserSummary",
+    "ban_user",
+    "create_user",
+    "delete_user",
+    "find_user_id",
+    "list_users",
+    "owned_by_user",
+    "unban_user",
+]
 
 OPERATOR = RequestMeta(ip_address="", user_agent="authkit-cli")
 
@@ -158,14 +174,58 @@ async def ban_user(svc: Services, user_id: str) -> bool:
     return True
 
 
-async def delete_user(svc: Services, user_id: str) -> bool:
-    """Delete a user and everything that belongs to them. False if unknown."""
+async def unban_user(svc: Services, user_id: str) -> bool:
+    """Lift a ban: the user may sign in again (their old sessions stay ended). False if
+    unknown or not banned."""
     now = svc.clock()
     async with svc.db.session() as s:
-        for table in (SessionRow, PasswordCredentialRow, EmailAddressRow):
-            await s.exec(delete(table).where(col(table.user_id) == user_id))
+        result = await s.exec(
+            update(UserRow)
+            .where(col(UserRow.id) == user_id, col(UserRow.banned_at).is_not(None))
+            .values(banned_at=None, updated_at=now)
+        )
+        if not result.rowcount:
+            return False
+        record_event(s, "user.unbanned", at=now, meta=OPERATOR, user_id=user_id)
+    return True
+
+
+async def delete_user(svc: Services, user_id: str, *, meta: RequestMeta = OPERATOR) -> bool:
+    """
+    Delete a user and every row that belongs to them, in one transaction: each table
+    with a foreign key to the user (found in the schema, so a table added later is not
+    forgotten), and the emailed-code steps for their addresses. The audit log keeps its
+    rows (they name ids), plus a `user.deleted` one. False if unknown.
+    """
+    now = svc.clock()
+    async with svc.db.session() as s:
+        addresses = (
+            await s.exec(
+                select(EmailAddressRow.normalized).where(col(EmailAddressRow.user_id) == user_id)
+            )
+        ).all()
+        if addresses:
+            await s.exec(
+                delete(VerificationCodeRow).where(
+                    col(VerificationCodeRow.email_normalized).in_(addresses)
+                )
+            )
+        for table, column in owned_by_user():
+            await s.exec(delete(table).where(column == user_id))
         result = await s.exec(delete(UserRow).where(col(UserRow.id) == user_id))
         if not result.rowcount:
             return False
-        record_event(s, "user.deleted", at=now, meta=OPERATOR, user_id=user_id)
+        record_event(s, "user.deleted", at=now, meta=meta, user_id=user_id)
     return True
+
+
+def owned_by_user() -> list[tuple[Table, Column[Any]]]:
+    """Every (table, column) whose column is a foreign key to users.id, the tables that
+    depend on others first."""
+    users_id = UserRow.__table__.c.id  # type: ignore[attr-defined]
+    owned = []
+    for table in reversed(SQLModel.metadata.sorted_tables):
+        for key in table.foreign_keys:
+            if key.column is users_id:
+                owned.append((table, key.parent))
+    return owned

@@ -1,0 +1,159 @@
+"""
+The users, for a host's own code: `AuthKit.users`. Every method is a coroutine and a thin
+door onto the flows the CLI uses, so the rules (a ban or a deletion ends every session,
+names are checked, the audit log records who did what) are the same whoever asks.
+
+    user = await authkit.users.get(user_id)
+    page = await authkit.users.list(search="ada", limit=20)
+    await authkit.users.update(user_id, first_name="Ada")
+    await authkit.users.revoke_sessions(user_id)
+    await authkit.users.delete(user_id)
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from sqlalchemy import or_, update
+from sqlmodel import col, select
+
+from .audit import RequestMeta, record_event
+from .flows import admin
+from .services import Services
+from .sessions import revoke_all_sessions
+from .store.models import EmailAddressRow, UserRow
+from .users import User, clean_name, get_user, user_of
+
+__all__ = ["HOST", "Users"]
+
+#: How the audit log names changes made through this API.
+HOST = RequestMeta(ip_address="", user_agent="authkit-api")
+#: The most users one `list` call returns.
+MAX_PAGE = 500
+
+
+class Users:
+    def __init__(self, svc: Services) -> None:
+        self._svc = svc
+
+    async def get(self, user_id: str) -> User | None:
+        """The user with this id, or None."""
+        return await get_user(self._svc, user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        """The user who holds this address (any of theirs, any spelling), or None."""
+        user_id = await admin.find_user_id(self._svc, email)
+        return await self.get(user_id) if user_id is not None else None
+
+    async def list(
+        self, *, search: str | None = None, limit: int = 100, offset: int = 0
+    ) -> builtins.list[User]:
+        """
+        Users, newest first; `search` matches part of an email address or a name, in
+        any case. At most `MAX_PAGE` per call: page with `offset`.
+        """
+        limit = max(0, min(limit, MAX_PAGE))
+        statement = (
+            select(UserRow, EmailAddressRow)
+            .join(EmailAddressRow, col(EmailAddressRow.user_id) == col(UserRow.id))
+            .where(col(EmailAddressRow.is_primary).is_(True))
+        )
+        if search:
+            needle = search.strip()
+            holders = select(EmailAddressRow.user_id).where(
+                col(EmailAddressRow.email).icontains(needle, autoescape=True)
+            )
+            statement = statement.where(
+                or_(
+                    col(UserRow.id).in_(holders),
+                    col(UserRow.first_name).icontains(needle, autoescape=True),
+                    col(UserRow.last_name).icontains(needle, autoescape=True),
+                )
+            )
+        statement = (
+            statement.order_by(col(UserRow.created_at).desc(), col(UserRow.id))
+            .offset(max(0, offset))
+            .limit(limit)
+        )
+        async with self._svc.db.session() as s:
+            rows = (await s.exec(statement)).all()
+        return [user_of(user, address) for user, address in rows]
+
+    async def create(
+        self, *, email: str, password: str, first_name: str = "", last_name: str = ""
+    ) -> User:
+        """
+        A new user with a verified address (you vouch for it) and a password.
+
+        Raises:
+            FieldError: a field is wrong, or `email_taken`.
+        """
+        user_id = await admin.create_user(
+            self._svc, email=email, password=password, first_name=first_name, last_name=last_name
+        )
+        user = await self.get(user_id)
+        assert user is not None  # made just now
+        return user
+
+    async def update(
+        self, user_id: str, *, first_name: str | None = None, last_name: str | None = None
+    ) -> User | None:
+        """
+        Change what is given (None leaves a field alone); returns the user as now, or
+        None if there is no such user.
+
+        Raises:
+            FieldError: a name is too long, has control characters, or is required here
+                (`AUTHKIT_NAME_FIELDS=required`) and empty.
+        """
+        required = self._svc.settings.name_fields == "required"
+        values: dict[str, str] = {}
+        if first_name is not None:
+            values["first_name"] = clean_name(first_name, field="first_name", required=required)
+        if last_name is not None:
+            values["last_name"] = clean_name(last_name, field="last_name", required=required)
+        if values:
+            now = self._svc.clock()
+            async with self._svc.db.session() as s:
+                changed = await s.exec(
+                    update(UserRow)
+                    .where(col(UserRow.id) == user_id)
+                    .values(**values, updated_at=now)
+                )
+                if changed.rowcount:
+                    record_event(
+                        s, "profile.updated", at=now, meta=HOST, user_id=user_id, by="host"
+                    )
+        return await self.get(user_id)
+
+    async def delete(self, user_id: str) -> bool:
+        """Delete the user and everything of theirs; False if unknown."""
+        return await admin.delete_user(self._svc, user_id, meta=HOST)
+
+    async def ban(self, user_id: str) -> bool:
+        """No more sign-ins, every session ended; False if unknown."""
+        return await admin.ban_user(self._svc, user_id)
+
+    async def unban(self, user_id: str) -> bool:
+        """Let a banned user sign in again; False if unknown or not banned."""
+        return await admin.unban_user(self._svc, user_id)
+
+    async def revoke_sessions(self, user_id: str, *, except_session_id: str | None = None) -> int:
+        """
+        End the user's sessions (all, or all but one): each browser is signed out at its
+        next refresh, within one session-token lifetime. Returns how many ended.
+        """
+        async with self._svc.db.session() as s:
+            ended = await revoke_all_sessions(
+                self._svc, user_id, except_session_id=except_session_id, within=s
+            )
+            if ended:
+                record_event(
+                    s,
+                    "sessions.revoked",
+                    at=self._svc.clock(),
+                    meta=HOST,
+                    user_id=user_id,
+                    count=ended,
+                )
+        return ended
