@@ -6,7 +6,7 @@ themselves live in the flows.
 
 from __future__ import annotations
 
-from wtforms import Form, HiddenField, PasswordField, StringField
+from wtforms import BooleanField, Form, HiddenField, PasswordField, StringField
 from wtforms.validators import Length
 
 from .store.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
@@ -62,6 +62,15 @@ class FactorForm(_Base):
 
 class ConfirmForm(_Base):
     """A button that confirms an action (nothing to fill in)."""
+
+
+class PasswordChangeForm(_Base):
+    current_password = PasswordField(
+        "Current password", validators=[Length(max=PASSWORD_FIELD_LIMIT)]
+    )
+    new_password = PasswordField("New password", validators=[Length(max=PASSWORD_FIELD_LIMIT)])
+    #: Checked unless the user unticks it; an unticked box posts nothing.
+    sign_out_others = BooleanField("Sign out of all other devices", default=True)
 
 
 def _link_field() -> StringField:

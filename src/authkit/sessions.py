@@ -464,7 +464,12 @@ async def revoke_all_sessions(
 
 
 async def new_credential_generation(
-    svc: Services, s: AsyncSession, user_id: str, *, keep_session_id: str | None = None
+    svc: Services,
+    s: AsyncSession,
+    user_id: str,
+    *,
+    keep_session_id: str | None = None,
+    end_other_sessions: bool = True,
 ) -> int:
     """
     The user's credentials changed (a new password, a ban, a second factor on or off):
@@ -472,8 +477,10 @@ async def new_credential_generation(
     open transaction `s` with the change. A sign-in still running under the old one
     cannot create its session (`complete_sign_in` compares), and one that slipped in
     commits with the old generation and is refused at its first refresh.
-    `keep_session_id` is the session making the change, which moves with it. Returns
-    the new generation.
+    `keep_session_id` is the session making the change, which moves with it; with
+    `end_other_sessions=False` (a password change whose owner keeps their other
+    devices) every open session moves with it, and only sign-ins still under way end.
+    Returns the new generation.
     """
     await s.exec(
         update(UserRow)
@@ -483,6 +490,13 @@ async def new_credential_generation(
     generation = (
         await s.exec(select(UserRow.credential_generation).where(col(UserRow.id) == user_id))
     ).one()
+    if not end_other_sessions:
+        await s.exec(
+            update(SessionRow)
+            .where(col(SessionRow.user_id) == user_id, col(SessionRow.revoked_at).is_(None))
+            .values(credential_generation=generation)
+        )
+        return int(generation)
     await revoke_all_sessions(svc, user_id, except_session_id=keep_session_id, within=s)
     if keep_session_id is not None:
         await s.exec(

@@ -56,6 +56,8 @@ DEFAULT_RULES: Mapping[str, str] = {
     "code_send:ip": "10/minute;60/hour",
     "code_verify:ip": "30/minute;300/hour",
     "reset:ip": "10/minute;60/hour",
+    # Guessing the current password from a signed-in session (a borrowed laptop).
+    "password_change:account": "5/minute;20/hour;50/day",
 }
 
 

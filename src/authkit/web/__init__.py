@@ -11,6 +11,7 @@ from .guidance import password_guidance_endpoint
 from .reset import forgot_password_endpoint, reset_password_endpoint
 from .reverify import REVERIFY, reverify_endpoint
 from .security import (
+    password_endpoint,
     recovery_codes_endpoint,
     security_endpoint,
     totp_disable_endpoint,
@@ -74,6 +75,12 @@ def build_routes() -> list[BaseRoute]:
         Route("/sign-out", sign_out_endpoint, methods=["POST"], name="sign_out"),
         Route("/user", user_endpoint, methods=["GET", "POST"], name="user"),
         Route("/user/security", security_endpoint, name="user_security"),
+        Route(
+            "/user/security/password",
+            password_endpoint,
+            methods=["GET", "POST"],
+            name="user_security_password",
+        ),
         Route(
             "/user/security/totp",
             totp_setup_endpoint,

@@ -29,7 +29,9 @@ async def password_guidance_endpoint(request: Request) -> Response:
     settings = ctx.services.settings
     t = ctx.services.messages
     form = await read_form(request)
-    password = str(form.get("password") or "")[: settings.password_max_length + 1]
+    # "new_password" on the profile's password form, "password" everywhere else.
+    typed = form.get("password") or form.get("new_password") or ""
+    password = str(typed)[: settings.password_max_length + 1]
     email = str(form.get("email") or "")[:254] or None
     failing = set(
         password_guidance(

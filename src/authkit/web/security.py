@@ -1,8 +1,9 @@
 """
-The profile's Security section (`/user/security`): two-step verification — set up an
-authenticator app, see how many recovery codes are left, make new ones, turn it off.
-Every change first asks "Confirm it's you" (reverify.py) and then carries on to the
-page the user asked for; every form works as a plain post.
+The profile's Security section (`/user/security`): the password (change it, or set one),
+and two-step verification — set up an authenticator app, see how many recovery codes are
+left, make new ones, turn it off. Changing the password asks for the current one; every
+other change first asks "Confirm it's you" (reverify.py) and then carries on to the page
+the user asked for; every form works as a plain post.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from ..flows.mfa import (
     turn_off_mfa,
     turn_on_totp,
 )
-from ..forms import ConfirmForm, FactorForm
+from ..flows.password_change import change_password, has_password, password_changed_at
+from ..forms import ConfirmForm, FactorForm, PasswordChangeForm
 from ..users import User
 from .attempt_cookie import TOTP_SETUP
 from .form_post import Posted, post_form
@@ -30,6 +32,7 @@ from .helpers import meta_of, page, redirect
 from .reverify import require_reverification
 
 __all__ = [
+    "password_endpoint",
     "recovery_codes_endpoint",
     "security_endpoint",
     "totp_disable_endpoint",
@@ -38,7 +41,11 @@ __all__ = [
 
 SECURITY_PATH = "/user/security"
 #: Notices after a change: a fixed flag in the URL maps to a fixed message.
-DONE_MESSAGES: Mapping[str, str] = {"totp_off": "mfa_turned_off"}
+DONE_MESSAGES: Mapping[str, str] = {
+    "totp_off": "mfa_turned_off",
+    "password_changed": "password_changed",
+    "password_set": "password_set",
+}
 
 Handler = Callable[[Request, User], Awaitable[Response]]
 
@@ -80,6 +87,7 @@ async def _security(request: Request, user: User) -> Response:
         user=user,
         mfa=status,
         mfa_required=svc.settings.mfa == "required",
+        password_changed_at=await password_changed_at(svc, user.id),
         notice=svc.messages(done) if done else None,
     )
 
@@ -202,6 +210,49 @@ async def recovery_codes_endpoint(request: Request, user: User) -> Response:
         return _codes_page(request, codes, first_time=False)
 
     return await post_form(request, ConfirmForm, render, action)
+
+
+@_signed_in_page
+async def password_endpoint(request: Request, user: User) -> Response:
+    """GET/POST `/user/security/password`: change the password with the current one, or
+    set one (after "Confirm it's you") when the user has none."""
+    svc = context_of(request).services
+    path = SECURITY_PATH + "/password"
+    has_one = await has_password(svc, user.id)
+    if not has_one:
+        refused = await require_reverification(request, path)
+        if refused is not None:
+            return refused
+
+    async def render(form: PasswordChangeForm, errors: dict[str, str], status: int) -> Response:
+        return page(
+            request,
+            "password_change",
+            form=form,
+            has_password=has_one,
+            email=user.email,
+            password_min_length=svc.settings.password_min_length,
+            errors=errors,
+            status_code=status,
+        )
+
+    if request.method == "GET":
+        return await render(PasswordChangeForm(), {}, 200)
+
+    async def action(posted: Posted[PasswordChangeForm]) -> Response:
+        was_set = await change_password(
+            svc,
+            user_id=user.id,
+            session_id=auth(request).session_id or "",
+            current_password=posted.password("current_password"),
+            new_password=posted.password("new_password"),
+            sign_out_others=bool(posted.form.sign_out_others.data),
+            meta=meta_of(request),
+        )
+        done = "password_set" if was_set else "password_changed"
+        return redirect(request, f"{svc.mount_path}{SECURITY_PATH}?done={done}")
+
+    return await post_form(request, PasswordChangeForm, render, action)
 
 
 def _codes_page(request: Request, codes: list[str], *, first_time: bool) -> Response:
