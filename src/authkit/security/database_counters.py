@@ -19,6 +19,7 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ..ids import new_id
 from ..store.db import Database
 from ..store.models import RateLimitHitRow
 from .moving_windows import Window, most_that_decide, retry_after
@@ -46,7 +47,9 @@ class DatabaseCounters:
         longest = windows[-1]
         if not self._db.is_sqlite:
             await s.exec(select(func.pg_advisory_xact_lock(func.hashtext(bucket))))
-        row = RateLimitHitRow(bucket=bucket, at=now, expires=now + longest.seconds)
+        row = RateLimitHitRow(
+            id=new_id("rlh"), bucket=bucket, at=now, expires=now + longest.seconds
+        )
         s.add(row)
         await s.flush()
         hits = (

@@ -227,7 +227,8 @@ class RateLimitHitRow(SQLModel, table=True):
 
     __tablename__ = "rate_limit_hits"
 
-    id: int | None = Field(default=None, primary_key=True)
+    #: A text id like every table's: no sequence for the database role to be granted.
+    id: str = Field(primary_key=True, max_length=40)
     bucket: str = Field(max_length=80, index=True)
     #: Seconds since the epoch, as the limits' windows count them.
     at: float

@@ -22,7 +22,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "rate_limit_hits",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("id", sa.String(length=40), primary_key=True),
         sa.Column("bucket", sa.String(length=80), nullable=False),
         sa.Column("at", sa.Float(), nullable=False),
         sa.Column("expires", sa.Float(), nullable=False),
