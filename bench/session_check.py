@@ -19,6 +19,13 @@ scope, `receive` and `send`):
    cookie on every call (cold), against the same minimal app with no middleware at all.
 3. The same in context: a small Starlette host app (`authkit.install(app)`, a `/bare`
    route) against the same Starlette app with no authkit installed.
+4. Hostile Cookie headers: the middleware around the minimal app for an ordinary header
+   (seen before, and new on every call) and for headers filled to the 16 KB limit with
+   copies or mentions of `__session` (`--flood` shapes, see FLOODS), each alone and with
+   one more cookie read the way an authkit page reads its CSRF cookie
+   (`request_cookies(scope).get(...)`). Before issue 11 a flood was never remembered and
+   its reading grew with the number of mentions (or, for the full parser, with their
+   square); these rows show what one request costs whatever its header holds.
 
 How to read the table: calls run in batches (of `--batch-size`; cold cases, a hundred
 times slower, of a tenth of it); each batch's time divided by its size is one sample, so
@@ -58,6 +65,8 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from authkit import AuthKit
+from authkit.context import request_cookies
+from authkit.cookies import MAX_COOKIE_HEADER
 from authkit.ids import new_id
 from authkit.middleware import AuthKitMiddleware
 from authkit.security.tokens import KeyRing
@@ -71,6 +80,16 @@ COLD_WARMUP_CALLS = 20
 COLD_BATCH_DIVISOR = 10
 
 Headers = list[tuple[bytes, bytes]]
+
+#: Cookie headers filled to MAX_COOKIE_HEADER by repeating a piece ("{token}" is a valid
+#: session token): copies of the session cookie, and mentions of its name that are not it.
+FLOODS = {
+    "__session=<token>; (copies)": "__session={token}; ",
+    "__session=x; (copies)": "__session=x; ",
+    "x__session=1; (other names)": "x__session=1; ",
+    "a=__session=; (in values)": "a=__session=; ",
+    "__session (no separators)": "__session",
+}
 
 
 @dataclass(frozen=True)
@@ -413,7 +432,56 @@ async def _measure(b: Bench) -> list[Result | str]:
         cold=True,
         baseline=host_label,
     )
+    await _measure_floods(b, plain, bare_label, token)
     return b.rows
+
+
+def _filled(piece: str) -> bytes:
+    raw = piece.encode("latin-1")
+    return (raw * (MAX_COOKIE_HEADER // len(raw) + 1))[:MAX_COOKIE_HEADER]
+
+
+async def _measure_floods(b: Bench, plain: Headers, bare_label: str, token: str) -> None:
+    """Section 4: the same middleware, ordinary and hostile Cookie headers."""
+    other = "__ak_csrf"  # read as an authkit page reads its CSRF cookie
+
+    async def reading_app(scope: Scope, receive: Receive, send: Send) -> None:
+        request_cookies(scope).get(other)
+        await bare_app(scope, receive, send)
+
+    middleware = AuthKitMiddleware(bare_app, kit=b.kit)
+    reading = AuthKitMiddleware(reading_app, kit=b.kit)
+    ordinary = f"_ga=GA1.2.345678901.1700000000; __session={token}; {other}={'c' * 43}"
+    # The same header with a new first cookie on every call: never remembered.
+    calls = 1 + WARMUP_CALLS + b.batches * b.batch_size
+    new_each = [[*plain, (b"cookie", f"_n={n}; {ordinary}".encode())] for n in range(calls)]
+    floods = {label: _filled(piece.format(token=token)) for label, piece in FLOODS.items()}
+    # Flooded headers can cost a thousand times more on an authkit before issue 11: fewer
+    # calls, so that version's run stays short.
+    batches = max(10, b.batches // 10)
+    for app, title in ((middleware, "session check"), (reading, "+ one more cookie read")):
+        b.rows.append(f"hostile Cookie headers, middleware ({title})")
+        await b.asgi(
+            "ordinary header, seen before",
+            app,
+            [[*plain, (b"cookie", ordinary.encode())]],
+            path="/",
+            baseline=bare_label,
+        )
+        await b.asgi("ordinary header, new each call", app, new_each, path="/", baseline=bare_label)
+        for label, raw in floods.items():
+            b.rows.append(
+                await time_asgi(
+                    f"16 KB {label}",
+                    app,
+                    [[*plain, (b"cookie", raw)]],
+                    path="/",
+                    warmup=COLD_WARMUP_CALLS,
+                    batches=batches,
+                    batch_size=b.cold_batch_size,
+                    baseline=bare_label,
+                )
+            )
 
 
 def render(rows: list[Result | str]) -> str:

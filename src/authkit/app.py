@@ -24,6 +24,7 @@ from .clock import Clock, system_clock
 from .components import Components
 from .config import Settings
 from .context import CONTEXT_KEY, KitContext
+from .cookies import CookieNames
 from .email import Mailer, Outbox, make_transport
 from .email.mailer import after_the_answer
 from .errors import StoreError
@@ -116,7 +117,9 @@ class AuthKit:
             recovery_key=derive_key(secret, "recovery-codes"),
         )
         self.trusted_proxies = TrustedProxies(s.trusted_proxies.split(","))
-        self.csrf = CsrfGuard(secret, allowed_origins=frozenset({s.base_origin}))
+        self.csrf = CsrfGuard(
+            secret, allowed_origins=frozenset({s.base_origin}), cookie_name=s.cookie_names.csrf
+        )
         #: What requests need, put in their scope by the middleware (never `self`).
         self.context = KitContext(
             services=self.services,
@@ -173,6 +176,12 @@ class AuthKit:
         path = "/" + path.strip("/") if path.strip("/") else ""
         self.services.mount_path = path
         self.services.keyring.issuer = self.settings.base_url.rstrip("/") + path
+
+    @property
+    def cookie_names(self) -> CookieNames:
+        """The names of authkit's cookies on this site (`.session`, `.refresh`, `.csrf`):
+        `__Host-session`... when `base_url` is https, `__session`... on plain http."""
+        return self.settings.cookie_names
 
     @property
     def issuer(self) -> str:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Secret
 
+from .cookies import CookieNames, cookie_names
 from .errors import ConfigError
 
 __all__ = ["ENV_PREFIX", "NameFields", "Settings"]
@@ -198,6 +199,12 @@ class Settings:
     @property
     def is_https(self) -> bool:
         return self.base_url.startswith("https://")
+
+    @property
+    def cookie_names(self) -> CookieNames:
+        """authkit's cookie names on this site: `__Host-session`, `__Host-refresh`, ...
+        on https; `__session`, `__refresh`, ... on plain http (development)."""
+        return cookie_names(https=self.is_https)
 
     @property
     def base_origin(self) -> str:

@@ -14,7 +14,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
 from .audit import RequestMeta
-from .cookies import parse_cookies
+from .cookies import RequestCookies
 from .security.client_ip import TrustedProxies
 from .security.csrf import CsrfGuard
 from .services import Services
@@ -65,11 +65,12 @@ def context_of(conn: HTTPConnection | Scope) -> KitContext:
 
 
 def request_cookies(scope: Scope) -> Mapping[str, str]:
-    """The request's cookies (`parse_cookies`: a name sent twice counts as absent), parsed
-    on first use and kept for the rest of the request."""
+    """The request's cookies as `parse_cookies` reads them (a name sent twice counts as
+    absent), each read on first use and kept for the rest of the request
+    (`RequestCookies`: whatever else the header holds, one name costs a bounded read)."""
     cookies: Mapping[str, str] | None = scope.get(COOKIES_KEY)
     if cookies is None:
-        cookies = scope[COOKIES_KEY] = parse_cookies(header(scope, b"cookie"))
+        cookies = scope[COOKIES_KEY] = RequestCookies(header(scope, b"cookie"))
     return cookies
 
 

@@ -2,13 +2,14 @@
 The per-request session check (pure ASGI). The request API built on it (`auth()`,
 `current_user()`, the guards) lives in access.py.
 
-A valid `__session` JWT is a signature check and nothing else: no database. Only when
-it has expired (or is missing) and a `__refresh` cookie is present does the middleware
-load the session row once, mint a new token and set it on this same response; the
-refresh token's rotation is recorded only as that response starts, so a response that
-never carries the new cookie rotates nothing. WebSockets are authenticated by
-`__session` alone: a handshake cannot be relied on to set cookies, so it never refreshes
-(a page opens its socket right after loading, with a fresh token).
+A valid session JWT (`__session`; `__Host-session` on https, see cookies.CookieNames)
+is a signature check and nothing else: no database. Only when it has expired (or is
+missing) and a refresh cookie is present does the middleware load the session row once,
+mint a new token and set it on this same response; the refresh token's rotation is
+recorded only as that response starts, so a response that never carries the new cookie
+rotates nothing. WebSockets are authenticated by the session cookie alone: a handshake
+cannot be relied on to set cookies, so it never refreshes (a page opens its socket right
+after loading, with a fresh token).
 """
 
 from __future__ import annotations
@@ -22,17 +23,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .clock import system_clock
 from .context import CONTEXT_KEY, KitContext, header, request_meta
-from .cookies import (
-    REFRESH_COOKIE,
-    SESSION_COOKIE,
-    CookieMemo,
-    clear_cookie,
-    one_cookie,
-    set_cookie,
-)
+from .cookies import MEMO_MAX_HEADER, CookieMemo, clear_cookie, one_cookie, set_cookie
 from .errors import StoreError, TokenError
 from .request_auth import ANONYMOUS, AUTH_KEY, Auth
-from .security.csrf import CSRF_COOKIE, CsrfGuard
+from .security.csrf import CsrfGuard
 from .services import Services
 from .sessions import (
     PendingRotation,
@@ -64,7 +58,10 @@ class AuthKitMiddleware:
         self.kit = kit
         # One refresh per refresh token at a time in this process; others await it.
         self._refreshing: dict[str, asyncio.Future[SessionStart | None]] = {}
-        self._session_cookie = CookieMemo(SESSION_COOKIE)
+        # The site's cookie names: settings are fixed once the kit is built.
+        self.names = kit.context.services.settings.cookie_names
+        self._session_cookie = CookieMemo(self.names.session)
+        self._refresh_prefix = self.names.refresh.encode() + b"="
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -85,9 +82,14 @@ class AuthKitMiddleware:
         state = ANONYMOUS
         extra: list[bytes] = []
         rotation: PendingRotation | None = None
-        secure = svc.settings.is_https
-
-        token = self._session_cookie[raw_cookies] if raw_cookies else None
+        names = self.names
+        secure = names.secure  # Secure exactly when the names are __Host- ones
+        if not raw_cookies:
+            token = None
+        elif len(raw_cookies) <= MEMO_MAX_HEADER:
+            token = self._session_cookie[raw_cookies]
+        else:  # never remembered, and hashing it for the lookup costs more than reading it
+            token = one_cookie(raw_cookies, names.session)
         if token:
             try:
                 # The system clock without building a datetime: this is the hot path.
@@ -96,11 +98,11 @@ class AuthKitMiddleware:
             except TokenError:
                 state = ANONYMOUS
         if state is ANONYMOUS:
-            refresh = one_cookie(raw_cookies, REFRESH_COOKIE) if raw_cookies else None
+            refresh = one_cookie(raw_cookies, names.refresh) if raw_cookies else None
             if refresh and scope["type"] == "http":
                 state, extra, rotation = await self._refresh(svc, refresh, secure, scope)
             elif token and scope["type"] == "http":
-                extra = [clear_cookie(SESSION_COOKIE, secure=secure)]
+                extra = [clear_cookie(names.session, secure=secure)]
         scope[AUTH_KEY] = state
 
         async def send_with_cookies(message: Message) -> None:
@@ -109,7 +111,7 @@ class AuthKitMiddleware:
                 if rotation is not None and not await _committed(svc, rotation):
                     # Not recorded: the next refresh token would be refused, so the
                     # browser keeps the one it has (the new session token still goes).
-                    extra = [c for c in extra if not c.startswith(REFRESH_PREFIX)]
+                    extra = [c for c in extra if not c.startswith(self._refresh_prefix)]
                 csrf_value = CsrfGuard.new_cookie_value(scope)
                 if extra or csrf_value is not None:
                     headers = list(message.get("headers", []))
@@ -123,7 +125,7 @@ class AuthKitMiddleware:
                     }
                     if csrf_value is not None:
                         extra.append(
-                            set_cookie(CSRF_COOKIE, csrf_value, max_age=None, secure=secure)
+                            set_cookie(names.csrf, csrf_value, max_age=None, secure=secure)
                         )
                     headers.extend(
                         (b"set-cookie", value)
@@ -144,21 +146,22 @@ class AuthKitMiddleware:
             # Fail closed but keep the cookies: once the database is back, so is the user.
             logger.warning("session refresh failed: database unavailable")
             return ANONYMOUS, [], None
+        names = self.names
         if start is None:
             return (
                 ANONYMOUS,
                 [
-                    clear_cookie(SESSION_COOKIE, secure=secure),
-                    clear_cookie(REFRESH_COOKIE, secure=secure),
+                    clear_cookie(names.session, secure=secure),
+                    clear_cookie(names.refresh, secure=secure),
                 ],
                 None,
             )
         return (
             Auth(start.user_id, start.session_id, start.claims),
             [
-                set_cookie(SESSION_COOKIE, start.session_token, max_age=None, secure=secure),
+                set_cookie(names.session, start.session_token, max_age=None, secure=secure),
                 set_cookie(
-                    REFRESH_COOKIE,
+                    names.refresh,
                     start.refresh_token,
                     max_age=start.refresh_max_age,
                     secure=secure,
@@ -186,9 +189,6 @@ class AuthKitMiddleware:
             return result
         finally:
             del self._refreshing[refresh]
-
-
-REFRESH_PREFIX = REFRESH_COOKIE.encode() + b"="
 
 
 async def _committed(svc: Services, rotation: PendingRotation) -> bool:

@@ -22,16 +22,19 @@ from hypothesis import strategies as st
 
 from authkit.addresses import normalize_email
 from authkit.cookies import (
+    CSRF_COOKIE,
     MAX_COOKIE_HEADER,
     REFRESH_COOKIE,
     SESSION_COOKIE,
     CookieMemo,
+    RequestCookies,
+    cookie_names,
     one_cookie,
     parse_cookies,
 )
 from authkit.errors import FieldError, TokenError
 from authkit.security.client_ip import TrustedProxies
-from authkit.security.csrf import CSRF_COOKIE, CsrfGuard
+from authkit.security.csrf import CsrfGuard
 from authkit.security.tokens import REQUIRED_CLAIMS, KeyRing, SessionClaims, new_signing_key_row
 
 from ..conftest import TEST_SECRET
@@ -114,6 +117,15 @@ def test_parse_cookies_never_raises(raw: bytes) -> None:
         assert dict(cookies) == {}
 
 
+#: Every name authkit reads with one_cookie on a request: on plain http and on https.
+OUR_NAMES = sorted(
+    {
+        getattr(cookie_names(https=https), kind)
+        for https in (False, True)
+        for kind in ("session", "refresh", "csrf")
+    }
+    | {cookie_names(https=True).of("__ak_sign_in")}
+)
 #: Cookie headers built from the pieces that decide how a name is read: separators, the
 #: whitespace str.strip() removes (ASCII and latin-1's \x1c-\x1f, \x85, \xa0), quotes,
 #: names that contain ours, and nameless cookies.
@@ -122,6 +134,7 @@ COOKIE_PIECES = st.one_of(
         [
             *(SESSION_COOKIE, REFRESH_COOKIE, "=", ";", "; ", " ", "\t", "\x1c", "\x85", "\xa0"),
             *('"', f"{SESSION_COOKIE}=", f"x{SESSION_COOKIE}", f"{SESSION_COOKIE}x", "tossed"),
+            *("__Host-session", "__Host-session=", "__Host-", CSRF_COOKIE, "  ", ";  "),
         ]
     ),
     st.text(alphabet=st.characters(max_codepoint=255), max_size=6),
@@ -129,6 +142,15 @@ COOKIE_PIECES = st.one_of(
 TRICKY_COOKIE_HEADERS = st.lists(COOKIE_PIECES, max_size=14).map(
     lambda pieces: "".join(pieces).encode("latin-1")
 )
+#: Many mentions of one name: past one_cookie's first few, it counts them in bulk.
+CROWDED_COOKIE_HEADERS = st.lists(
+    st.one_of(
+        st.sampled_from([SESSION_COOKIE, f"{SESSION_COOKIE}=", f"; {SESSION_COOKIE}="]),
+        COOKIE_PIECES,
+    ),
+    min_size=10,
+    max_size=60,
+).map(lambda pieces: "".join(pieces).encode("latin-1"))
 
 
 @BOUNDED
@@ -139,14 +161,31 @@ TRICKY_COOKIE_HEADERS = st.lists(COOKIE_PIECES, max_size=14).map(
 @example(b"a=__session=1; __session =\x1cv\x85")
 @example(b"x=1; __session=v\xa0")
 @example(b'__session="v"')
+@example(b"__session __session __session __session __session=1")
+@example(b"__session;__session;__session;__session; \x85__session \xa0= v ;x=__session")
+@example(b"__ses sion=1;__session;__session;__session;__session;__ses  sion=2")
+@example(b";;__session=a;  __session  =b;__session")
 def test_one_cookie_reads_exactly_what_parse_cookies_reads(raw: bytes) -> None:
     """The session check's reader (one_cookie, and its memo) and the full parser agree
     on every header, duplicates included (#42): no header is read one way by the
     middleware and another by the CSRF check."""
     cookies = parse_cookies(raw)
-    for name in (SESSION_COOKIE, REFRESH_COOKIE):
+    lazily = RequestCookies(raw)
+    for name in OUR_NAMES:
         memo = CookieMemo(name)
         assert one_cookie(raw, name) == memo[raw] == memo[raw] == cookies.get(name), name
+        assert lazily.get(name) == cookies.get(name), name
+    assert dict(lazily) == dict(cookies)
+
+
+@BOUNDED
+@given(CROWDED_COOKIE_HEADERS)
+def test_one_cookie_agrees_with_parse_cookies_on_crowded_headers(raw: bytes) -> None:
+    """The same past one_cookie's first few mentions of a name, where it stops looking at
+    them one by one and counts the chunks named so in bulk (the flooding defence)."""
+    cookies = parse_cookies(raw)
+    for name in OUR_NAMES:
+        assert one_cookie(raw, name) == cookies.get(name), name
 
 
 # -- session tokens signed with our own key, hostile contents -----------------------------

@@ -4,7 +4,18 @@ tests/security/test_fuzz_parsers.py; these are the memo's own rules."""
 
 from __future__ import annotations
 
-from authkit.cookies import MEMO_MAX_HEADER, CookieMemo, one_cookie, parse_cookies
+import pytest
+
+from authkit.cookies import (
+    MEMO_MAX_HEADER,
+    CookieMemo,
+    RequestCookies,
+    clear_cookie,
+    cookie_names,
+    one_cookie,
+    parse_cookies,
+    set_cookie,
+)
 
 TOKEN = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1c2VyXzEifQ.c2lnbmF0dXJl"
 
@@ -53,3 +64,41 @@ def test_the_memo_does_not_keep_long_headers() -> None:
     # And it remembers absence as well as presence.
     assert memo[b"theme=dark"] is None
     assert list(memo) == [b"theme=dark"]
+
+
+def test_host_cookies_must_be_secure_on_the_root_path() -> None:
+    """A browser drops a `__Host-` cookie that is not Secure or not on `Path=/`: building
+    one is a bug, refused at once rather than shipped as a cookie that never arrives."""
+    names = cookie_names(https=True)
+    assert set_cookie(names.session, "t", max_age=None, secure=True).startswith(
+        b"__Host-session=t; Path=/;"
+    )
+    with pytest.raises(ValueError, match="Secure"):
+        set_cookie(names.session, "t", max_age=None, secure=False)
+    with pytest.raises(ValueError, match="Path=/"):
+        clear_cookie(names.of("__ak_sign_in"), secure=True, path="/auth")
+
+
+def test_the_names_of_a_site() -> None:
+    """`__Host-` + the plain name without its underscores on https; the plain names and
+    the mount path on http."""
+    https, http = cookie_names(https=True), cookie_names(https=False)
+    assert (https.session, https.refresh, https.csrf) == (
+        "__Host-session",
+        "__Host-refresh",
+        "__Host-ak_csrf",
+    )
+    assert (http.session, http.refresh, http.csrf) == ("__session", "__refresh", "__ak_csrf")
+    assert https.of("__ak_totp_setup") == "__Host-ak_totp_setup"
+    assert http.of("__ak_totp_setup") == "__ak_totp_setup"
+    assert (https.path("/auth"), http.path("/auth"), http.path("")) == ("/", "/auth", "/")
+
+
+def test_request_cookies_read_each_name_once_and_agree_with_the_parser() -> None:
+    raw = f"_ga=1; __session={TOKEN}; __session=planted; theme=dark; =nameless".encode()
+    cookies = RequestCookies(raw)
+    assert cookies.get("__session") is None  # sent twice
+    assert cookies["theme"] == "dark"
+    assert cookies.get("missing", "x") == "x"
+    assert cookies[""] == "nameless"  # a name outside the grammar: the full parser reads it
+    assert dict(cookies) == dict(parse_cookies(raw))

@@ -163,7 +163,7 @@ async def test_the_sites_own_cookies_are_not_parsed_for_an_anonymous_request(
     def no_full_parse(raw: bytes | None) -> None:
         raise AssertionError("the middleware parsed every cookie")
 
-    monkeypatch.setattr("authkit.context.parse_cookies", no_full_parse)
+    monkeypatch.setattr("authkit.cookies.parse_cookies", no_full_parse)
     app.add_route("/whoami", whoami)
     r = await client.get("/whoami", headers={"cookie": "_ga=GA1.2.3; theme=dark; cart=x=y"})
     assert r.json() == {"is_signed_in": False, "user": None}, r.text

@@ -13,9 +13,10 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from ..cookies import CSRF_COOKIE
+
 __all__ = ["CSRF_COOKIE", "CSRF_HEADER", "CsrfGuard", "new_csrf_value"]
 
-CSRF_COOKIE = "__ak_csrf"
 CSRF_HEADER = "x-csrf-token"
 _SCOPE_VALUE = "authkit.csrf"
 _SCOPE_NEW = "authkit.csrf_new"
@@ -28,9 +29,13 @@ def new_csrf_value() -> str:
 
 
 class CsrfGuard:
-    def __init__(self, secret_key: str, *, allowed_origins: frozenset[str]) -> None:
+    def __init__(
+        self, secret_key: str, *, allowed_origins: frozenset[str], cookie_name: str = CSRF_COOKIE
+    ) -> None:
         self._serializer = URLSafeSerializer(secret_key, salt="authkit.csrf")
         self.allowed_origins = allowed_origins
+        #: The site's name for the cookie (`CookieNames.csrf`: `__Host-ak_csrf` on https).
+        self.cookie_name = cookie_name
 
     def token(self, scope: MutableMapping[str, Any], cookies: Mapping[str, str]) -> str:
         """
@@ -39,7 +44,7 @@ class CsrfGuard:
         """
         value = scope.get(_SCOPE_VALUE)
         if value is None:
-            value = cookies.get(CSRF_COOKIE)
+            value = cookies.get(self.cookie_name)
             if not value or len(value) > 100:
                 value = new_csrf_value()
                 scope[_SCOPE_NEW] = True
@@ -72,7 +77,7 @@ class CsrfGuard:
             # The request's own origin is safe to allow: a browser never lies about Host.
             if origin is not None and origin != own_origin and origin not in self.allowed_origins:
                 return False
-        cookie = cookies.get(CSRF_COOKIE)
+        cookie = cookies.get(self.cookie_name)
         if not cookie or not submitted or len(submitted) > 300:
             return False
         try:

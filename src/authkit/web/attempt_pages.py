@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from ..access import auth
 from ..context import context_of
-from ..cookies import SESSION_COOKIE, set_cookie
+from ..cookies import set_cookie
 from ..errors import AttemptGone
 from ..flows.attempts import ATTEMPT_LIFETIME, Attempt, Purpose, Status
 from ..flows.email_codes import RESEND_COOLDOWN
@@ -32,7 +32,6 @@ from ..flows.sign_in import (
     submit_factor,
 )
 from ..forms import FactorForm
-from ..security.csrf import CSRF_COOKIE
 from .attempt_cookie import AttemptCookie
 from .form_post import Posted, post_form
 from .helpers import (
@@ -49,7 +48,7 @@ __all__ = ["AttemptPages", "Choice", "browser_of"]
 
 def browser_of(request: Request) -> str:
     """This browser's CSRF secret: what binds an attempt to the browser that started it."""
-    return cookies_of(request).get(CSRF_COOKIE, "")
+    return cookies_of(request).get(context_of(request).services.settings.cookie_names.csrf, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +119,13 @@ class AttemptPages:
         if step.session is not None:
             set_session_cookies(response, request, step.session)
         if step.session_token is not None:
-            secure = context_of(request).services.settings.is_https
+            names = context_of(request).services.settings.cookie_names
             response.raw_headers.append(
                 (
                     b"set-cookie",
-                    set_cookie(SESSION_COOKIE, step.session_token, max_age=None, secure=secure),
+                    set_cookie(
+                        names.session, step.session_token, max_age=None, secure=names.secure
+                    ),
                 )
             )
         self.cookie.clear(response, request)
