@@ -63,10 +63,39 @@ EMBEDDED_PAGE = """<!doctype html>
 {% else %}{{ authkit.sign_in() }}{% endif %}
 </main></body></html>"""
 
+#: Two components side by side, and the same component twice: every id stays unique.
+BOTH_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Both forms</title>{{ authkit.head() }}</head>
+<body><main><h1>Both forms</h1>
+{{ authkit.sign_in() }}{{ authkit.sign_up() }}{{ authkit.sign_in() }}
+</main></body></html>"""
+
+# A site header holding the UserButton at its left or right end or centred (`?side=`), with a link
+# after it: where the menu opens, and what Tab and an outside click reach.
+HEADER_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Header page</title>{{ authkit.head() }}
+<style>
+body { margin: 0; font-family: system-ui, sans-serif; }
+header { display: flex; align-items: center; gap: 1rem; padding: 0.5rem 0.75rem;
+  border-bottom: 1px solid #ccc; }
+header.right { flex-direction: row-reverse; }
+header.center { justify-content: center; }
+@media (prefers-color-scheme: dark) { body { background: #0b0d12; color: #f3f4f6; }
+  a { color: #93c5fd; } }
+</style></head>
+<body><header class="{{ side }}">{{ authkit.user_button(user) }}<a href="/elsewhere">Elsewhere</a>
+</header><main><h1>Header page</h1><p id="outside">Some text outside the menu.</p></main>
+</body></html>"""
+
 
 def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
     env = jinja2.Environment(
-        loader=jinja2.DictLoader({"embedded.html": EMBEDDED_PAGE}), autoescape=True
+        loader=jinja2.DictLoader(
+            {"embedded.html": EMBEDDED_PAGE, "both.html": BOTH_PAGE, "header.html": HEADER_PAGE}
+        ),
+        autoescape=True,
     )
     kit.jinja(env)
 
@@ -75,9 +104,21 @@ def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
         html = env.get_template("embedded.html").render(request=request, user=user)
         return HTMLResponse(html)
 
+    async def header(request: Request) -> Response:
+        user = await current_user(request)
+        side = request.query_params.get("side", "left")
+        side = side if side in {"left", "right", "center"} else "left"
+        html = env.get_template("header.html").render(request=request, user=user, side=side)
+        return HTMLResponse(html)
+
+    async def both(request: Request) -> Response:
+        return HTMLResponse(env.get_template("both.html").render(request=request))
+
     app = Starlette(
         routes=[
             Route("/embedded", embedded),
+            Route("/header", header),
+            Route("/both", both),
             Route("/", home),
             Route("/dashboard", dashboard),
             Route("/api/me", api_me),

@@ -19,7 +19,7 @@ from .context import KitContext
 from .forms import ProfileForm, SignInForm, SignUpForm
 from .request_auth import USER_KEY
 from .users import User
-from .web.helpers import base_context, cookies_of, redirect_target
+from .web.helpers import base_context, component_ids, cookies_of, redirect_target
 from .web.sign_in import sign_in_context
 
 __all__ = ["Components"]
@@ -33,7 +33,23 @@ class Components:
 
     def _render(self, request: Request, name: str, **context: Any) -> Markup:
         template = self._context.services.templates.get_template(f"authkit/components/{name}.html")
-        html = template.render({**base_context(request), "embedded": True, **context})
+        # The second SignIn on one page is `ak-sign-in-2`, and so are the ids inside it.
+        base = "ak-" + name.replace("_", "-")
+        used: set[str] = request.scope.setdefault("authkit.component_ids", set())
+        instance = next(
+            ident
+            for n in range(1, 1000)
+            if (ident := base if n == 1 else f"{base}-{n}") not in used
+        )
+        used.add(instance)
+        html = template.render(
+            {
+                **base_context(request),
+                "embedded": True,
+                "component_id": component_ids(instance),
+                **context,
+            }
+        )
         return Markup(html)  # noqa: S704 (rendered by our autoescaping environment)
 
     @staticmethod

@@ -75,7 +75,9 @@ def test_wrong_input_keeps_the_email_and_shows_the_message_beside_the_field(
     page.get_by_label("Email address").fill("nobody@example.com")
     page.get_by_label("Password").fill("wrong password here")
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#ak-password-error")).to_have_text("The email or password is incorrect.")
+    expect(page.locator("#ak-sign-in-password-error")).to_have_text(
+        "The email or password is incorrect."
+    )
     expect(page.get_by_label("Email address")).to_have_value("nobody@example.com")
     expect(page.get_by_label("Password")).to_have_value("")
 
@@ -83,14 +85,14 @@ def test_wrong_input_keeps_the_email_and_shows_the_message_beside_the_field(
     page.get_by_label("Email address").fill("grace@example.com")
     page.get_by_label("Password").fill("manchesterunited")
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#ak-password-error")).to_contain_text("too common")
+    expect(page.locator("#ak-sign-up-password-error")).to_contain_text("too common")
     expect(page.get_by_label("Email address")).to_have_value("grace@example.com")
     expect(page.get_by_label("Password")).to_have_value("")
 
     page.get_by_label("Email address").fill("not-an-email")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#ak-email-error")).to_have_text("Enter a valid email address.")
+    expect(page.locator("#ak-sign-up-email-error")).to_have_text("Enter a valid email address.")
     expect(page.get_by_label("Email address")).to_have_value("not-an-email")
 
 
@@ -106,7 +108,7 @@ def test_wrong_code_is_refused_beside_the_field(browser: Browser, site: Site) ->
     wrong = "000000" if right != "000000" else "111111"
     page.get_by_label("Verification code").fill(wrong)
     page.get_by_role("button", name="Verify").click()
-    expect(page.locator("#ak-code-error")).to_contain_text("That code is incorrect")
+    expect(page.locator("#ak-verify-code-code-error")).to_contain_text("That code is incorrect")
     page.get_by_label("Verification code").fill(right)
     page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(f"{site.url}/")
@@ -141,7 +143,7 @@ def test_pages_render_for_screenshots(
     page.get_by_label("Email address").fill("someone@example.com")
     page.get_by_label("Password", exact=True).fill("wrong password")
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#ak-password-error")).to_be_visible()
+    expect(page.locator("#ak-sign-in-password-error")).to_be_visible()
     shoot("sign-in-error")
     email = f"shot-{label}@example.com"
     page.goto(f"{site.url}/auth/sign-up")
@@ -179,7 +181,7 @@ def test_embedded_sign_in_comes_back_to_the_host_page(
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill("not my password")
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#ak-password-error")).to_be_visible()
+    expect(page.locator("#ak-sign-in-password-error")).to_be_visible()
     # With htmx the error swaps into the host page; without, the sub-app page shows it.
     expect(page).to_have_url(f"{site.url}/embedded" if js else f"{site.url}/auth/sign-in")
     expect(page.get_by_label("Email address")).to_have_value(email)

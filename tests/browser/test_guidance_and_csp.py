@@ -15,7 +15,7 @@ def test_password_guidance_updates_while_typing(browser: Browser, site: Site) ->
     page.get_by_label("Email address").fill("guide@example.com")
     field = page.get_by_label("Password", exact=True)
     field.press_sequentially("manchesterunit")
-    guidance = page.locator("#ak-password-guidance")
+    guidance = page.locator("#ak-sign-up-password-guidance")
     expect(guidance.locator(".ak-guidance__item--unmet")).to_have_count(1)
     expect(guidance.locator(".ak-guidance__item--unmet")).to_contain_text("At least 15 characters")
     field.press_sequentially("ed")

@@ -249,7 +249,9 @@ def test_magic_link_with_javascript_off_is_pasted_into_its_page(
     assert _axe_as_shown_without_javascript(browser, page, axe_script) == []
     page.get_by_label("Link from the email").fill("not the link")
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#ak-link-error")).to_have_text("Paste the whole link from the email.")
+    expect(page.locator("#ak-email-link-link-error")).to_have_text(
+        "Paste the whole link from the email."
+    )
     page.screenshot(path=screenshot_dir / "email-link-landing-error-no-js.png", full_page=True)
     assert _axe_as_shown_without_javascript(browser, page, axe_script) == []
     page.get_by_label("Link from the email").fill(link)

@@ -58,7 +58,9 @@ def test_forgot_password_by_code_then_sign_in_with_the_new_one(
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Confirm new password").fill("not the same passphrase")
     page.get_by_role("button", name="Reset password").click()
-    expect(page.locator("#ak-password_confirm-error")).to_have_text("The passwords do not match.")
+    expect(page.locator("#ak-reset-password-password_confirm-error")).to_have_text(
+        "The passwords do not match."
+    )
     expect(page.get_by_label("New password", exact=True)).to_have_value("")
 
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
@@ -69,7 +71,9 @@ def test_forgot_password_by_code_then_sign_in_with_the_new_one(
         "Your password was changed. Sign in with your new password."
     )
     _sign_in(page, email, PASSWORD)
-    expect(page.locator("#ak-password-error")).to_have_text("The email or password is incorrect.")
+    expect(page.locator("#ak-sign-in-password-error")).to_have_text(
+        "The email or password is incorrect."
+    )
     _sign_in(page, email, NEW_PASSWORD)
     expect(page).to_have_url(f"{site.url}/")
     expect(page.locator("body")).to_contain_text('"is_signed_in":true')

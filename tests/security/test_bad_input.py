@@ -42,7 +42,7 @@ async def test_malformed_email_is_refused_beside_the_field(
     """No SMTP header injection, no 500: a message next to the email field."""
     r = await _post_sign_up(client, email=email, password=PASSWORD)
     assert r.status_code == 422, r.text
-    assert 'id="ak-email-error"' in r.text
+    assert 'id="ak-sign-up-email-error"' in r.text
     await kit.services.mailer.drain()
     assert mailbox.messages == []
 

@@ -32,7 +32,8 @@ async def test_password_fields_are_typed_labelled_and_autocompletable(
     field = _inputs(html)["password"]
     assert 'type="password"' in field
     assert f'autocomplete="{autocomplete}"' in field
-    assert '<label class="ak-field__label" for="ak-password">' in html
+    component = path.removeprefix("/auth/")
+    assert f'<label class="ak-field__label" for="ak-{component}-password">' in html
     for blocker in ("onpaste", "oncopy", "oncut", "ondrop", "readonly"):
         assert blocker not in field
     email = _inputs(html)["email"]

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.anyio
 
 
 def field_error(page: str, name: str) -> str | None:
-    match = re.search(rf'<p class="ak-field__error" id="ak-{name}-error">(.*?)</p>', page, re.S)
+    match = re.search(
+        rf'<p class="ak-field__error" id="ak-[a-z0-9-]+-{name}-error">(.*?)</p>', page, re.S
+    )
     return html.unescape(match.group(1)) if match else None
 
 

@@ -107,7 +107,9 @@ async def open_link(client: httpx.AsyncClient, url: str, *, paste: bool = False)
     token = parse_qs(parts.fragment).get("token")
     if not token:
         return landing
-    action, fields = form_with(landing.text, 'id="ak-link"' if paste else "data-ak-link-handoff")
+    action, fields = form_with(
+        landing.text, '-link" name="link"' if paste else "data-ak-link-handoff"
+    )
     fields["link"] = url if paste else token[0]
     return await client.post(action, data=fields)
 

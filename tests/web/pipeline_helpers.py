@@ -131,7 +131,9 @@ async def sign_in_password(
 
 
 def field_error(page: str, name: str) -> str | None:
-    match = re.search(rf'<p class="ak-field__error" id="ak-{name}-error">(.*?)</p>', page, re.S)
+    match = re.search(
+        rf'<p class="ak-field__error" id="ak-[a-z0-9-]+-{name}-error">(.*?)</p>', page, re.S
+    )
     return html.unescape(match.group(1)) if match else None
 
 

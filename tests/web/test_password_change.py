@@ -52,7 +52,7 @@ async def post_change(
 
 
 def error_beside(page: str, field: str) -> str | None:
-    match = re.search(rf'id="ak-{field}-error">([^<]*)<', page)
+    match = re.search(rf'id="ak-password-change-{field}-error">([^<]*)<', page)
     return match.group(1) if match else None
 
 

@@ -267,7 +267,7 @@ async def test_link_pasted_with_javascript_off_in_another_browser_sets_the_passw
     landing = await other_browser.get("/auth/reset-password?link=1")
     assert landing.status_code == 200, landing.text
     assert "Paste the link from the email to choose a new password." in landing.text
-    assert 'id="ak-link"' in landing.text and 'name="code"' not in landing.text
+    assert 'id="ak-reset-password-link"' in landing.text and 'name="code"' not in landing.text
     assert 'href="/auth/forgot-password"' in landing.text
     r = await open_link(other_browser, f"http://testserver{link_to(token)}", paste=True)
     assert r.status_code == 303 and token not in r.headers["location"], r.text
@@ -289,7 +289,10 @@ async def test_pasting_something_that_is_not_the_link_is_refused_beside_the_fiel
             "/auth/reset-password", data={"csrf_token": csrf, "link": pasted}
         )
         assert r.status_code == 422, r.text
-        assert 'id="ak-link-error"' in r.text and "Paste the whole link from the email." in r.text
+        assert (
+            'id="ak-reset-password-link-error"' in r.text
+            and "Paste the whole link from the email." in r.text
+        )
         assert "<b>there" not in r.text
         assert "set-cookie" not in r.headers or "__ak_reset_link" not in r.headers["set-cookie"]
 
@@ -421,7 +424,7 @@ async def test_five_wrong_codes_end_the_attempt(
     for _ in range(5):
         r = await submit_code(client, wrong)
         assert r.status_code == 422, r.text
-        assert 'id="ak-code-error"' in r.text
+        assert 'id="ak-reset-password-code-error"' in r.text
         assert "That code is incorrect" in r.text
     r = await submit_code(client, code)
     assert r.status_code == 410, r.text
@@ -439,7 +442,7 @@ async def test_mismatched_confirmation_is_refused_beside_the_field(
     code, _ = await reset_mail(kit, mailbox, email)
     r = await submit_code(client, code, NEW_PASSWORD, "a brand new passphrasE")
     assert r.status_code == 422, r.text
-    assert 'id="ak-password_confirm-error"' in r.text
+    assert 'id="ak-reset-password-password_confirm-error"' in r.text
     assert "The passwords do not match." in r.text
     assert f'value="{code}"' in r.text
     assert NEW_PASSWORD not in r.text
@@ -458,7 +461,7 @@ async def test_weak_new_password_is_refused(
     code, token = await reset_mail(kit, mailbox, email)
     r = await submit_code(client, code, "manchesterunited")
     assert r.status_code == 422, r.text
-    assert 'id="ak-password-error"' in r.text
+    assert 'id="ak-reset-password-password-error"' in r.text
     assert "too common" in r.text
     r = await submit_link(client, token, "short")
     assert r.status_code == 422, r.text

@@ -207,7 +207,7 @@ async def test_magic_link_signs_in_after_a_confirming_post(
     landing = await client.get("/auth/sign-in/link")
     assert landing.status_code == 200, landing.text
     assert landing.headers["referrer-policy"] == "no-referrer"
-    assert 'id="ak-link"' in landing.text and "data-ak-link-handoff" in landing.text
+    assert 'id="ak-email-link-link"' in landing.text and "data-ak-link-handoff" in landing.text
     landed = await open_link(client, link)
     assert landed.status_code == 303 and "token" not in landed.headers["location"]
     assert landed.headers["referrer-policy"] == "no-referrer"
@@ -233,8 +233,9 @@ async def test_magic_link_pasted_with_javascript_off_signs_in(
     link = link_in(await mailed(kit, mailbox, EMAIL))
     landing = await client.get("/auth/sign-in/link")
     assert "Paste the link from the email to sign in" in landing.text, landing.text
-    assert '<label class="ak-field__label" for="ak-link">Link from the email</label>' in (
-        landing.text
+    assert (
+        '<label class="ak-field__label" for="ak-email-link-link">Link from the email</label>'
+        in (landing.text)
     )
     assert 'href="/auth/sign-in/methods"' in landing.text  # another way, with no link at all
     confirm = await follow(client, await open_link(client, f"http://testserver{link}", paste=True))

@@ -34,7 +34,9 @@ SIX_DIGITS = re.compile(r"\b\d{6}\b")
 
 def field_error(page: str, name: str) -> str | None:
     """The message shown beside the input `name`, if any."""
-    match = re.search(rf'<p class="ak-field__error" id="ak-{name}-error">(.*?)</p>', page, re.S)
+    match = re.search(
+        rf'<p class="ak-field__error" id="ak-[a-z0-9-]+-{name}-error">(.*?)</p>', page, re.S
+    )
     return html.unescape(match.group(1)) if match else None
 
 

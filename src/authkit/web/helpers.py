@@ -6,9 +6,11 @@ Endpoints only translate HTTP; the rules live in the flows.
 
 from __future__ import annotations
 
+import re
 import secrets
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import anyio
 from starlette.datastructures import FormData
@@ -21,9 +23,9 @@ from wtforms.validators import Length
 
 from ..access import auth
 from ..context import KitContext, context_of, request_cookies, request_meta
-from ..cookies import REFRESH_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
+from ..cookies import clear_cookie, set_cookie
 from ..errors import FlowError, RateLimited
-from ..security.csrf import CSRF_COOKIE, new_csrf_value
+from ..security.csrf import new_csrf_value
 from ..security.redirects import ascii_url, safe_redirect_url
 from ..sessions import RequestMeta, SessionStart
 
@@ -32,6 +34,7 @@ __all__ = [
     "SECURITY_HEADERS",
     "base_context",
     "clear_session_cookies",
+    "component_ids",
     "cookies_of",
     "csrf_ok",
     "errors_of",
@@ -180,7 +183,35 @@ def base_context(request: Request) -> dict[str, Any]:
         "password_min_length": svc.settings.password_min_length,
         "embedded": False,
         "csp_nonce": None,
+        "component_id": component_ids(_swap_target_id(request)),
     }
+
+
+_INSTANCE_ID = re.compile(r"ak-[a-z0-9-]{1,60}")
+
+
+def component_ids(instance: str | None) -> Callable[[str], str]:
+    """
+    `component_id(base)` for the templates: the id of the component being rendered, which
+    prefixes every id inside it (`ak-sign-in-email`). It is `base`, or `instance` when that
+    is this component's numbered id (`ak-sign-in-2`, the second SignIn on a host page), so
+    two components on one page never share an id.
+    """
+
+    def component_id(base: str) -> str:
+        if instance and re.fullmatch(re.escape(base) + r"(-[0-9]{1,3})?", instance):
+            return instance
+        return base
+
+    return component_id
+
+
+def _swap_target_id(request: Request) -> str | None:
+    """The id of the element an htmx request swaps (`HX-Target: div#ak-sign-in-2`)."""
+    if not is_htmx(request):
+        return None
+    ident = unquote(request.headers.get("hx-target", "")).partition("#")[2]
+    return ident if _INSTANCE_ID.fullmatch(ident) else None
 
 
 def is_htmx(request: Request) -> bool:
@@ -241,32 +272,32 @@ def redirect(request: Request, url: str, *, navigate: bool = True) -> Response:
 
 
 def set_session_cookies(response: Response, request: Request, start: SessionStart) -> None:
-    settings = context_of(request).services.settings
-    secure = settings.is_https
+    names = context_of(request).services.settings.cookie_names
+    secure = names.secure
     # A new CSRF secret with every new session: one planted before sign-in is worthless.
     response.raw_headers.append(
-        (b"set-cookie", set_cookie(CSRF_COOKIE, new_csrf_value(), max_age=None, secure=secure))
+        (b"set-cookie", set_cookie(names.csrf, new_csrf_value(), max_age=None, secure=secure))
     )
     response.raw_headers.append(
         (
             b"set-cookie",
-            set_cookie(SESSION_COOKIE, start.session_token, max_age=None, secure=secure),
+            set_cookie(names.session, start.session_token, max_age=None, secure=secure),
         )
     )
     response.raw_headers.append(
         (
             b"set-cookie",
             set_cookie(
-                REFRESH_COOKIE, start.refresh_token, max_age=start.refresh_max_age, secure=secure
+                names.refresh, start.refresh_token, max_age=start.refresh_max_age, secure=secure
             ),
         )
     )
 
 
 def clear_session_cookies(response: Response, request: Request) -> None:
-    secure = context_of(request).services.settings.is_https
-    for name in (SESSION_COOKIE, REFRESH_COOKIE):
-        response.raw_headers.append((b"set-cookie", clear_cookie(name, secure=secure)))
+    names = context_of(request).services.settings.cookie_names
+    for name in (names.session, names.refresh):
+        response.raw_headers.append((b"set-cookie", clear_cookie(name, secure=names.secure)))
 
 
 def limit_errors(ctx: KitContext, form: Form) -> dict[str, str]:
