@@ -229,22 +229,13 @@ async def record_failure(
     now = svc.clock()
     fold = svc.failure_folds.count((event, method, reason, attempt.user_id), now)
     async with svc.db.session() as s:
-        if fold.count <= ROWS_PER_MINUTE:
-            record_event(
-                s,
-                event,
-                at=now,
-                meta=meta,
-                user_id=attempt.user_id,
-                session_id=attempt.session_id,
-                method=method,
-                reason=reason,
-                **detail,
-            )
-            return
         since = fold.started.isoformat()
         if fold.summary_id is None:
-            fold.summary_id = record_event(
+            # A row of its own, or the first past the few: the row that counts the rest.
+            folded: dict[str, str | int] = (
+                {} if fold.count <= ROWS_PER_MINUTE else {"repeats": fold.repeats, "since": since}
+            )
+            event_id = record_event(
                 s,
                 event,
                 at=now,
@@ -253,10 +244,11 @@ async def record_failure(
                 session_id=attempt.session_id,
                 method=method,
                 reason=reason,
-                repeats=fold.repeats,
-                since=since,
+                **folded,
                 **detail,
             )
+            if folded:
+                fold.summary_id = event_id
         else:
             # The count is written whole, not added to: an update that finds the row
             # not yet committed loses nothing the next one does not write.
