@@ -92,11 +92,9 @@ class Site:
         raise AssertionError(f"no email reached {email}")
 
 
-@pytest.fixture
-def site(tmp_path: Path, mailbox: Mailbox) -> Iterator[Site]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    kit = AuthKit(
+def browser_kit(tmp_path: Path, mailbox: Mailbox, url: str) -> AuthKit:
+    """The kit the browser tests serve at `url`: SQLite in `tmp_path`, mail to `mailbox`."""
+    return AuthKit(
         secret_key=TEST_SECRET,
         database_url=f"sqlite+aiosqlite:///{tmp_path}/browser.db",
         email_url=f"smtp://127.0.0.1:{mailbox.port}",
@@ -105,6 +103,13 @@ def site(tmp_path: Path, mailbox: Mailbox) -> Iterator[Site]:
         auto_migrate=True,
         app_name="Acme",
     )
+
+
+@pytest.fixture
+def site(tmp_path: Path, mailbox: Mailbox) -> Iterator[Site]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    kit = browser_kit(tmp_path, mailbox, url)
     _, stop = serve(make_host_app(kit), port=port)
     yield Site(url, kit, mailbox)
     stop()

@@ -19,14 +19,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect
 
-from authkit import AuthKit
-
-from ..conftest import TEST_SECRET, Mailbox, free_port, serve
+from ..conftest import Mailbox, free_port, serve
 from ..hostapp import make_host_app
 from ..request_lines import RequestLines
-from .conftest import Site
+from .conftest import Site, browser_kit
+from .test_sign_in_pipeline_in_browser import _sign_up as sign_up
 
-PASSWORD = "a perfectly fine passphrase"
 NEW_PASSWORD = "a brand new passphrase"
 
 
@@ -56,15 +54,7 @@ class Watched:
 def watched(tmp_path: Path, mailbox: Mailbox) -> Iterator[Watched]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    kit = AuthKit(
-        secret_key=TEST_SECRET,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/browser.db",
-        email_url=f"smtp://127.0.0.1:{mailbox.port}",
-        base_url=url,
-        password_hash_profile="CHEAPEST",
-        auto_migrate=True,
-        app_name="Acme",
-    )
+    kit = browser_kit(tmp_path, mailbox, url)
     requests = RequestLines(make_host_app(kit))
     _, stop = serve(requests, port=port)
     yield Watched(Site(url, kit, mailbox), requests)
@@ -103,13 +93,8 @@ def _axe_as_shown_without_javascript(browser: Browser, page: Page, axe_script: P
 
 
 def _sign_up(page: Page, site: Site, email: str) -> None:
-    page.goto(f"{site.url}/auth/sign-up")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Verification code").fill(site.code_for(email))
-    page.get_by_role("button", name="Verify").click()
-    expect(page).to_have_url(f"{site.url}/")
+    """Sign up (the pipeline tests' steps), then leave the browser signed out."""
+    sign_up(page, site, email)
     page.context.clear_cookies()
 
 
