@@ -12,7 +12,14 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from authkit import AuthKit, auth, current_user, requires_reverification, requires_user
+from authkit import (
+    AuthKit,
+    auth,
+    current_user,
+    load_profile,
+    requires_reverification,
+    requires_user,
+)
 
 
 async def home(request: Request) -> Response:
@@ -90,10 +97,23 @@ header.center { justify-content: center; }
 </body></html>"""
 
 
+#: The UserProfile inside a host page: its sections switch with `?ak_section=`.
+PROFILE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Account</title>{{ authkit.head() }}</head>
+<body><main><h1>Account settings</h1>{{ authkit.user_profile(profile) }}</main></body></html>"""
+
+
 def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
     env = jinja2.Environment(
         loader=jinja2.DictLoader(
-            {"embedded.html": EMBEDDED_PAGE, "both.html": BOTH_PAGE, "header.html": HEADER_PAGE}
+            {
+                "embedded.html": EMBEDDED_PAGE,
+                "both.html": BOTH_PAGE,
+                "header.html": HEADER_PAGE,
+                "profile.html": PROFILE_PAGE,
+            }
         ),
         autoescape=True,
     )
@@ -111,6 +131,12 @@ def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
         html = env.get_template("header.html").render(request=request, user=user, side=side)
         return HTMLResponse(html)
 
+    @requires_user
+    async def profile_page(request: Request) -> Response:
+        profile = await load_profile(request)
+        html = env.get_template("profile.html").render(request=request, profile=profile)
+        return HTMLResponse(html)
+
     async def both(request: Request) -> Response:
         return HTMLResponse(env.get_template("both.html").render(request=request))
 
@@ -119,6 +145,7 @@ def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
             Route("/embedded", embedded),
             Route("/header", header),
             Route("/both", both),
+            Route("/embedded-profile", profile_page),
             Route("/", home),
             Route("/dashboard", dashboard),
             Route("/api/me", api_me),

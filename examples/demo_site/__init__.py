@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from authkit import AuthKit, auth, current_user, requires_user
+from authkit import AuthKit, auth, current_user, load_profile, requires_user
 
 from .notes import MAX_NOTE_LENGTH, NoteStore
 
@@ -68,8 +68,11 @@ def create_app(kit: AuthKit) -> Starlette:
 
     @requires_user
     async def account(request: Request) -> Response:
-        user = await current_user(request)
-        return templates.TemplateResponse(request, "account.html", {"user": user})
+        profile = await load_profile(request)
+        user = profile.user if profile else None
+        return templates.TemplateResponse(
+            request, "account.html", {"user": user, "profile": profile}
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

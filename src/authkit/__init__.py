@@ -14,6 +14,8 @@ from .app import AuthKit as AuthKit
 from .config import Settings as Settings
 from .errors import AuthKitError as AuthKitError
 from .errors import ConfigError as ConfigError
+from .profile_view import Profile as Profile
+from .profile_view import load_profile as load_profile
 from .request_auth import Auth as Auth
 from .request_auth import FactorAge as FactorAge
 from .users import User as User
@@ -24,10 +26,12 @@ __all__ = [
     "AuthKitError",
     "ConfigError",
     "FactorAge",
+    "Profile",
     "Settings",
     "User",
     "auth",
     "current_user",
+    "load_profile",
     "requires_reverification",
     "requires_user",
 ]

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from .access import auth
 from .context import KitContext
 from .forms import ProfileForm, SignInForm, SignUpForm
+from .profile_view import PROFILE_KEY, Profile
 from .request_auth import USER_KEY
 from .users import User
 from .web.helpers import base_context, component_ids, cookies_of, redirect_target
@@ -111,14 +112,32 @@ class Components:
         return self._render(request, "user_button", user=self._user(request, context, user))
 
     @pass_context
-    def user_profile(self, context: Context, user: User | None = None) -> Markup:
-        """The UserProfile component for the signed-in user."""
+    def user_profile(
+        self, context: Context, profile: Profile | None = None, section: str | None = None
+    ) -> Markup:
+        """
+        The UserProfile component: the Account or the Security section with the tabs
+        between them (links back to this page with `?ak_section=`). `profile` is what the
+        endpoint loaded with `await load_profile(request)` (or `profile` in the context):
+        templates never query.
+        """
         request = self._request(context)
-        found = self._user(request, context, user)
+        found = profile if profile is not None else context.get("profile")
         if found is None:
+            found = request.scope.get(PROFILE_KEY)
+        if isinstance(found, User) or (found is None and isinstance(context.get("user"), User)):
+            raise RuntimeError(
+                "authkit.user_profile() shows the profile your endpoint loaded: call "
+                "`profile = await load_profile(request)` and pass it to the template"
+            )
+        if not isinstance(found, Profile) or not auth(request).is_signed_in:
             return Markup("")
-        form = ProfileForm(data={"first_name": found.first_name, "last_name": found.last_name})
-        return self._render(request, "user_profile", user=found, form=form)
+        chosen = section or request.query_params.get("ak_section", "account")
+        if chosen == "security":
+            return self._render(request, "user_security", **found.security)
+        user = found.user
+        form = ProfileForm(data={"first_name": user.first_name, "last_name": user.last_name})
+        return self._render(request, "user_profile", form=form, **found.account)
 
     @staticmethod
     def _user(request: Request, context: Context, user: User | None) -> User | None:

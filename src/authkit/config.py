@@ -65,6 +65,8 @@ class Settings:
     app_name: str = "authkit"
     after_sign_in_url: str = "/"
     after_sign_out_url: str = "/"
+    #: The site's own home: every sub-app page links back to it.
+    home_url: str = "/"
     #: NIST 800-63B-4: at least 15 when the password is the only factor (it is, until
     #: MFA exists); never below 8.
     password_min_length: int = 15
@@ -151,6 +153,14 @@ class Settings:
             problems.append("AUTHKIT_PASSWORD_HASH_CONCURRENCY must be 0 (automatic) or more.")
         if self.name_fields not in get_args(NameFields):
             problems.append("AUTHKIT_NAME_FIELDS must be one of off, optional, required.")
+        home = urlsplit(self.home_url)
+        if not (
+            (self.home_url.startswith("/") and not self.home_url.startswith("//"))
+            or (home.scheme in ("http", "https") and home.netloc)
+        ):
+            problems.append(
+                "AUTHKIT_HOME_URL must be a path on this site, like /, or an absolute http(s) URL."
+            )
         for name in ("after_sign_in_url", "after_sign_out_url"):
             value = getattr(self, name)
             if not value.startswith("/") or value.startswith("//"):

@@ -28,6 +28,7 @@ __all__ = [
     "FieldError",
     "FlowError",
     "InvalidCredentials",
+    "NotFound",
     "RateLimited",
     "SignUpClosed",
     "StoreError",
@@ -56,6 +57,13 @@ class TokenError(AuthKitError):
 class StoreError(AuthKitError):
     """
     The database failed; the request must fail closed.
+    """
+
+
+class NotFound(AuthKitError):
+    """
+    What a request names (an address, a session) is not the signed-in user's, or is not
+    there: the answer is a plain 404 either way, so ids of other users reveal nothing.
     """
 
 

@@ -6,14 +6,17 @@ themselves live in the flows.
 
 from __future__ import annotations
 
-from wtforms import BooleanField, Form, HiddenField, PasswordField, StringField
+from wtforms import BooleanField, FileField, Form, HiddenField, PasswordField, StringField
 from wtforms.validators import Length
 
 from .store.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
 
 __all__ = [
+    "AddEmailForm",
+    "AvatarForm",
     "CodeForm",
     "ConfirmForm",
+    "DeleteAccountForm",
     "FactorForm",
     "ForgotPasswordForm",
     "LinkForm",
@@ -64,6 +67,13 @@ class ConfirmForm(_Base):
     """A button that confirms an action (nothing to fill in)."""
 
 
+class AvatarForm(_Base):
+    """A profile picture upload: its size is bounded by the body the endpoint reads
+    (post_form's `upload`), its content checked by images.py."""
+
+    image = FileField("Profile picture")
+
+
 class PasswordChangeForm(_Base):
     current_password = PasswordField(
         "Current password", validators=[Length(max=PASSWORD_FIELD_LIMIT)]
@@ -96,9 +106,18 @@ class CodeForm(_Base):
     code = StringField("Verification code", validators=[Length(max=20)])
 
 
+class AddEmailForm(_Base):
+    email = StringField("Email address", validators=[Length(max=EMAIL_MAX_LENGTH)])
+
+
 class ProfileForm(_Base):
     first_name = StringField("First name", validators=[Length(max=NAME_MAX_LENGTH)])
     last_name = StringField("Last name", validators=[Length(max=NAME_MAX_LENGTH)])
+
+
+class DeleteAccountForm(_Base):
+    #: The phrase the page asks for, typed to confirm (the flow compares it).
+    confirmation = StringField("Confirmation", validators=[Length(max=100)])
 
 
 class SignOutForm(_Base):

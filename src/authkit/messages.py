@@ -43,6 +43,36 @@ MESSAGES: Mapping[str, str] = {
     "verify_subtitle": "Enter the 6-digit code sent to {email}.",
     "profile_title": "Your account",
     "profile_subtitle": "Manage your profile.",
+    "profile_heading": "Profile details",
+    "email_addresses_heading": "Email addresses",
+    "badge_primary": "Primary",
+    "badge_unverified": "Unverified",
+    "email_add": "Add email address",
+    "email_add_title": "Add an email address",
+    "email_add_subtitle": "We will send a code to the new address to make sure it is yours.",
+    "email_add_submit": "Send code",
+    "email_verify_title": "Verify your email address",
+    "email_verify_subtitle": "Enter the 6-digit code we sent to {email}.",
+    "email_verify": "Verify",
+    "email_make_primary": "Make primary",
+    "email_primary_title": "Make this your primary address?",
+    "email_primary_text": (
+        "Mail from {app_name} will go to {email}. We will tell your current primary address."
+    ),
+    "email_primary_submit": "Make primary",
+    "email_remove": "Remove",
+    "email_remove_title": "Remove this email address?",
+    "email_remove_text": "{email} will be removed from your account; you cannot sign in with it.",
+    "email_remove_submit": "Remove address",
+    "email_added": "The email address was added.",
+    "email_primary_changed": "Your primary email address was changed.",
+    "email_removed": "The email address was removed.",
+    "email_code_sent": "We sent a new code.",
+    "email_already_yours": "That address is already on your account.",
+    "email_already_pending": "That address is waiting for its code: verify it from the list.",
+    "too_many_addresses": "You can have at most {max} email addresses. Remove one first.",
+    "email_unavailable": "That address can no longer be added to your account.",
+    "email_remove_primary": "Make another address primary before removing this one.",
     "sign_out_confirm": "Confirm that you want to sign out.",
     "email_label": "Email address",
     "password_label": "Password",
@@ -77,6 +107,22 @@ MESSAGES: Mapping[str, str] = {
     "code_sent": "We sent a 6-digit code to {email}.",
     "code_resent": "We sent a new code to {email}.",
     "profile_saved": "Your profile was saved.",
+    # profile picture
+    "avatar_heading": "Profile picture",
+    "avatar_hint": "PNG, JPEG, GIF or WebP, up to 10 MB.",
+    "avatar_choose": "Choose an image",
+    "avatar_upload": "Upload",
+    "avatar_remove": "Remove",
+    "avatar_remove_label": "Remove profile picture",
+    "avatar_updated": "Your profile picture was updated.",
+    "avatar_removed": "Your profile picture was removed.",
+    "image_required": "Choose an image to upload.",
+    "image_too_large": "This file is too large: the limit is {max_mb} MB.",
+    "image_format": "This file is not an image we accept: upload a PNG, JPEG, GIF or WebP.",
+    "image_damaged": "This image could not be read: it may be damaged or incomplete.",
+    "image_too_many_pixels": (
+        "This image has too many pixels: at most {max_megapixels} megapixels."
+    ),
     "server_error": "Something went wrong on our side. Please try again.",
     "unavailable": "The service is unavailable right now. Please try again in a moment.",
     # password reset
@@ -185,6 +231,7 @@ MESSAGES: Mapping[str, str] = {
     "security_title": "Security",
     "security_subtitle": "Manage how you sign in.",
     "account_nav": "Account",
+    "back_to_site": "Back to {app_name}",
     "security_nav": "Security",
     "profile_sections": "Profile sections",
     "mfa_heading": "Two-step verification",
@@ -233,6 +280,88 @@ MESSAGES: Mapping[str, str] = {
     "mfa_off": "Two-step verification is not on.",
     "totp_exists": "An authenticator app is already set up.",
     "totp_setup_expired": "That set-up has expired. Please start again.",
+    # active devices
+    "devices_heading": "Active devices",
+    "this_device": "This device",
+    "unknown_browser": "Unknown browser",
+    "browser_on_os": "{browser} on {os}",
+    "device_signed_in": "Signed in {date}",
+    "device_last_active": "Last active {when}",
+    "ago_now": "just now",
+    "ago_minutes": "{count} min ago",
+    "ago_hours": "{count} h ago",
+    "ago_yesterday": "yesterday",
+    "ago_days": "{count} days ago",
+    "device_sign_out": "Sign out",
+    "device_sign_out_named": "Sign out {device}",
+    "devices_sign_out_others": "Sign out of all other devices",
+    "devices_others_title": "Sign out of all other devices?",
+    "devices_others_text": (
+        "Every other browser and device signed in to your account is signed out within "
+        "a minute. This one stays signed in."
+    ),
+    "devices_others_submit": "Sign out other devices",
+    "device_signed_out": "That device was signed out.",
+    "devices_signed_out": "Your other devices were signed out.",
+    # security activity (a sentence per audit event: activity_<event, dots as underscores>)
+    "activity_heading": "Security activity",
+    "activity_title": "Security activity",
+    "activity_subtitle": "Sign-ins and changes to your account, newest first. Times are in UTC.",
+    "activity_empty": "No activity yet.",
+    "activity_view_all": "View all activity",
+    "activity_newer": "Newer",
+    "activity_older": "Older",
+    "activity_pages": "Activity pages",
+    "activity_back": "Back to security",
+    "activity_sign_in": "Signed in",
+    "activity_sign_in_failed": "Failed sign-in attempt",
+    "activity_sign_in_failed_repeated": "{count} more failed sign-in attempts",
+    "activity_reverify_failed": "Failed attempt to confirm it's you",
+    "activity_reverify_failed_repeated": "{count} more failed attempts to confirm it's you",
+    "activity_sign_out": "Signed out",
+    "activity_sign_up_completed": "Created the account",
+    "activity_user_created": "Account created",
+    "activity_session_reverified": "Confirmed it's you",
+    "activity_session_refresh_reused": "A copied session was refused and signed out",
+    "activity_session_revoked": "Signed out another device",
+    "activity_session_revoked_others": "Signed out all other devices",
+    "activity_sessions_revoked": "Every device was signed out",
+    "activity_password_changed": "Changed the password",
+    "activity_password_set": "Set a password",
+    "activity_password_reset_started": "Asked for a password reset",
+    "activity_password_reset": "Reset the password",
+    "activity_mfa_enabled": "Turned on two-step verification",
+    "activity_mfa_disabled": "Turned off two-step verification",
+    "activity_recovery_code_used": "Used a recovery code",
+    "activity_recovery_codes_regenerated": "Generated new recovery codes",
+    "activity_profile_updated": "Updated the profile",
+    "activity_profile_image_updated": "Changed the profile picture",
+    "activity_profile_image_removed": "Removed the profile picture",
+    "activity_email_add_started": "Started adding an email address",
+    "activity_email_added": "Added an email address",
+    "activity_email_removed": "Removed an email address",
+    "activity_email_primary_changed": "Changed the primary email address",
+    "activity_user_banned": "The account was suspended",
+    "activity_user_unbanned": "The account was restored",
+    "activity_unknown": "Other account activity",
+    # deleting the account
+    "delete_account_heading": "Delete account",
+    "delete_account_row_title": "Delete your account",
+    "delete_account_row_text": (
+        "Remove your account and everything of yours. This cannot be undone."
+    ),
+    "delete_account": "Delete account",
+    "delete_account_title": "Delete account",
+    "delete_account_subtitle": (
+        "Your account and everything of yours on {app_name} (sign-in methods, devices, "
+        "settings) are deleted for good. This cannot be undone."
+    ),
+    # Typed by the user to confirm (in any case).
+    "delete_account_phrase": "Delete account",
+    "delete_account_confirm_label": "Type “{phrase}” to confirm",
+    "delete_account_mismatch": "Type “{phrase}” exactly as shown.",
+    "delete_account_submit": "Delete my account",
+    "account_deleted": "Your account was deleted.",
 }
 
 
@@ -243,6 +372,10 @@ class Messages:
 
     def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
         self._table = {**MESSAGES, **(overrides or {})}
+
+    def __contains__(self, code: object) -> bool:
+        """Whether there is a sentence for `code` (an audit event's, say)."""
+        return code in self._table
 
     def __call__(self, code: str, /, **params: object) -> str:
         template = self._table.get(code, self._table["server_error"])

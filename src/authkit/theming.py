@@ -46,6 +46,8 @@ class Theme:
 
     mode: Mode = "auto"
     logo_url: str = ""
+    #: The sub-app pages' tab icon (the site's own); authkit's neutral mark otherwise.
+    favicon_url: str = ""
     color_primary: str = ""
     color_primary_text: str = ""
     color_background: str = ""
@@ -73,11 +75,15 @@ class Theme:
     def __post_init__(self) -> None:
         if self.mode not in ("auto", "light", "dark"):
             raise ConfigError("AUTHKIT_THEME_MODE must be auto, light or dark.")
-        if self.logo_url and not re.match(r"^(/|https://)[^\s\"'<>]{0,500}$", self.logo_url):
-            raise ConfigError("AUTHKIT_THEME_LOGO_URL must be a path or an https:// URL.")
+        for name in ("logo_url", "favicon_url"):
+            value = getattr(self, name)
+            if value and not re.match(r"^(/|https://)[^\s\"'<>]{0,500}$", value):
+                raise ConfigError(
+                    f"AUTHKIT_THEME_{name.upper()} must be a path or an https:// URL."
+                )
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("mode", "logo_url", "_css") or not value:
+            if f.name in ("mode", "logo_url", "favicon_url", "_css") or not value:
                 continue
             if not _SAFE_VALUE.match(value) or "url(" in value.lower():
                 raise ConfigError(
@@ -139,12 +145,13 @@ class Theme:
         ]
         parts = []
         if light:
-            parts.append(":root {\n  " + "\n  ".join(light) + "\n}")
+            # Forced-light components re-declare the light set: the overrides go there too.
+            parts.append(':root, [data-ak-theme="light"] {\n  ' + "\n  ".join(light) + "\n}")
         if dark:
             body = "\n  ".join(dark)
             parts.append(
                 "@media (prefers-color-scheme: dark) {\n"
                 f'  :root:not([data-ak-theme="light"]) {{\n    {body}\n  }}\n}}'
             )
-            parts.append(f':root[data-ak-theme="dark"] {{\n  {body}\n}}')
+            parts.append(f':root[data-ak-theme="dark"], [data-ak-theme="dark"] {{\n  {body}\n}}')
         return "\n".join(parts) + "\n"

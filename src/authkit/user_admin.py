@@ -6,6 +6,7 @@ names are checked, the audit log records who did what) are the same whoever asks
     user = await authkit.users.get(user_id)
     page = await authkit.users.list(search="ada", limit=20)
     await authkit.users.update(user_id, first_name="Ada")
+    await authkit.users.set_image(user_id, png_bytes)
     await authkit.users.revoke_sessions(user_id)
     await authkit.users.delete(user_id)
 """
@@ -18,7 +19,7 @@ from sqlalchemy import or_, update
 from sqlmodel import col, select
 
 from .audit import RequestMeta, record_event
-from .flows import admin
+from .flows import admin, avatars
 from .services import Services
 from .sessions import revoke_all_sessions
 from .store.models import EmailAddressRow, UserRow
@@ -77,7 +78,8 @@ class Users:
         )
         async with self._svc.db.session() as s:
             rows = (await s.exec(statement)).all()
-        return [user_of(user, address) for user, address in rows]
+        mount_path = self._svc.mount_path
+        return [user_of(user, address, mount_path=mount_path) for user, address in rows]
 
     async def create(
         self, *, email: str, password: str, first_name: str = "", last_name: str = ""
@@ -125,6 +127,25 @@ class Users:
                         s, "profile.updated", at=now, meta=HOST, user_id=user_id, by="host"
                     )
         return await self.get(user_id)
+
+    async def set_image(self, user_id: str, data: bytes) -> User | None:
+        """
+        Make `data` (PNG, JPEG, GIF or WebP bytes, at most 10 MB) the user's profile
+        picture, re-encoded as a 256 px WebP without metadata; returns the user as now
+        (`image_url` set), or None if there is no such user.
+
+        Raises:
+            FieldError: on `image`, when the data is not an image authkit accepts
+                (`image_format`, `image_damaged`, `image_too_large`, ...).
+        """
+        content_hash = await avatars.set_avatar(
+            self._svc, user_id=user_id, data=data, meta=HOST, by_host=True
+        )
+        return await self.get(user_id) if content_hash is not None else None
+
+    async def remove_image(self, user_id: str) -> bool:
+        """Remove the user's profile picture (initials show again); False if they had none."""
+        return await avatars.remove_avatar(self._svc, user_id=user_id, meta=HOST, by_host=True)
 
     async def delete(self, user_id: str) -> bool:
         """Delete the user and everything of theirs; False if unknown."""

@@ -15,7 +15,7 @@ from .errors import FieldError
 from .services import Services
 from .store.models import NAME_MAX_LENGTH, EmailAddressRow, UserRow
 
-__all__ = ["User", "clean_name", "get_user", "user_of"]
+__all__ = ["User", "avatar_path", "clean_name", "get_user", "user_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,10 @@ class User:
     created_at: datetime
     email_verified: bool
     is_banned: bool
+    #: The path of the user's profile picture (`/auth/avatars/<id>/<hash>.webp`, a 256 px
+    #: WebP served with long-lived caching: a new picture gets a new URL), or None when
+    #: they have none and their initials are shown.
+    image_url: str | None = None
 
     @property
     def full_name(self) -> str:
@@ -59,11 +63,12 @@ async def get_user(svc: Services, user_id: str) -> User | None:
         ).first()
     if found is None:
         return None
-    return user_of(*found)
+    return user_of(*found, mount_path=svc.mount_path)
 
 
-def user_of(user: UserRow, address: EmailAddressRow) -> User:
-    """The view of a user row and its primary address."""
+def user_of(user: UserRow, address: EmailAddressRow, *, mount_path: str) -> User:
+    """The view of a user row and its primary address; `mount_path` is where the sub-app
+    is mounted (`svc.mount_path`), which the picture's URL starts with."""
     return User(
         id=user.id,
         email=address.email,
@@ -72,7 +77,13 @@ def user_of(user: UserRow, address: EmailAddressRow) -> User:
         created_at=user.created_at,
         email_verified=address.verified_at is not None,
         is_banned=user.banned_at is not None,
+        image_url=avatar_path(mount_path, user.id, user.image_hash) if user.image_hash else None,
     )
+
+
+def avatar_path(mount_path: str, user_id: str, image_hash: str) -> str:
+    """Where the sub-app serves this version of a user's picture."""
+    return f"{mount_path}/avatars/{user_id}/{image_hash}.webp"
 
 
 def clean_name(value: str | None, *, field: str, required: bool) -> str:

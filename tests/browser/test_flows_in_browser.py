@@ -50,7 +50,7 @@ def test_sign_up_then_protected_page_then_sign_out_and_back(
     expect(page.locator("body")).to_contain_text(f"Hello {email}")
 
     page.goto(f"{site.url}/auth/user")
-    expect(page.locator("#ak-user-email")).to_have_text(email)
+    expect(page.locator("#ak-user-profile-email")).to_have_text(email)
     page.get_by_label("Last name").fill("Lovelace")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_have_text("Your profile was saved.")

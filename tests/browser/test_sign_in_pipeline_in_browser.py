@@ -138,7 +138,7 @@ def test_authenticator_app_then_sign_in_with_it_and_with_a_recovery_code(
     page = _page(browser, js)
     _sign_up(page, site, email)
     secret, codes = _set_up_app(page, site)
-    page.get_by_role("link", name="Account").click()
+    page.get_by_role("link", name="Account", exact=True).click()
     page.get_by_role("button", name="Sign out").click()
 
     _password_step(page, site, email)

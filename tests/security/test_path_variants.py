@@ -106,7 +106,7 @@ def is_protected_content(answer: Answer, owner: str) -> bool:
         owner in answer.body
         or "Hello " in answer.body
         or EMAIL in answer.body
-        or 'id="ak-user-email"' in answer.body
+        or 'id="ak-user-profile-email"' in answer.body
     )
 
 

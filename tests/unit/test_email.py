@@ -57,6 +57,11 @@ CONTEXTS: dict[str, dict[str, object]] = {
         "email": RECIPIENT,
         "reset_url": "https://acme.test/forgot-password",
     },
+    "account_deleted": {
+        "app_name": "Acme",
+        "email": RECIPIENT,
+        "sign_up_url": "https://acme.test/sign-up",
+    },
 }
 
 

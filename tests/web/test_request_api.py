@@ -226,7 +226,7 @@ async def test_user_page_shows_email_and_names(client: httpx.AsyncClient, kit: A
     assert (await sign_in(client, EMAIL)).status_code == 303
     r = await client.get("/auth/user")
     assert r.status_code == 200, r.text
-    assert f'id="ak-user-email">{EMAIL}<' in r.text, r.text
+    assert f'id="ak-user-profile-email" title="{EMAIL}">{EMAIL}<' in r.text, r.text
     assert 'name="first_name" type="text" value="Ada"' in r.text, r.text
     assert 'name="last_name" type="text" value="Lovelace"' in r.text, r.text
     assert "Ada Lovelace" in r.text

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Column, Table, delete, func, update
 from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..addresses import normalize_email
 from ..audit import record_event
@@ -33,6 +34,7 @@ __all__ = [
     "ban_user",
     "create_user",
     "delete_user",
+    "delete_user_rows",
     "find_user_id",
     "list_users",
     "owned_by_user",
@@ -191,31 +193,53 @@ async def unban_user(svc: Services, user_id: str) -> bool:
 
 
 async def delete_user(svc: Services, user_id: str, *, meta: RequestMeta = OPERATOR) -> bool:
-    """
-    Delete a user and every row that belongs to them, in one transaction: each table
-    with a foreign key to the user (found in the schema, so a table added later is not
-    forgotten), and the emailed-code steps for their addresses. The audit log keeps its
-    rows (they name ids), plus a `user.deleted` one. False if unknown.
-    """
-    now = svc.clock()
+    """Delete a user and every row that belongs to them, in one transaction (see
+    `delete_user_rows`). False if unknown."""
     async with svc.db.session() as s:
-        addresses = (
-            await s.exec(
-                select(EmailAddressRow.normalized).where(col(EmailAddressRow.user_id) == user_id)
+        return await delete_user_rows(svc, s, user_id, meta=meta)
+
+
+async def delete_user_rows(
+    svc: Services,
+    s: AsyncSession,
+    user_id: str,
+    *,
+    meta: RequestMeta,
+    session_id: str | None = None,
+    **detail: str | int | bool | None,
+) -> bool:
+    """
+    Delete, in the open transaction `s`, the user and every row that belongs to them:
+    each table with a foreign key to the user (found in the schema, so a table added
+    later is not forgotten), and the emailed-code steps for their addresses. The audit
+    log keeps its rows (they name ids, for the operator), plus a `user.deleted` one
+    carrying `detail`. False if unknown.
+    """
+    addresses = (
+        await s.exec(
+            select(EmailAddressRow.normalized).where(col(EmailAddressRow.user_id) == user_id)
+        )
+    ).all()
+    if addresses:
+        await s.exec(
+            delete(VerificationCodeRow).where(
+                col(VerificationCodeRow.email_normalized).in_(addresses)
             )
-        ).all()
-        if addresses:
-            await s.exec(
-                delete(VerificationCodeRow).where(
-                    col(VerificationCodeRow.email_normalized).in_(addresses)
-                )
-            )
-        for table, column in owned_by_user():
-            await s.exec(delete(table).where(column == user_id))
-        result = await s.exec(delete(UserRow).where(col(UserRow.id) == user_id))
-        if not result.rowcount:
-            return False
-        record_event(s, "user.deleted", at=now, meta=meta, user_id=user_id)
+        )
+    for table, column in owned_by_user():
+        await s.exec(delete(table).where(column == user_id))
+    result = await s.exec(delete(UserRow).where(col(UserRow.id) == user_id))
+    if not result.rowcount:
+        return False
+    record_event(
+        s,
+        "user.deleted",
+        at=svc.clock(),
+        meta=meta,
+        user_id=user_id,
+        session_id=session_id,
+        **detail,
+    )
     return True
 
 

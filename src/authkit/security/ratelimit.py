@@ -58,6 +58,8 @@ DEFAULT_RULES: Mapping[str, str] = {
     "reset:ip": "10/minute;60/hour",
     # Guessing the current password from a signed-in session (a borrowed laptop).
     "password_change:account": "5/minute;20/hour;50/day",
+    # Every upload is decoded (CPU on hostile bytes): enough to try a few pictures.
+    "avatar_upload:account": "5/minute;20/hour;50/day",
 }
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, Text
+from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
     "AuditEventRow",
     "AuthenticatorRow",
+    "AvatarRow",
     "EmailAddressRow",
     "OutboxRow",
     "PasswordCredentialRow",
@@ -45,6 +46,9 @@ class UserRow(SQLModel, table=True):
     #: second factor on or off): a session made under an older one no longer refreshes,
     #: even one whose sign-in was still running when the change was made.
     credential_generation: int = 0
+    #: The current avatar's `AvatarRow.content_hash` (None: initials), kept here so the
+    #: query that loads a user knows its URL without reading the image.
+    image_hash: str | None = Field(default=None, max_length=64)
 
 
 class EmailAddressRow(SQLModel, table=True):
@@ -69,6 +73,22 @@ class PasswordCredentialRow(SQLModel, table=True):
     )
     password_hash: str = Field(max_length=512)
     updated_at: datetime
+
+
+class AvatarRow(SQLModel, table=True):
+    """A user's profile picture: a 256 px WebP we encoded ourselves (images.py), never
+    the uploaded bytes."""
+
+    __tablename__ = "avatars"
+
+    user_id: str = Field(
+        primary_key=True, foreign_key="users.id", max_length=40, ondelete="CASCADE"
+    )
+    #: SHA-256 (hex) of the image and 128 random bits: names this version in its URL,
+    #: changes with every upload, and cannot be worked out from the picture.
+    content_hash: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime
 
 
 class SessionRow(SQLModel, table=True):

@@ -6,11 +6,21 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .account import user_endpoint
+from .avatars import avatar_endpoint, avatar_image_endpoint, avatar_remove_endpoint
+from .devices import activity_endpoint, revoke_device_endpoint, revoke_others_endpoint
+from .emails import (
+    add_email_endpoint,
+    email_primary_endpoint,
+    email_remove_endpoint,
+    email_resend_endpoint,
+    email_verify_endpoint,
+)
 from .errors import exception_handlers
 from .guidance import password_guidance_endpoint
 from .reset import forgot_password_endpoint, reset_password_endpoint
 from .reverify import REVERIFY, reverify_endpoint
 from .security import (
+    delete_account_endpoint,
     password_endpoint,
     recovery_codes_endpoint,
     security_endpoint,
@@ -74,6 +84,45 @@ def build_routes() -> list[BaseRoute]:
         Route("/sign-up/resend", resend_endpoint, methods=["POST"], name="sign_up_resend"),
         Route("/sign-out", sign_out_endpoint, methods=["POST"], name="sign_out"),
         Route("/user", user_endpoint, methods=["GET", "POST"], name="user"),
+        Route("/user/avatar", avatar_endpoint, methods=["POST"], name="user_avatar"),
+        Route(
+            "/user/avatar/remove",
+            avatar_remove_endpoint,
+            methods=["POST"],
+            name="user_avatar_remove",
+        ),
+        Route(
+            "/avatars/{user_id}/{content_hash}.webp",
+            avatar_image_endpoint,
+            name="avatar_image",
+        ),
+        Route(
+            "/user/emails/add", add_email_endpoint, methods=["GET", "POST"], name="user_email_add"
+        ),
+        Route(
+            "/user/emails/{address_id}/verify",
+            email_verify_endpoint,
+            methods=["GET", "POST"],
+            name="user_email_verify",
+        ),
+        Route(
+            "/user/emails/{address_id}/resend",
+            email_resend_endpoint,
+            methods=["POST"],
+            name="user_email_resend",
+        ),
+        Route(
+            "/user/emails/{address_id}/primary",
+            email_primary_endpoint,
+            methods=["GET", "POST"],
+            name="user_email_primary",
+        ),
+        Route(
+            "/user/emails/{address_id}/remove",
+            email_remove_endpoint,
+            methods=["GET", "POST"],
+            name="user_email_remove",
+        ),
         Route("/user/security", security_endpoint, name="user_security"),
         Route(
             "/user/security/password",
@@ -98,6 +147,25 @@ def build_routes() -> list[BaseRoute]:
             recovery_codes_endpoint,
             methods=["GET", "POST"],
             name="user_security_recovery_codes",
+        ),
+        Route(
+            "/user/security/sessions/revoke-others",
+            revoke_others_endpoint,
+            methods=["GET", "POST"],
+            name="user_security_revoke_others",
+        ),
+        Route(
+            "/user/security/sessions/{session_id}/revoke",
+            revoke_device_endpoint,
+            methods=["POST"],
+            name="user_security_revoke_session",
+        ),
+        Route("/user/security/activity", activity_endpoint, name="user_security_activity"),
+        Route(
+            "/user/security/delete",
+            delete_account_endpoint,
+            methods=["GET", "POST"],
+            name="user_security_delete",
         ),
         Route(
             "/forgot-password",

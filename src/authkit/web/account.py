@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..access import current_user, requires_user
 from ..context import context_of
+from ..flows.email_addresses import list_addresses
 from ..flows.profile import update_names
 from ..forms import ProfileForm
+from ..profile_view import account_section
 from ..request_auth import USER_KEY
-from ..users import get_user
+from ..users import User, get_user
 from .form_post import Posted, post_form
 from .helpers import (
     meta_of,
@@ -18,9 +22,17 @@ from .helpers import (
     redirect,
 )
 
-__all__ = ["user_endpoint"]
+__all__ = ["account_page", "user_endpoint"]
 
 TEMPLATE = "user_profile"
+#: Notices after a change made on another page: a fixed flag maps to a fixed message.
+DONE_MESSAGES: Mapping[str, str] = {
+    "email_added": "email_added",
+    "email_primary_changed": "email_primary_changed",
+    "email_removed": "email_removed",
+    "avatar_updated": "avatar_updated",
+    "avatar_removed": "avatar_removed",
+}
 
 
 @requires_user
@@ -30,12 +42,23 @@ async def user_endpoint(request: Request) -> Response:
     if user is None:
         # The token is valid but the account is gone or banned: start over.
         return redirect(request, f"{ctx.mount_path}/sign-in")
+    addresses = await list_addresses(ctx.services, user.id)
     if request.method == "GET":
         form = ProfileForm(data={"first_name": user.first_name, "last_name": user.last_name})
-        return page(request, TEMPLATE, form=form, user=user)
+        done = DONE_MESSAGES.get(request.query_params.get("done", ""))
+        notice = ctx.services.messages(done) if done else None
+        return page(request, TEMPLATE, form=form, user=user, addresses=addresses, notice=notice)
 
     async def render(form: ProfileForm, errors: dict[str, str], status: int) -> Response:
-        return page(request, TEMPLATE, form=form, user=user, errors=errors, status_code=status)
+        return page(
+            request,
+            TEMPLATE,
+            form=form,
+            user=user,
+            addresses=addresses,
+            errors=errors,
+            status_code=status,
+        )
 
     async def action(posted: Posted[ProfileForm]) -> Response:
         assert user is not None
@@ -50,6 +73,19 @@ async def user_endpoint(request: Request) -> Response:
         saved = await get_user(ctx.services, user.id) or user
         request.scope[USER_KEY] = saved  # the request's cached copy is stale now
         notice = ctx.services.messages("profile_saved")
-        return page(request, TEMPLATE, form=form, user=saved, notice=notice)
+        return page(request, TEMPLATE, form=form, user=saved, addresses=addresses, notice=notice)
 
     return await post_form(request, ProfileForm, render, action)
+
+
+async def account_page(
+    request: Request, user: User, *, errors: dict[str, str], status_code: int
+) -> Response:
+    """
+    The Account section as `user_endpoint` shows it, with `errors` beside their fields:
+    for the section's other forms (the profile picture's) when one is refused.
+    """
+    svc = context_of(request).services
+    form = ProfileForm(data={"first_name": user.first_name, "last_name": user.last_name})
+    section = await account_section(svc, user)
+    return page(request, TEMPLATE, form=form, errors=errors, status_code=status_code, **section)

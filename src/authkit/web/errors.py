@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ..context import context_of
-from ..errors import StoreError
+from ..errors import NotFound, StoreError
 from .helpers import SECURITY_HEADERS
 
 __all__ = ["exception_handlers", "simple_error_page"]
@@ -63,6 +63,10 @@ async def _store_error(request: Request, exc: Exception) -> Response:
     return simple_error_page(503, context_of(request).services.messages("unavailable"))
 
 
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return await _http_error(request, HTTPException(404))
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     # %r: a decoded path may hold CR/LF, which must not forge log lines (ASVS 16.4.1).
     logger.exception("unexpected error in %s %r", request.method, request.url.path)
@@ -70,4 +74,9 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 def exception_handlers() -> dict[Any, Any]:
-    return {HTTPException: _http_error, StoreError: _store_error, 500: _server_error}
+    return {
+        HTTPException: _http_error,
+        NotFound: _not_found,
+        StoreError: _store_error,
+        500: _server_error,
+    }

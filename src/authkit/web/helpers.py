@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import anyio
+from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
@@ -32,6 +33,7 @@ from ..sessions import RequestMeta, SessionStart
 __all__ = [
     "MAX_FORM_BYTES",
     "SECURITY_HEADERS",
+    "UPLOAD_BODY_TIMEOUT_SECONDS",
     "base_context",
     "clear_session_cookies",
     "component_ids",
@@ -57,6 +59,10 @@ MAX_FORM_FIELDS = 20
 #: A form body (≤ 64 KB) still arriving after this long is a slow-body attack, not a
 #: slow network: the request gets a 408 and its connection slot back.
 FORM_BODY_TIMEOUT_SECONDS = 10.0
+#: A form that uploads a file (post_form's `upload`) may take longer: 10 MB at 2 Mbit/s.
+UPLOAD_BODY_TIMEOUT_SECONDS = 60.0
+#: The body is handed to the parser in pieces this big, never copied whole.
+_PARSE_CHUNK_BYTES = 64 * 1024
 
 #: Sent by the sub-app on every response over https (AuthKit.__call__): browsers that
 #: once saw the site over https never fall back to http (ASVS 3.4.1).
@@ -100,22 +106,30 @@ def meta_of(request: Request) -> RequestMeta:
     return request_meta(context_of(request), request.scope)
 
 
-async def read_form(request: Request) -> FormData:
+async def read_form(
+    request: Request,
+    *,
+    max_bytes: int = MAX_FORM_BYTES,
+    max_files: int = 0,
+    timeout: float | None = None,
+) -> FormData:
     """
-    The posted form, refused with 413 past MAX_FORM_BYTES, 408 when the body takes
-    longer than FORM_BODY_TIMEOUT_SECONDS, and 415 when the body is not a form (JSON to a
-    form endpoint, for instance). A client gone mid-body gets a quiet 400, not a logged
-    traceback.
+    The posted form, refused with 413 past `max_bytes` (declared or as it arrives:
+    the rest is never read), 408 when the body takes longer than `timeout` (default
+    FORM_BODY_TIMEOUT_SECONDS), and 415 when the body is not a form (JSON to a form
+    endpoint, for instance). A client gone mid-body gets a quiet 400, not a logged
+    traceback. Files are refused unless `max_files` allows them (multipart only); the
+    caller closes them (`await form.close()`).
     """
     declared = request.headers.get("content-length", "0")
-    if not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
+    if not declared.isdigit() or int(declared) > max_bytes:
         raise HTTPException(413 if declared.isdigit() else 400)
     body = bytearray()
     try:
-        with anyio.fail_after(FORM_BODY_TIMEOUT_SECONDS):
+        with anyio.fail_after(FORM_BODY_TIMEOUT_SECONDS if timeout is None else timeout):
             async for chunk in request.stream():
                 body.extend(chunk)
-                if len(body) > MAX_FORM_BYTES:
+                if len(body) > max_bytes:
                     raise HTTPException(413)
     except TimeoutError:
         raise HTTPException(408) from None
@@ -123,7 +137,8 @@ async def read_form(request: Request) -> FormData:
         raise HTTPException(400) from None
 
     async def once() -> AsyncGenerator[bytes, None]:
-        yield bytes(body)
+        for start in range(0, len(body), _PARSE_CHUNK_BYTES):
+            yield bytes(body[start : start + _PARSE_CHUNK_BYTES])
 
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
@@ -131,7 +146,7 @@ async def read_form(request: Request) -> FormData:
             return await FormParser(request.headers, once()).parse()
         if content_type == "multipart/form-data":
             return await MultiPartParser(
-                request.headers, once(), max_files=0, max_fields=MAX_FORM_FIELDS
+                request.headers, once(), max_files=max_files, max_fields=MAX_FORM_FIELDS
             ).parse()
     except (MultiPartException, UnicodeDecodeError, ValueError):
         raise HTTPException(400) from None
@@ -172,11 +187,17 @@ def base_context(request: Request) -> dict[str, Any]:
     return {
         "request": request,
         "app_name": svc.settings.app_name,
+        "home_url": svc.settings.home_url,
         "auth": auth(request),
         "csrf_token": ctx.csrf.token(request.scope, cookies_of(request)),
         "mount": svc.mount_path,
         "t": svc.messages,
         "theme": ctx.theme,
+        # A forced light or dark mode marks each component's root too, so an embedded
+        # component follows it inside a host page that does not.
+        "theme_attr": Markup(' data-ak-theme="{}"').format(ctx.theme.mode)
+        if ctx.theme.mode != "auto"
+        else Markup(""),
         "errors": {},
         "notice": None,
         "name_fields": svc.settings.name_fields,

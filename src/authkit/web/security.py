@@ -16,6 +16,9 @@ from starlette.responses import Response
 from ..access import auth, current_user, requires_user
 from ..context import context_of
 from ..errors import FlowError
+from ..flows.account_deletion import CONFIRMATION_PHRASE, delete_account
+from ..flows.activity import recent_activity
+from ..flows.devices import active_devices
 from ..flows.mfa import (
     begin_totp_setup,
     mfa_status,
@@ -24,14 +27,15 @@ from ..flows.mfa import (
     turn_on_totp,
 )
 from ..flows.password_change import change_password, has_password, password_changed_at
-from ..forms import ConfirmForm, FactorForm, PasswordChangeForm
+from ..forms import ConfirmForm, DeleteAccountForm, FactorForm, PasswordChangeForm
 from ..users import User
 from .attempt_cookie import TOTP_SETUP
 from .form_post import Posted, post_form
-from .helpers import meta_of, page, redirect
+from .helpers import clear_session_cookies, meta_of, page, redirect
 from .reverify import require_reverification
 
 __all__ = [
+    "delete_account_endpoint",
     "password_endpoint",
     "recovery_codes_endpoint",
     "security_endpoint",
@@ -45,6 +49,8 @@ DONE_MESSAGES: Mapping[str, str] = {
     "totp_off": "mfa_turned_off",
     "password_changed": "password_changed",
     "password_set": "password_set",
+    "device_signed_out": "device_signed_out",
+    "devices_signed_out": "devices_signed_out",
 }
 
 Handler = Callable[[Request, User], Awaitable[Response]]
@@ -77,13 +83,23 @@ def _sensitive(path: str) -> Callable[[Handler], Callable[[Request], Awaitable[R
     return decorate
 
 
-async def _security(request: Request, user: User) -> Response:
+async def _security(
+    request: Request,
+    user: User,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     svc = context_of(request).services
     done = DONE_MESSAGES.get(request.query_params.get("done", ""))
     status = await mfa_status(svc, user.id)
     return page(
         request,
         "user_security",
+        devices=await active_devices(svc, user.id, current_session_id=auth(request).session_id),
+        activity=await recent_activity(svc, user.id),
+        errors=errors or {},
+        status_code=status_code,
         user=user,
         mfa=status,
         mfa_required=svc.settings.mfa == "required",
@@ -253,6 +269,45 @@ async def password_endpoint(request: Request, user: User) -> Response:
         return redirect(request, f"{svc.mount_path}{SECURITY_PATH}?done={done}")
 
     return await post_form(request, PasswordChangeForm, render, action)
+
+
+@_sensitive(SECURITY_PATH + "/delete")
+async def delete_account_endpoint(request: Request, user: User) -> Response:
+    """GET/POST `/user/security/delete`: type the phrase, then the account and everything
+    of it is gone; this browser is signed out and lands on the sign-in page."""
+    svc = context_of(request).services
+
+    async def render(form: DeleteAccountForm, errors: dict[str, str], status: int) -> Response:
+        return page(
+            request,
+            "delete_account",
+            form=form,
+            phrase=svc.messages(CONFIRMATION_PHRASE),
+            errors=errors,
+            status_code=status,
+        )
+
+    if request.method == "GET":
+        return await render(DeleteAccountForm(), {}, 200)
+
+    async def action(posted: Posted[DeleteAccountForm]) -> Response:
+        await delete_account(
+            svc,
+            user_id=user.id,
+            session_id=auth(request).session_id,
+            confirmation=posted.form.confirmation.data or "",
+            meta=meta_of(request),
+        )
+        # The sign-in page, not the site's home: it can say what happened.
+        response = redirect(request, f"{svc.mount_path}/sign-in?deleted=1")
+        clear_session_cookies(response, request)
+        clear_site_data = svc.settings.sign_out_clear_site_data.strip()
+        if clear_site_data:
+            # As at sign-out: Back must not show the deleted account's pages.
+            response.headers["Clear-Site-Data"] = clear_site_data
+        return response
+
+    return await post_form(request, DeleteAccountForm, render, action)
 
 
 def _codes_page(request: Request, codes: list[str], *, first_time: bool) -> Response:

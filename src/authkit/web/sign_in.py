@@ -75,6 +75,8 @@ async def sign_in_endpoint(request: Request) -> Response:
         errors: dict[str, str] = {}
         if request.query_params.get("reset") == "1":
             notice = svc.messages("password_reset_done")
+        if request.query_params.get("deleted") == "1":
+            notice = svc.messages("account_deleted")
         if request.query_params.get("expired") == "1":
             errors["__all__"] = svc.messages("attempt_expired")
         return _sign_in_page(request, form, errors=errors, notice=notice)

@@ -11,13 +11,15 @@ from os import PathLike
 
 import jinja2
 
+from .dates import register_date_filters
+
 __all__ = ["make_environment"]
 
 
 def make_environment(template_dirs: Sequence[str | PathLike[str]] = ()) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(list(template_dirs))]
     loaders.append(jinja2.PackageLoader("authkit", "templates"))
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(
             ["html", "xml"], default_for_string=False, default=False
@@ -26,3 +28,5 @@ def make_environment(template_dirs: Sequence[str | PathLike[str]] = ()) -> jinja
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    register_date_filters(environment)
+    return environment

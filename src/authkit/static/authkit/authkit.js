@@ -1,7 +1,7 @@
 // authkit's progressive enhancements (the forms work without them): show/hide password,
-// a loading state on submit, the resend-code countdown, clearing a field's message once
-// it is edited, focus after htmx swaps, and handing a mailed link's token from the
-// fragment to the server.
+// a loading state on submit, the resend-code countdown, one-time codes drawn as one box
+// per digit, clearing a field's message once it is edited, focus after htmx swaps, and
+// handing a mailed link's token from the fragment to the server.
 // Served from 'self' and free of eval, so a strict Content-Security-Policy holds.
 (function () {
   "use strict";
@@ -11,6 +11,7 @@
       button.hidden = false;
     });
     root.querySelectorAll("[data-ak-countdown]").forEach(startCountdown);
+    root.querySelectorAll("input[data-ak-code]").forEach(setUpCodeBoxes);
   }
 
   // A mailed link (reset, sign-in) carries its token in the fragment, which no request
@@ -47,6 +48,178 @@
       el.textContent = text.replace(/\d+/, String(seconds));
     }, 1000);
   }
+
+  // One-time codes as one box per digit. The real <input data-ak-code="6"> stays the
+  // field: it is laid transparent over boxes drawn beside it (aria-hidden), so the label,
+  // hint, aria-invalid, autocomplete="one-time-code" (iOS/Android autofill, password
+  // managers), inputmode and the posted value all stay on one ordinary text field, and a
+  // screen reader meets that field, not six. Without JavaScript it is just that field.
+  function setUpCodeBoxes(input) {
+    var length = parseInt(input.dataset.akCode, 10);
+    var control = input.parentNode;
+    if (input.dataset.akCodeReady || !(length > 0) || !control) return;
+    input.dataset.akCodeReady = "1";
+    var boxes = document.createElement("div");
+    boxes.className = "ak-code__boxes";
+    boxes.setAttribute("aria-hidden", "true");
+    for (var i = 0; i < length; i += 1) {
+      var box = document.createElement("span");
+      box.className = "ak-code__box";
+      boxes.appendChild(box);
+    }
+    input.insertAdjacentElement("afterend", boxes);
+    control.classList.add("ak-code");
+    input.classList.add("ak-code__input");
+    var value = codeDigits(input, input.value); // a kept "123 456" shows as its digits
+    if (value !== input.value) input.value = value;
+    drawCode(input);
+  }
+
+  function codeDigits(input, text) {
+    return String(text || "").replace(/\D/g, "").slice(0, parseInt(input.dataset.akCode, 10));
+  }
+
+  // The box the next digit goes in: the caret's, never past the first empty one.
+  function activeBox(input) {
+    var length = parseInt(input.dataset.akCode, 10);
+    var at = input.selectionStart === null ? input.value.length : input.selectionStart;
+    return Math.max(0, Math.min(at, input.value.length, length - 1));
+  }
+
+  function drawCode(input) {
+    var boxes = input.nextElementSibling;
+    if (!boxes || !boxes.classList.contains("ak-code__boxes")) return;
+    var focused = document.activeElement === input;
+    var active = activeBox(input);
+    Array.prototype.forEach.call(boxes.children, function (box, i) {
+      box.textContent = input.value.charAt(i);
+      box.classList.toggle("ak-code__box--filled", i < input.value.length);
+      box.classList.toggle("ak-code__box--active", focused && i === active);
+    });
+  }
+
+  // Set the value and caret, then tell the page's other listeners (a field's stale
+  // message goes on input) as if the user had typed it.
+  function writeCode(input, value, caret) {
+    value = codeDigits(input, value);
+    var changed = value !== input.value;
+    input.value = value;
+    caret = Math.max(0, Math.min(caret, value.length));
+    input.setSelectionRange(caret, caret);
+    if (changed) input.dispatchEvent(new Event("input", { bubbles: true }));
+    drawCode(input);
+  }
+
+  function codeInput(target) {
+    return target && target.matches && target.matches("input[data-ak-code-ready]") ? target : null;
+  }
+
+  // Typing writes over the active box and moves on; a whole code typed or dropped in
+  // at once replaces everything. Backspace clears the active box, or the one before it
+  // when that is empty. Letters are refused.
+  document.addEventListener("beforeinput", function (event) {
+    var input = codeInput(event.target);
+    if (!input || event.isComposing) return;
+    var value = input.value;
+    var start = input.selectionStart;
+    var end = input.selectionEnd;
+    var ranged = start !== null && end !== null && end - start > 1;
+    var at = activeBox(input);
+    var length = parseInt(input.dataset.akCode, 10);
+    if (event.inputType === "insertText" && event.data !== null) {
+      var digits = event.data.replace(/\D/g, "");
+      event.preventDefault();
+      if (!digits) return;
+      if (digits.length >= length) writeCode(input, digits, length);
+      else if (ranged) writeCode(input, value.slice(0, start) + digits + value.slice(end), start + digits.length);
+      else writeCode(input, value.slice(0, at) + digits + value.slice(at + digits.length), at + digits.length);
+    } else if (event.inputType === "deleteContentBackward" || event.inputType === "deleteContentForward") {
+      event.preventDefault();
+      if (ranged) writeCode(input, value.slice(0, start) + value.slice(end), start);
+      else if (at < value.length) writeCode(input, value.slice(0, at) + value.slice(at + 1), at);
+      else if (event.inputType === "deleteContentBackward" && at > 0) {
+        writeCode(input, value.slice(0, at - 1) + value.slice(at), at - 1);
+      }
+    }
+  });
+
+  // A pasted code may come as "123 456" or "123-456": its digits fill the boxes, from
+  // the first when it is a whole code, whichever box has the focus.
+  document.addEventListener("paste", function (event) {
+    var input = codeInput(event.target);
+    if (!input || !event.clipboardData) return;
+    event.preventDefault();
+    var digits = event.clipboardData.getData("text").replace(/\D/g, "");
+    var length = parseInt(input.dataset.akCode, 10);
+    var at = activeBox(input);
+    if (digits.length >= length) writeCode(input, digits, length);
+    else if (digits) writeCode(input, input.value.slice(0, at) + digits + input.value.slice(at + digits.length), at + digits.length);
+  });
+
+  // Autofill, dictation, an input method: whatever else wrote, only its digits stay.
+  // (Autofill may arrive as a replacement, or with no beforeinput at all: never refused.)
+  document.addEventListener("input", function (event) {
+    var input = codeInput(event.target);
+    if (!input) return;
+    var value = codeDigits(input, input.value);
+    if (value !== input.value) {
+      input.value = value;
+      input.setSelectionRange(value.length, value.length);
+    }
+    drawCode(input);
+  });
+
+  // The arrow keys, Home and End move between the filled boxes and the next empty one.
+  document.addEventListener("keydown", function (event) {
+    var input = codeInput(event.target);
+    if (!input || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    var at = activeBox(input);
+    var last = Math.min(input.value.length, parseInt(input.dataset.akCode, 10) - 1);
+    var to = null;
+    if (event.key === "ArrowLeft") to = Math.max(0, at - 1);
+    else if (event.key === "ArrowRight") to = Math.min(last, at + 1);
+    else if (event.key === "Home") to = 0;
+    else if (event.key === "End") to = last;
+    if (to === null) return;
+    event.preventDefault();
+    input.setSelectionRange(to, to);
+    drawCode(input);
+  });
+
+  // A click or tap lands in the box under it (or the first empty one before it).
+  document.addEventListener("click", function (event) {
+    var input = codeInput(event.target);
+    if (!input) return;
+    var boxes = input.nextElementSibling.children;
+    var to = boxes.length - 1;
+    for (var i = 0; i < boxes.length; i += 1) {
+      if (event.clientX <= boxes[i].getBoundingClientRect().right) { to = i; break; }
+    }
+    to = Math.min(to, input.value.length);
+    input.setSelectionRange(to, to);
+    drawCode(input);
+  });
+
+  // Focus lands on the first empty box (not on a selection of them all, as a tab
+  // into a text field would); the boxes follow the caret and lose their mark on blur.
+  document.addEventListener("focusin", function (event) {
+    var input = codeInput(event.target);
+    if (!input) return;
+    setTimeout(function () {
+      if (document.activeElement !== input) return;
+      if (input.selectionEnd - input.selectionStart > 1) {
+        input.setSelectionRange(input.value.length, input.value.length);
+      }
+      drawCode(input);
+    }, 0);
+  });
+
+  ["focusout", "keyup", "select"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      var input = codeInput(event.target);
+      if (input) setTimeout(function () { drawCode(input); }, 0);
+    });
+  });
 
   function setBusy(form, busy) {
     form.setAttribute("aria-busy", busy ? "true" : "false");
