@@ -20,6 +20,7 @@ from ..flows.activity import activity_page
 from ..flows.devices import revoke_device, revoke_other_devices
 from ..forms import ConfirmForm
 from ..users import User
+from .confirm import confirm_then
 from .form_post import Posted, post_form
 from .helpers import meta_of, page, redirect
 from .security import SECURITY_PATH, _security, _sensitive, _signed_in_page
@@ -68,25 +69,7 @@ async def revoke_others_endpoint(request: Request, user: User) -> Response:
     is signed out."""
     svc = context_of(request).services
 
-    async def render(form: ConfirmForm, errors: dict[str, str], status: int) -> Response:
-        return page(
-            request,
-            "confirm_action",
-            form=form,
-            title=svc.messages("devices_others_title"),
-            text=svc.messages("devices_others_text"),
-            submit=svc.messages("devices_others_submit"),
-            action=f"{svc.mount_path}{SESSIONS_PATH}/revoke-others",
-            cancel_url=f"{svc.mount_path}{SECURITY_PATH}",
-            danger=True,
-            errors=errors,
-            status_code=status,
-        )
-
-    if request.method == "GET":
-        return await render(ConfirmForm(), {}, 200)
-
-    async def action(posted: Posted[ConfirmForm]) -> Response:
+    async def then() -> Response:
         await revoke_other_devices(
             svc,
             user_id=user.id,
@@ -95,7 +78,16 @@ async def revoke_others_endpoint(request: Request, user: User) -> Response:
         )
         return redirect(request, f"{svc.mount_path}{SECURITY_PATH}?done=devices_signed_out")
 
-    return await post_form(request, ConfirmForm, render, action)
+    return await confirm_then(
+        request,
+        title=svc.messages("devices_others_title"),
+        text=svc.messages("devices_others_text"),
+        submit=svc.messages("devices_others_submit"),
+        action=f"{svc.mount_path}{SESSIONS_PATH}/revoke-others",
+        cancel_url=f"{svc.mount_path}{SECURITY_PATH}",
+        danger=True,
+        then=then,
+    )
 
 
 @_signed_in_page

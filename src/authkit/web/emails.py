@@ -24,6 +24,7 @@ from ..flows.email_addresses import (
 )
 from ..forms import AddEmailForm, CodeForm, ConfirmForm
 from ..users import User
+from .confirm import confirm_then
 from .form_post import Posted, post_form
 from .helpers import meta_of, page, redirect
 from .reverify import require_reverification
@@ -164,31 +165,22 @@ async def email_primary_endpoint(request: Request, user: User) -> Response:
     if refused is not None:
         return refused
 
-    async def render(form: ConfirmForm, errors: dict[str, str], status: int) -> Response:
-        return page(
-            request,
-            "confirm_action",
-            form=form,
-            title=svc.messages("email_primary_title"),
-            text=svc.messages("email_primary_text", email=address.email),
-            submit=svc.messages("email_primary_submit"),
-            action=f"{svc.mount_path}{EMAILS_PATH}/{address.id}/primary",
-            cancel_url=f"{svc.mount_path}{ACCOUNT_PATH}",
-            danger=False,
-            errors=errors,
-            status_code=status,
-        )
-
-    if request.method == "GET":
-        return await render(ConfirmForm(), {}, 200)
-
-    async def action(posted: Posted[ConfirmForm]) -> Response:
+    async def then() -> Response:
         await set_primary_address(
             svc, user_id=user.id, address_id=address.id, meta=meta_of(request)
         )
         return _done(request, "email_primary_changed")
 
-    return await post_form(request, ConfirmForm, render, action)
+    return await confirm_then(
+        request,
+        title=svc.messages("email_primary_title"),
+        text=svc.messages("email_primary_text", email=address.email),
+        submit=svc.messages("email_primary_submit"),
+        action=f"{svc.mount_path}{EMAILS_PATH}/{address.id}/primary",
+        cancel_url=f"{svc.mount_path}{ACCOUNT_PATH}",
+        danger=False,
+        then=then,
+    )
 
 
 @_signed_in_page
@@ -204,26 +196,17 @@ async def email_remove_endpoint(request: Request, user: User) -> Response:
         if refused is not None:
             return refused
 
-    async def render(form: ConfirmForm, errors: dict[str, str], status: int) -> Response:
-        return page(
-            request,
-            "confirm_action",
-            form=form,
-            title=svc.messages("email_remove_title"),
-            text=svc.messages("email_remove_text", email=address.email),
-            submit=svc.messages("email_remove_submit"),
-            action=f"{svc.mount_path}{EMAILS_PATH}/{address.id}/remove",
-            cancel_url=f"{svc.mount_path}{ACCOUNT_PATH}",
-            danger=True,
-            errors=errors,
-            status_code=status,
-        )
-
-    if request.method == "GET":
-        return await render(ConfirmForm(), {}, 200)
-
-    async def action(posted: Posted[ConfirmForm]) -> Response:
+    async def then() -> Response:
         await remove_address(svc, user_id=user.id, address_id=address.id, meta=meta_of(request))
         return _done(request, "email_removed")
 
-    return await post_form(request, ConfirmForm, render, action)
+    return await confirm_then(
+        request,
+        title=svc.messages("email_remove_title"),
+        text=svc.messages("email_remove_text", email=address.email),
+        submit=svc.messages("email_remove_submit"),
+        action=f"{svc.mount_path}{EMAILS_PATH}/{address.id}/remove",
+        cancel_url=f"{svc.mount_path}{ACCOUNT_PATH}",
+        danger=True,
+        then=then,
+    )

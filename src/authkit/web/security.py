@@ -27,9 +27,10 @@ from ..flows.mfa import (
     turn_on_totp,
 )
 from ..flows.password_change import change_password, has_password, password_changed_at
-from ..forms import ConfirmForm, DeleteAccountForm, FactorForm, PasswordChangeForm
+from ..forms import DeleteAccountForm, FactorForm, PasswordChangeForm
 from ..users import User
 from .attempt_cookie import TOTP_SETUP
+from .confirm import confirm_then
 from .form_post import Posted, post_form
 from .helpers import clear_session_cookies, meta_of, page, redirect
 from .reverify import require_reverification
@@ -170,31 +171,22 @@ async def totp_disable_endpoint(request: Request, user: User) -> Response:
     """GET/POST `/user/security/totp/disable`: confirm, then two-step verification is off."""
     svc = context_of(request).services
 
-    async def render(form: ConfirmForm, errors: dict[str, str], status: int) -> Response:
-        return page(
-            request,
-            "confirm_action",
-            form=form,
-            title=svc.messages("mfa_off_title"),
-            text=svc.messages("mfa_off_text"),
-            submit=svc.messages("mfa_off_submit"),
-            action=f"{svc.mount_path}{SECURITY_PATH}/totp/disable",
-            cancel_url=f"{svc.mount_path}{SECURITY_PATH}",
-            danger=True,
-            errors=errors,
-            status_code=status,
-        )
-
-    if request.method == "GET":
-        return await render(ConfirmForm(), {}, 200)
-
-    async def action(posted: Posted[ConfirmForm]) -> Response:
+    async def then() -> Response:
         await turn_off_mfa(
             svc, user_id=user.id, session_id=auth(request).session_id, meta=meta_of(request)
         )
         return redirect(request, f"{svc.mount_path}{SECURITY_PATH}?done=totp_off")
 
-    return await post_form(request, ConfirmForm, render, action)
+    return await confirm_then(
+        request,
+        title=svc.messages("mfa_off_title"),
+        text=svc.messages("mfa_off_text"),
+        submit=svc.messages("mfa_off_submit"),
+        action=f"{svc.mount_path}{SECURITY_PATH}/totp/disable",
+        cancel_url=f"{svc.mount_path}{SECURITY_PATH}",
+        danger=True,
+        then=then,
+    )
 
 
 @_sensitive(SECURITY_PATH + "/recovery-codes")
@@ -203,29 +195,20 @@ async def recovery_codes_endpoint(request: Request, user: User) -> Response:
     old ones and are shown once."""
     svc = context_of(request).services
 
-    async def render(form: ConfirmForm, errors: dict[str, str], status: int) -> Response:
-        return page(
-            request,
-            "confirm_action",
-            form=form,
-            title=svc.messages("regenerate_title"),
-            text=svc.messages("regenerate_text"),
-            submit=svc.messages("regenerate_submit"),
-            action=f"{svc.mount_path}{SECURITY_PATH}/recovery-codes",
-            cancel_url=f"{svc.mount_path}{SECURITY_PATH}",
-            danger=False,
-            errors=errors,
-            status_code=status,
-        )
-
-    if request.method == "GET":
-        return await render(ConfirmForm(), {}, 200)
-
-    async def action(posted: Posted[ConfirmForm]) -> Response:
+    async def then() -> Response:
         codes = await regenerate_recovery_codes(svc, user_id=user.id, meta=meta_of(request))
         return _codes_page(request, codes, first_time=False)
 
-    return await post_form(request, ConfirmForm, render, action)
+    return await confirm_then(
+        request,
+        title=svc.messages("regenerate_title"),
+        text=svc.messages("regenerate_text"),
+        submit=svc.messages("regenerate_submit"),
+        action=f"{svc.mount_path}{SECURITY_PATH}/recovery-codes",
+        cancel_url=f"{svc.mount_path}{SECURITY_PATH}",
+        danger=False,
+        then=then,
+    )
 
 
 @_signed_in_page
