@@ -9,7 +9,6 @@ from starlette.responses import Response
 
 from ..access import current_user, requires_user
 from ..context import context_of
-from ..flows.email_addresses import list_addresses
 from ..flows.profile import update_names
 from ..forms import ProfileForm
 from ..profile_view import account_section
@@ -42,22 +41,21 @@ async def user_endpoint(request: Request) -> Response:
     if user is None:
         # The token is valid but the account is gone or banned: start over.
         return redirect(request, f"{ctx.mount_path}/sign-in")
-    addresses = await list_addresses(ctx.services, user.id)
+    section = await account_section(ctx.services, user)
     if request.method == "GET":
         form = ProfileForm(data={"first_name": user.first_name, "last_name": user.last_name})
         done = DONE_MESSAGES.get(request.query_params.get("done", ""))
         notice = ctx.services.messages(done) if done else None
-        return page(request, TEMPLATE, form=form, user=user, addresses=addresses, notice=notice)
+        return page(request, TEMPLATE, form=form, notice=notice, **section)
 
     async def render(form: ProfileForm, errors: dict[str, str], status: int) -> Response:
         return page(
             request,
             TEMPLATE,
             form=form,
-            user=user,
-            addresses=addresses,
             errors=errors,
             status_code=status,
+            **section,
         )
 
     async def action(posted: Posted[ProfileForm]) -> Response:
@@ -73,7 +71,7 @@ async def user_endpoint(request: Request) -> Response:
         saved = await get_user(ctx.services, user.id) or user
         request.scope[USER_KEY] = saved  # the request's cached copy is stale now
         notice = ctx.services.messages("profile_saved")
-        return page(request, TEMPLATE, form=form, user=saved, addresses=addresses, notice=notice)
+        return page(request, TEMPLATE, form=form, notice=notice, **{**section, "user": saved})
 
     return await post_form(request, ProfileForm, render, action)
 

@@ -17,17 +17,15 @@ from ..access import auth, current_user, requires_user
 from ..context import context_of
 from ..errors import FlowError
 from ..flows.account_deletion import CONFIRMATION_PHRASE, delete_account
-from ..flows.activity import recent_activity
-from ..flows.devices import active_devices
 from ..flows.mfa import (
     begin_totp_setup,
-    mfa_status,
     regenerate_recovery_codes,
     turn_off_mfa,
     turn_on_totp,
 )
-from ..flows.password_change import change_password, has_password, password_changed_at
+from ..flows.password_change import change_password, has_password
 from ..forms import DeleteAccountForm, FactorForm, PasswordChangeForm
+from ..profile_view import security_section
 from ..users import User
 from .attempt_cookie import TOTP_SETUP
 from .confirm import confirm_then
@@ -93,19 +91,14 @@ async def _security(
 ) -> Response:
     svc = context_of(request).services
     done = DONE_MESSAGES.get(request.query_params.get("done", ""))
-    status = await mfa_status(svc, user.id)
+    section = await security_section(svc, user, auth(request).session_id)
     return page(
         request,
         "user_security",
-        devices=await active_devices(svc, user.id, current_session_id=auth(request).session_id),
-        activity=await recent_activity(svc, user.id),
         errors=errors or {},
         status_code=status_code,
-        user=user,
-        mfa=status,
-        mfa_required=svc.settings.mfa == "required",
-        password_changed_at=await password_changed_at(svc, user.id),
         notice=svc.messages(done) if done else None,
+        **section,
     )
 
 
