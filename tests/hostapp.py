@@ -140,11 +140,16 @@ def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
     async def both(request: Request) -> Response:
         return HTMLResponse(env.get_template("both.html").render(request=request))
 
+    async def cdn_cached(request: Request) -> Response:
+        """A host page its CDN may keep: the same bytes for everyone."""
+        return HTMLResponse("<p>News</p>", headers={"Cache-Control": "s-maxage=60"})
+
     app = Starlette(
         routes=[
             Route("/embedded", embedded),
             Route("/header", header),
             Route("/both", both),
+            Route("/cdn-cached", cdn_cached),
             Route("/embedded-profile", profile_page),
             Route("/", home),
             Route("/dashboard", dashboard),

@@ -7,7 +7,8 @@ is a signature check and nothing else: no database. Only when it has expired (or
 missing) and a refresh cookie is present does the middleware load the session row once,
 mint a new token and set it on this same response; the refresh token's rotation is
 recorded only as that response starts, so a response that never carries the new cookie
-rotates nothing. WebSockets are authenticated by the session cookie alone: a handshake
+rotates nothing, and a response that shared caches may store (`public`, `s-maxage`)
+carries no cookie at all. WebSockets are authenticated by the session cookie alone: a handshake
 cannot be relied on to set cookies, so it never refreshes (a page opens its socket right
 after loading, with a fresh token).
 """
@@ -108,6 +109,12 @@ class AuthKitMiddleware:
         async def send_with_cookies(message: Message) -> None:
             nonlocal extra
             if message["type"] == "http.response.start":
+                if _shared_cacheable(message):
+                    # A CDN may keep this response and hand it to everyone: it must
+                    # carry nobody's cookies, and a rotation it cannot deliver is not
+                    # recorded (the browser keeps its refresh token).
+                    await send(message)
+                    return
                 if rotation is not None and not await _committed(svc, rotation):
                     # Not recorded: the next refresh token would be refused, so the
                     # browser keeps the one it has (the new session token still goes).
@@ -189,6 +196,16 @@ class AuthKitMiddleware:
             return result
         finally:
             del self._refreshing[refresh]
+
+
+def _shared_cacheable(message: Message) -> bool:
+    """Whether the response lets shared caches store it (`public` or `s-maxage`)."""
+    for name, value in message.get("headers", ()):
+        if name.lower() == b"cache-control":
+            directives = value.lower()
+            if b"public" in directives or b"s-maxage" in directives:
+                return True
+    return False
 
 
 async def _committed(svc: Services, rotation: PendingRotation) -> bool:
