@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..access import current_user, requires_user
 from ..context import context_of
 from ..flows.profile import update_names
 from ..forms import ProfileForm
@@ -15,11 +14,8 @@ from ..profile_view import account_section
 from ..request_auth import USER_KEY
 from ..users import User, get_user
 from .form_post import Posted, post_form
-from .helpers import (
-    meta_of,
-    page,
-    redirect,
-)
+from .helpers import meta_of, page
+from .profile_pages import signed_in_page
 
 __all__ = ["account_page", "user_endpoint"]
 
@@ -34,13 +30,9 @@ DONE_MESSAGES: Mapping[str, str] = {
 }
 
 
-@requires_user
-async def user_endpoint(request: Request) -> Response:
+@signed_in_page
+async def user_endpoint(request: Request, user: User) -> Response:
     ctx = context_of(request)
-    user = await current_user(request)
-    if user is None:
-        # The token is valid but the account is gone or banned: start over.
-        return redirect(request, f"{ctx.mount_path}/sign-in")
     section = await account_section(ctx.services, user)
     if request.method == "GET":
         form = ProfileForm(data={"first_name": user.first_name, "last_name": user.last_name})
@@ -59,7 +51,6 @@ async def user_endpoint(request: Request) -> Response:
         )
 
     async def action(posted: Posted[ProfileForm]) -> Response:
-        assert user is not None
         form = posted.form
         await update_names(
             ctx.services,

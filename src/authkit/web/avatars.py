@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from wtforms import Form
 
-from ..access import current_user, requires_user
 from ..context import context_of
 from ..errors import FieldError
 from ..flows.avatars import FIELD, avatar_image, remove_avatar, set_avatar
@@ -26,6 +25,7 @@ from ..users import User, get_user
 from .account import account_page
 from .form_post import Posted, Upload, post_form
 from .helpers import meta_of, redirect
+from .profile_pages import signed_in_page
 
 __all__ = ["avatar_endpoint", "avatar_image_endpoint", "avatar_remove_endpoint"]
 
@@ -49,20 +49,6 @@ UPLOAD = Upload(
     max_bytes=AVATAR_MAX_BYTES, too_large=FieldError("image_too_large", field=FIELD, max_mb=MAX_MB)
 )
 
-Handler = Callable[[Request, User], Awaitable[Response]]
-
-
-def _signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    @requires_user
-    async def endpoint(request: Request) -> Response:
-        user = await current_user(request)
-        if user is None:
-            # The token is valid but the account is gone or banned: start over.
-            return redirect(request, f"{context_of(request).mount_path}/sign-in")
-        return await handler(request, user)
-
-    return endpoint
-
 
 def _renderer(
     request: Request, user: User
@@ -83,7 +69,7 @@ async def _done(request: Request, flag: str) -> Response:
     return redirect(request, f"{svc.mount_path}/user?done={flag}", navigate=False)
 
 
-@_signed_in
+@signed_in_page
 async def avatar_endpoint(request: Request, user: User) -> Response:
     """POST `/user/avatar`: make the uploaded file the user's picture."""
     svc = context_of(request).services
@@ -101,7 +87,7 @@ async def avatar_endpoint(request: Request, user: User) -> Response:
     return await post_form(request, AvatarForm, _renderer(request, user), action, upload=UPLOAD)
 
 
-@_signed_in
+@signed_in_page
 async def avatar_remove_endpoint(request: Request, user: User) -> Response:
     """POST `/user/avatar/remove`: back to initials. Only ever the signed-in user's."""
     svc = context_of(request).services

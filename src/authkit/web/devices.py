@@ -23,7 +23,8 @@ from ..users import User
 from .confirm import confirm_then
 from .form_post import Posted, post_form
 from .helpers import meta_of, page, redirect
-from .security import SECURITY_PATH, _security, _sensitive, _signed_in_page
+from .profile_pages import needs_recent_confirmation, signed_in_page
+from .security import SECURITY_PATH, security_page
 
 __all__ = ["activity_endpoint", "revoke_device_endpoint", "revoke_others_endpoint"]
 
@@ -31,7 +32,7 @@ SESSIONS_PATH = SECURITY_PATH + "/sessions"
 ACTIVITY_PATH = SECURITY_PATH + "/activity"
 
 
-@_signed_in_page
+@signed_in_page
 async def revoke_device_endpoint(request: Request, user: User) -> Response:
     """
     POST `/user/security/sessions/<id>/revoke`: sign out one other device. Like Clerk,
@@ -43,7 +44,7 @@ async def revoke_device_endpoint(request: Request, user: User) -> Response:
     session_id = str(request.path_params["session_id"])
 
     async def render(form: ConfirmForm, errors: dict[str, str], status: int) -> Response:
-        return await _security(request, user, errors=errors, status_code=status)
+        return await security_page(request, user, errors=errors, status_code=status)
 
     async def action(posted: Posted[ConfirmForm]) -> Response:
         revoked = await revoke_device(
@@ -63,7 +64,7 @@ async def revoke_device_endpoint(request: Request, user: User) -> Response:
     return await post_form(request, ConfirmForm, render, action)
 
 
-@_sensitive(SESSIONS_PATH + "/revoke-others")
+@needs_recent_confirmation(SESSIONS_PATH + "/revoke-others")
 async def revoke_others_endpoint(request: Request, user: User) -> Response:
     """GET/POST `/user/security/sessions/revoke-others`: confirm, then every other device
     is signed out."""
@@ -90,7 +91,7 @@ async def revoke_others_endpoint(request: Request, user: User) -> Response:
     )
 
 
-@_signed_in_page
+@signed_in_page
 async def activity_endpoint(request: Request, user: User) -> Response:
     """GET `/user/security/activity?before=<cursor>` (or `after=`): a page of the user's
     own events; a cursor that does not parse shows the first page."""

@@ -27,8 +27,8 @@ from ..users import User
 from .confirm import confirm_then
 from .form_post import Posted, post_form
 from .helpers import meta_of, page, redirect
+from .profile_pages import signed_in_page
 from .reverify import require_reverification
-from .security import _signed_in_page
 
 __all__ = [
     "add_email_endpoint",
@@ -57,7 +57,7 @@ def _done(request: Request, flag: str) -> Response:
     return redirect(request, f"{mount}{ACCOUNT_PATH}?done={flag}")
 
 
-@_signed_in_page
+@signed_in_page
 async def add_email_endpoint(request: Request, user: User) -> Response:
     """GET/POST `/user/emails/add`: type the new address; a code goes to it."""
     svc = context_of(request).services
@@ -87,7 +87,7 @@ async def add_email_endpoint(request: Request, user: User) -> Response:
     return await post_form(request, AddEmailForm, render, action)
 
 
-@_signed_in_page
+@signed_in_page
 async def email_verify_endpoint(request: Request, user: User) -> Response:
     """GET/POST `/user/emails/{address_id}/verify`: the code sent to a new address."""
     svc = context_of(request).services
@@ -126,7 +126,7 @@ async def email_verify_endpoint(request: Request, user: User) -> Response:
     return await post_form(request, CodeForm, render, action)
 
 
-@_signed_in_page
+@signed_in_page
 async def email_resend_endpoint(request: Request, user: User) -> Response:
     """POST `/user/emails/{address_id}/resend`: a new code for a pending address."""
     svc = context_of(request).services
@@ -154,7 +154,7 @@ async def email_resend_endpoint(request: Request, user: User) -> Response:
     return await post_form(request, ConfirmForm, render, action)
 
 
-@_signed_in_page
+@signed_in_page
 async def email_primary_endpoint(request: Request, user: User) -> Response:
     """GET/POST `/user/emails/{address_id}/primary`: confirm, then it is the primary."""
     svc = context_of(request).services
@@ -183,7 +183,7 @@ async def email_primary_endpoint(request: Request, user: User) -> Response:
     )
 
 
-@_signed_in_page
+@signed_in_page
 async def email_remove_endpoint(request: Request, user: User) -> Response:
     """GET/POST `/user/emails/{address_id}/remove`: confirm, then the address goes (a
     pending one without "Confirm it's you": it was never usable)."""

@@ -8,12 +8,12 @@ the user asked for; every form works as a plain post.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..access import auth, current_user, requires_user
+from ..access import auth
 from ..context import context_of
 from ..errors import FlowError
 from ..flows.account_deletion import CONFIRMATION_PHRASE, delete_account
@@ -31,6 +31,7 @@ from .attempt_cookie import TOTP_SETUP
 from .confirm import confirm_then
 from .form_post import Posted, post_form
 from .helpers import clear_session_cookies, meta_of, page, redirect
+from .profile_pages import needs_recent_confirmation, signed_in_page
 from .reverify import require_reverification
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "password_endpoint",
     "recovery_codes_endpoint",
     "security_endpoint",
+    "security_page",
     "totp_disable_endpoint",
     "totp_setup_endpoint",
 ]
@@ -52,37 +54,8 @@ DONE_MESSAGES: Mapping[str, str] = {
     "devices_signed_out": "devices_signed_out",
 }
 
-Handler = Callable[[Request, User], Awaitable[Response]]
 
-
-def _signed_in_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    @requires_user
-    async def endpoint(request: Request) -> Response:
-        user = await current_user(request)
-        if user is None:
-            # The token is valid but the account is gone or banned: start over.
-            return redirect(request, f"{context_of(request).mount_path}/sign-in")
-        return await handler(request, user)
-
-    return endpoint
-
-
-def _sensitive(path: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-    """A page whose GET and POST need a recent "Confirm it's you"."""
-
-    def decorate(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def checked(request: Request, user: User) -> Response:
-            refused = await require_reverification(request, path)
-            if refused is not None:
-                return refused
-            return await handler(request, user)
-
-        return _signed_in_page(checked)
-
-    return decorate
-
-
-async def _security(
+async def security_page(
     request: Request,
     user: User,
     *,
@@ -102,10 +75,10 @@ async def _security(
     )
 
 
-security_endpoint = _signed_in_page(_security)
+security_endpoint = signed_in_page(security_page)
 
 
-@_sensitive(SECURITY_PATH + "/totp")
+@needs_recent_confirmation(SECURITY_PATH + "/totp")
 async def totp_setup_endpoint(request: Request, user: User) -> Response:
     """GET/POST `/user/security/totp`: scan, confirm with a first code, see the codes."""
     svc = context_of(request).services
@@ -159,7 +132,7 @@ async def _totp_setup(request: Request, user: User) -> Response:
     return await post_form(request, FactorForm, render, action)
 
 
-@_sensitive(SECURITY_PATH + "/totp/disable")
+@needs_recent_confirmation(SECURITY_PATH + "/totp/disable")
 async def totp_disable_endpoint(request: Request, user: User) -> Response:
     """GET/POST `/user/security/totp/disable`: confirm, then two-step verification is off."""
     svc = context_of(request).services
@@ -182,7 +155,7 @@ async def totp_disable_endpoint(request: Request, user: User) -> Response:
     )
 
 
-@_sensitive(SECURITY_PATH + "/recovery-codes")
+@needs_recent_confirmation(SECURITY_PATH + "/recovery-codes")
 async def recovery_codes_endpoint(request: Request, user: User) -> Response:
     """GET/POST `/user/security/recovery-codes`: confirm, then ten new codes replace the
     old ones and are shown once."""
@@ -204,7 +177,7 @@ async def recovery_codes_endpoint(request: Request, user: User) -> Response:
     )
 
 
-@_signed_in_page
+@signed_in_page
 async def password_endpoint(request: Request, user: User) -> Response:
     """GET/POST `/user/security/password`: change the password with the current one, or
     set one (after "Confirm it's you") when the user has none."""
@@ -247,7 +220,7 @@ async def password_endpoint(request: Request, user: User) -> Response:
     return await post_form(request, PasswordChangeForm, render, action)
 
 
-@_sensitive(SECURITY_PATH + "/delete")
+@needs_recent_confirmation(SECURITY_PATH + "/delete")
 async def delete_account_endpoint(request: Request, user: User) -> Response:
     """GET/POST `/user/security/delete`: type the phrase, then the account and everything
     of it is gone; this browser is signed out and lands on the sign-in page."""
