@@ -439,6 +439,68 @@
 
   document.addEventListener("htmx:after:swap", setUpUserButtons);
 
+  // Confirmations open in a modal <dialog> over the profile, as Clerk's do: a link marked
+  // data-ak-dialog fetches its own confirm page and shows that page's component. Anything
+  // else the server answers (a "Confirm it's you" redirect, an error) is simply followed,
+  // and without JavaScript the link is the page it always was.
+  function openDialog(link) {
+    if (link.getAttribute("aria-busy") === "true") return;
+    link.setAttribute("aria-busy", "true");
+    var href = link.href;
+    fetch(href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok || response.redirected) throw new Error("not a confirm page");
+        return response.text();
+      })
+      .then(function (html) {
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var component = page.querySelector("main .ak-component");
+        if (!component) throw new Error("not a confirm page");
+        showDialog(link, document.importNode(component, true));
+      })
+      .catch(function () { window.location.assign(href); })
+      .finally(function () { link.removeAttribute("aria-busy"); });
+  }
+
+  function showDialog(opener, component) {
+    var dialog = document.createElement("dialog");
+    dialog.className = "ak-dialog";
+    var title = component.querySelector(".ak-card__title");
+    if (title && title.id) dialog.setAttribute("aria-labelledby", title.id);
+    dialog.appendChild(component);
+    document.body.appendChild(dialog);
+    dialog.addEventListener("close", function () {
+      dialog.remove();
+      if (opener.isConnected) opener.focus();
+    });
+    // A click on the backdrop (the dialog box itself, outside its card) closes it.
+    dialog.addEventListener("click", function (event) {
+      if (event.target === dialog) dialog.close();
+    });
+    if (window.htmx && window.htmx.process) window.htmx.process(dialog);
+    enhance(dialog);
+    dialog.showModal();
+    // Start on what cannot hurt: the field to fill in, else Cancel (WAI-ARIA alertdialog).
+    var first = dialog.querySelector("input:not([type=hidden])") || dialog.querySelector("[data-ak-cancel]");
+    if (first) first.focus();
+  }
+
+  document.addEventListener("click", function (event) {
+    if (event.defaultPrevented || event.button !== 0) return;
+    if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    var target = event.target.closest && event.target;
+    var cancel = target && target.closest(".ak-dialog [data-ak-cancel]");
+    if (cancel) {
+      event.preventDefault();
+      cancel.closest("dialog").close();
+      return;
+    }
+    var link = target && target.closest("a[data-ak-dialog]");
+    if (!link || typeof HTMLDialogElement === "undefined") return;
+    event.preventDefault();
+    openDialog(link);
+  });
+
   function start() {
     handOverLinkToken();
     enhance(document);
