@@ -95,7 +95,8 @@ async def test_the_security_page_ends_with_a_delete_row(app: Starlette, kit: Aut
         assert (await sign_in(c, EMAIL)).status_code == 303
         security = (await c.get("/auth/user/security")).text
         row = re.search(
-            r'<a class="([^"]+)" href="/auth/user/security/delete">([^<]+)</a>', security
+            r'<a class="([^"]+)" href="/auth/user/security/delete" data-ak-dialog>([^<]+)</a>',
+            security,
         )
         assert row is not None and row.group(2) == "Delete account"
         assert "ak-button--secondary-danger" in row.group(1)
