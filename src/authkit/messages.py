@@ -302,6 +302,7 @@ MESSAGES: Mapping[str, str] = {
     ),
     "devices_others_submit": "Sign out other devices",
     "device_signed_out": "That device was signed out.",
+    "device_gone": "That device is no longer signed in.",
     "devices_signed_out": "Your other devices were signed out.",
     # security activity (a sentence per audit event: activity_<event, dots as underscores>)
     "activity_heading": "Security activity",

@@ -192,6 +192,30 @@ async def test_with_htmx_the_section_swaps_in_place(app: Starlette, kit: AuthKit
         assert len(device_rows(swapped.text)) == 1
 
 
+async def test_a_stale_row_answers_404_with_the_list_as_it_is_now(
+    app: Starlette, kit: AuthKit
+) -> None:
+    """A list open in two tabs: the second "Sign out" of the same device is a 404 whose
+    body is the security page as it is now, with a sentence, so htmx (which swaps error
+    responses too) puts the fresh list in place instead of an error page."""
+    await kit.ensure_started()
+    await kit.users.create(email=EMAIL, password=PASSWORD)
+    async with browser(app, CHROME_MAC) as mac, browser(app, FIREFOX_ANDROID) as phone:
+        assert (await sign_in(mac, EMAIL)).status_code == 303
+        assert (await sign_in(phone, EMAIL)).status_code == 303
+        phone_session = await session_of(phone)
+        assert (await revoke(mac, phone_session)).status_code == 303
+        for headers in (HTMX, {}):
+            r = await revoke(mac, phone_session, headers=headers)
+            assert r.status_code == 404
+            assert "That device is no longer signed in." in r.text
+            assert len(device_rows(r.text)) == 1
+            assert r.headers["cache-control"] == "no-store"
+        assert r.text.lstrip().startswith("<!doctype html>")
+        swapped = (await revoke(mac, phone_session, headers=HTMX)).text
+        assert swapped.lstrip().startswith('<div class="ak-component" id="ak-user-security"')
+
+
 async def test_another_users_or_unknown_or_own_session_is_404_and_untouched(
     app: Starlette, kit: AuthKit, clock: FakeClock
 ) -> None:

@@ -232,6 +232,26 @@ async def test_the_primary_is_never_removed(client: httpx.AsyncClient, kit: Auth
     assert len(await rows_of(kit, user_id)) == 1
 
 
+async def test_a_confirm_dialog_for_an_address_removed_meanwhile_reloads_the_page(
+    client: httpx.AsyncClient, kit: AuthKit
+) -> None:
+    """The dialog's form posts with htmx, which swaps error responses too: the 404 for an
+    address removed in another tab says to load the page afresh (no error page inside
+    the profile); without htmx it stays a plain 404 page."""
+    await signed_in(client, kit)
+    assert (await start_adding(client, SECOND)).status_code == 303
+    pending = address_ids((await client.get("/auth/user")).text)[SECOND]
+    path = f"/auth/user/emails/{pending}/remove"
+    dialog = await client.get(path)
+    assert (await client.post(path, data=hidden_fields(dialog.text))).status_code == 303
+    htmx = {"HX-Request": "true", "HX-Target": "div#ak-confirm-action"}
+    stale = await client.post(path, data=hidden_fields(dialog.text), headers=htmx)
+    assert stale.status_code == 404 and stale.headers["hx-refresh"] == "true"
+    plain = await client.post(path, data=hidden_fields(dialog.text))
+    assert plain.status_code == 404 and "hx-refresh" not in plain.headers
+    assert "Page not found" in plain.text
+
+
 async def test_another_users_addresses_are_404_and_untouched(
     client: httpx.AsyncClient, kit: AuthKit, mailbox: Mailbox, app: object
 ) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -55,8 +54,11 @@ async def revoke_device_endpoint(request: Request, user: User) -> Response:
             meta=meta_of(request),
         )
         if not revoked:
-            # Another user's session, an unknown or ended one, or this one: not on the list.
-            raise HTTPException(404)
+            # Another user's session, an unknown or ended one, or this one: not on the
+            # list. The answer is the list as it is now, so a stale row (signed out in
+            # another tab) leaves a sentence and a fresh list, not an error page.
+            errors = {"__all__": svc.messages("device_gone")}
+            return await security_page(request, user, errors=errors, status_code=404)
         url = f"{svc.mount_path}{SECURITY_PATH}?done=device_signed_out"
         # htmx follows the 303 and swaps the refreshed section in place.
         return redirect(request, url, navigate=False)

@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, Response
 
 from ..context import context_of
 from ..errors import NotFound, StoreError
-from .helpers import SECURITY_HEADERS
+from .helpers import SECURITY_HEADERS, is_htmx
 
 __all__ = ["exception_handlers", "simple_error_page"]
 
@@ -55,7 +55,13 @@ def simple_error_page(status_code: int, message: str) -> HTMLResponse:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = exc.detail if exc.status_code < 500 else ""
-    return simple_error_page(exc.status_code, message)
+    response = simple_error_page(exc.status_code, message)
+    if is_htmx(request) and exc.status_code < 500:
+        # htmx swaps error responses too: a 404 from a confirm dialog for an address
+        # removed in another tab would put a bare error page inside the profile. The
+        # page is stale, so it is loaded afresh instead.
+        response.headers["HX-Refresh"] = "true"
+    return response
 
 
 async def _store_error(request: Request, exc: Exception) -> Response:
