@@ -12,15 +12,17 @@ import html
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, event
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
 import authkit
 from authkit import AuthKit
 from authkit.audit import RequestMeta, record_event
+from authkit.flows.activity import activity_page
 from authkit.messages import MESSAGES
 from authkit.store.models import AuditEventRow
 
@@ -182,6 +184,40 @@ async def test_paging_through_45_events_both_ways(
             assert "198.51.100." not in page
         # The security page shows the newest five of them.
         assert ips_on((await mac.get(SECURITY)).text) == expected[:5]
+
+
+async def test_each_page_is_read_along_the_user_at_id_index(kit: AuthKit, clock: FakeClock) -> None:
+    """The page queries (first, older, newer) as the flow sends them: the database reads
+    them along (user_id, at, id), with no sort of all the user's events."""
+    await kit.ensure_started()
+    user = await kit.users.create(email=EMAIL, password=PASSWORD)
+    other = await kit.users.create(email=OTHER_EMAIL, password=PASSWORD)
+    await only_synthetic_events(kit, clock, user.id, other.id, 45)
+    engine = kit.services.db.engine
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        if "FROM audit_events" in sql and "ORDER BY" in sql:
+            statements.append((sql, params))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        first = await activity_page(kit.services, user.id)
+        second = await activity_page(kit.services, user.id, before=first.older)
+        await activity_page(kit.services, user.id, after=second.newer)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+    assert len(statements) == 3
+    postgres = engine.dialect.name == "postgresql"
+    async with engine.connect() as conn:
+        if postgres:
+            # A few dozen rows: without this the planner rightly reads the whole table.
+            await conn.exec_driver_sql("SET enable_seqscan = off")
+        for sql, params in statements:
+            explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+            plan = " ".join(str(row) for row in await conn.exec_driver_sql(explain + sql, params))
+            assert "ix_audit_events_user_id_at_id" in plan, plan
+            assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
 
 @pytest.mark.parametrize(

@@ -258,11 +258,14 @@ class RateLimitHitRow(SQLModel, table=True):
 
 class AuditEventRow(SQLModel, table=True):
     __tablename__ = "audit_events"
+    #: A user's activity, newest first, a page at a time: (user_id, at, id) is the
+    #: order and the cursor, so each page is one range scan of this index.
+    __table_args__ = (Index("ix_audit_events_user_id_at_id", "user_id", "at", "id"),)
 
     id: str = Field(primary_key=True, max_length=40)
     at: datetime = Field(index=True)
     event: str = Field(max_length=64, index=True)
-    user_id: str | None = Field(default=None, max_length=40, index=True)
+    user_id: str | None = Field(default=None, max_length=40)
     session_id: str | None = Field(default=None, max_length=40)
     ip_address: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=512)
