@@ -109,4 +109,9 @@ def test_the_dialog_in_its_error_state_passes_axe_in_dark_mode(
     _sign_up(page, site, "dialog-dark@example.com")
     _wrong_phrase_in_the_delete_dialog(page, site)
     assert _axe(page, axe_script) == []
+    # A dark page is veiled darker than a light one: the backdrop must be seen.
+    veil = page.locator("dialog.ak-dialog").evaluate(
+        "d => getComputedStyle(d, '::backdrop').backgroundColor"
+    )
+    assert veil == "rgba(0, 0, 0, 0.72)", veil
     page.screenshot(path=screenshot_dir / "profile-delete-dialog-error-dark.png")

@@ -111,6 +111,40 @@ def test_nothing_404s_and_the_address_stays_on_one_line(browser: Browser, site: 
     assert missing == []
 
 
+# Lines that the text of `email` inside the subtitle occupies (tops of its line boxes).
+_ADDRESS_LINES = """(e, email) => {
+  const walker = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+  const tops = new Set();
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const at = node.data.indexOf(email);
+    if (at < 0) continue;
+    const range = document.createRange();
+    range.setStart(node, at);
+    range.setEnd(node, at + email.length);
+    for (const rect of range.getClientRects()) tops.add(Math.round(rect.top));
+  }
+  return tops.size;
+}"""
+
+
+@JS
+def test_a_hyphenated_address_in_a_subtitle_is_never_broken_at_a_hyphen(
+    browser: Browser, site: Site, js: bool
+) -> None:
+    """At 375 px the address no longer fits after "Enter the 6-digit code sent to": it
+    moves to the next line whole instead of ending a line at "ada-"."""
+    email = f"ada-lovelace-{js}@example.org"
+    page = _page(browser, js, viewport={"width": 375, "height": 740})
+    page.goto(f"{site.url}/auth/sign-up")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    subtitle = page.locator(".ak-card__subtitle")
+    expect(subtitle).to_contain_text(email)
+    assert subtitle.evaluate(_ADDRESS_LINES, email) == 1
+    assert subtitle.evaluate("e => e.getClientRects()[0].height") > 30  # two lines in all
+
+
 def test_navigation_is_tabs_wide_and_a_list_narrow_with_a_way_home(
     browser: Browser, site: Site
 ) -> None:

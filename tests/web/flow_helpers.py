@@ -21,6 +21,13 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+def subtitle_of(page: str) -> str:
+    """The card's subtitle as a reader sees it: tags gone, entities decoded."""
+    match = re.search(r'<p class="ak-card__subtitle">(.*?)</p>', page, re.S)
+    assert match, page
+    return html.unescape(re.sub(r"<[^>]+>", "", match.group(1)))
+
+
 def without_per_response_values(html: str) -> str:
     """The page without what differs on every response anyway: CSRF token, CSP nonce.
     Enumeration tests compare what is left."""

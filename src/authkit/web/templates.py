@@ -12,6 +12,7 @@ from os import PathLike
 import jinja2
 
 from .dates import register_date_filters
+from .unbroken import register_unbroken_filter
 
 __all__ = ["make_environment"]
 
@@ -29,4 +30,5 @@ def make_environment(template_dirs: Sequence[str | PathLike[str]] = ()) -> jinja
         lstrip_blocks=True,
     )
     register_date_filters(environment)
+    register_unbroken_filter(environment)
     return environment

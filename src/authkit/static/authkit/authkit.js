@@ -465,6 +465,9 @@
   function showDialog(opener, component) {
     var dialog = document.createElement("dialog");
     dialog.className = "ak-dialog";
+    // A forced mode on the component reaches its backdrop too.
+    var theme = component.getAttribute("data-ak-theme");
+    if (theme) dialog.setAttribute("data-ak-theme", theme);
     var title = component.querySelector(".ak-card__title");
     if (title && title.id) dialog.setAttribute("aria-labelledby", title.id);
     dialog.appendChild(component);
