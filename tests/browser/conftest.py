@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
 from authkit import AuthKit
 
 from ..conftest import TEST_SECRET, Mailbox, free_port, serve
 from ..hostapp import make_host_app
+from .steps import SHOTS, Shot, new_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -133,6 +135,17 @@ def axe_script() -> Path:
             pytest.fail(reason)
         pytest.skip(reason)
     return AXE
+
+
+@pytest.fixture(params=SHOTS, ids=[label for label, _ in SHOTS])
+def shot(
+    request: pytest.FixtureRequest, browser: Browser, axe_script: Path, screenshot_dir: Path
+) -> Shot:
+    """Each of SHOTS in turn: a page with JavaScript on, the CSP bypassed for axe-core.
+    Its context stays open until the browser closes, as new_page's always have."""
+    label, options = request.param
+    page = new_page(browser, True, bypass_csp=True, **options)
+    return Shot(label, page, axe_script, screenshot_dir)
 
 
 @pytest.fixture

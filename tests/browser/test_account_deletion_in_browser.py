@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import time
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from ..conftest import Mailbox
 from .conftest import Site
-from .test_sign_in_pipeline_in_browser import PASSWORD, SHOTS, _axe, _page, _sign_up
+from .steps import DELETE_LABEL, PASSWORD, Shot, assert_no_horizontal_scroll, new_page, sign_up
 
 JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
-LABEL = "Type “Delete account” to confirm"
 
 
 def _open_delete_page(page: Page, site: Site) -> None:
@@ -31,15 +29,15 @@ def _open_delete_page(page: Page, site: Site) -> None:
 @JS
 def test_delete_the_account_and_sign_up_again(browser: Browser, site: Site, js: bool) -> None:
     email = f"delete-{js}@example.com"
-    page = _page(browser, js)
-    _sign_up(page, site, email)
+    page = new_page(browser, js)
+    sign_up(page, site, email)
     _open_delete_page(page, site)
-    page.get_by_label(LABEL).fill("delete my account")
+    page.get_by_label(DELETE_LABEL).fill("delete my account")
     page.get_by_role("button", name="Delete my account").click()
     expect(page.get_by_text("Type “Delete account” exactly as shown.")).to_be_visible()
-    expect(page.get_by_label(LABEL)).to_have_value("delete my account")
-    expect(page.get_by_label(LABEL)).to_have_attribute("aria-invalid", "true")
-    page.get_by_label(LABEL).fill("delete account")
+    expect(page.get_by_label(DELETE_LABEL)).to_have_value("delete my account")
+    expect(page.get_by_label(DELETE_LABEL)).to_have_attribute("aria-invalid", "true")
+    page.get_by_label(DELETE_LABEL).fill("delete account")
     page.get_by_role("button", name="Delete my account").click()
     expect(page).to_have_url(f"{site.url}/auth/sign-in?deleted=1")
     expect(page.get_by_role("status")).to_have_text("Your account was deleted.")
@@ -69,29 +67,20 @@ def _wait_for_notice(site: Site, email: str) -> EmailMessage:
     raise AssertionError(f"no notice reached {email}")
 
 
-@pytest.mark.parametrize(("label", "options"), SHOTS, ids=[s[0] for s in SHOTS])
-def test_the_delete_page_passes_axe(
-    browser: Browser,
-    site: Site,
-    axe_script: Path,
-    screenshot_dir: Path,
-    label: str,
-    options: dict[str, object],
-) -> None:
-    page = _page(browser, True, bypass_csp=True, **options)
-    _sign_up(page, site, f"delete-page-{label}@example.com")
+def test_the_delete_page_passes_axe(site: Site, shot: Shot) -> None:
+    page = shot.page
+    sign_up(page, site, f"delete-page-{shot.label}@example.com")
     page.goto(f"{site.url}/auth/user/security")
     delete_row = page.get_by_role("link", name="Delete account")
     expect(delete_row).to_be_visible()
-    page.screenshot(path=screenshot_dir / f"security-delete-row-{label}.png", full_page=True)
+    shot.save("security-delete-row")
     _open_delete_page(page, site)
-    found = {"delete-account": _axe(page, axe_script)}
-    page.screenshot(path=screenshot_dir / f"delete-account-{label}.png", full_page=True)
-    page.get_by_label(LABEL).fill("keep it")
+    found = {"delete-account": shot.axe()}
+    shot.save("delete-account")
+    page.get_by_label(DELETE_LABEL).fill("keep it")
     page.get_by_role("button", name="Delete my account").click()
     expect(page.get_by_text("Type “Delete account” exactly as shown.")).to_be_visible()
-    found["delete-account-error"] = _axe(page, axe_script)
-    page.screenshot(path=screenshot_dir / f"delete-account-error-{label}.png", full_page=True)
-    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], widths
+    found["delete-account-error"] = shot.axe()
+    shot.save("delete-account-error")
+    assert_no_horizontal_scroll(page)
     assert found == {name: [] for name in found}, found

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, expect
 
 from .conftest import Site
-from .test_sign_in_pipeline_in_browser import SHOTS, _axe, _page, _sign_up
+from .steps import Shot, assert_no_horizontal_scroll, new_page, sign_up
 
 JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 
@@ -54,9 +54,9 @@ def _csp_violations(page: Page) -> list[str]:
 def test_upload_then_remove_a_picture(
     browser: Browser, site: Site, tmp_path: Path, js: bool
 ) -> None:
-    page = _page(browser, js)
+    page = new_page(browser, js)
     violations = _csp_violations(page)
-    _sign_up(page, site, f"avatar-{js}@example.com")
+    sign_up(page, site, f"avatar-{js}@example.com")
     page.goto(f"{site.url}/auth/user")
     section = page.get_by_role("region", name="Profile picture")
     expect(section.get_by_text("PNG, JPEG, GIF or WebP, up to 10 MB.")).to_be_visible()
@@ -86,29 +86,19 @@ def test_upload_then_remove_a_picture(
     assert violations == [], violations
 
 
-@pytest.mark.parametrize(("label", "options"), SHOTS, ids=[s[0] for s in SHOTS])
-def test_the_picture_section_passes_axe(
-    browser: Browser,
-    site: Site,
-    tmp_path: Path,
-    axe_script: Path,
-    screenshot_dir: Path,
-    label: str,
-    options: dict[str, object],
-) -> None:
-    page = _page(browser, True, bypass_csp=True, **options)
-    _sign_up(page, site, f"avatar-page-{label}@example.com")
+def test_the_picture_section_passes_axe(site: Site, tmp_path: Path, shot: Shot) -> None:
+    page = shot.page
+    sign_up(page, site, f"avatar-page-{shot.label}@example.com")
     page.goto(f"{site.url}/auth/user")
-    found = {"avatar-initials": _axe(page, axe_script)}
+    found = {"avatar-initials": shot.axe()}
     _upload(page, _portrait(tmp_path))
     expect(page.get_by_role("status")).to_have_text("Your profile picture was updated.")
     expect(page.locator("img.ak-avatar--xl")).to_have_js_property("complete", True)
-    found["avatar-picture"] = _axe(page, axe_script)
-    page.screenshot(path=screenshot_dir / f"avatar-{label}.png", full_page=True)
+    found["avatar-picture"] = shot.axe()
+    shot.save("avatar")
     _upload(page, _not_an_image(tmp_path))
     expect(page.get_by_text("This file is not an image we accept")).to_be_visible()
-    found["avatar-error"] = _axe(page, axe_script)
-    page.screenshot(path=screenshot_dir / f"avatar-error-{label}.png", full_page=True)
-    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], widths
+    found["avatar-error"] = shot.axe()
+    shot.save("avatar-error")
+    assert_no_horizontal_scroll(page)
     assert found == {name: [] for name in found}, found

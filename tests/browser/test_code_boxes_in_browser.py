@@ -9,21 +9,18 @@ every code is the plain single field. axe-core and screenshots at desktop, 375 p
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from .conftest import Site
-from .test_sign_in_pipeline_in_browser import (
+from .steps import (
     PASSWORD,
-    SHOTS,
-    _axe,
-    _next_code,
-    _page,
-    _password_step,
-    _set_up_app,
-    _sign_up,
+    Shot,
+    assert_no_horizontal_scroll,
+    new_page,
+    next_code,
+    password_step,
+    set_up_app,
+    sign_up,
 )
 
 BOXES = ".ak-code__box"
@@ -67,7 +64,7 @@ def _danger(page: Page) -> str:
 
 def test_typing_backspace_arrows_and_paste(browser: Browser, site: Site) -> None:
     email = "boxes@example.com"
-    page = _page(browser, True)
+    page = new_page(browser, True)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     _start_sign_up(page, site, email)
     field = _code_field(page)
@@ -122,7 +119,7 @@ def test_typing_backspace_arrows_and_paste(browser: Browser, site: Site) -> None
 
 def test_an_error_marks_every_box_and_the_right_code_signs_up(browser: Browser, site: Site) -> None:
     email = "boxes-error@example.com"
-    page = _page(browser, True)
+    page = new_page(browser, True)
     _start_sign_up(page, site, email)
     code = site.code_for(email)
     wrong = "000000" if code != "000000" else "111111"
@@ -149,18 +146,18 @@ def test_authenticator_codes_have_boxes_and_recovery_codes_do_not(
     browser: Browser, site: Site
 ) -> None:
     email = "boxes-totp@example.com"
-    page = _page(browser, True)
-    _sign_up(page, site, email)
-    secret, codes = _set_up_app(page, site)
+    page = new_page(browser, True)
+    sign_up(page, site, email)
+    secret, codes = set_up_app(page, site)
     page.context.clear_cookies()
-    _password_step(page, site, email)
+    password_step(page, site, email)
     expect(page.get_by_label("Authentication code")).to_be_visible()
     expect(page.locator(BOXES)).to_have_count(6)
     page.get_by_role("link", name="Use a recovery code").click()
     expect(page.get_by_role("textbox", name="Recovery code")).to_be_visible()
     expect(page.locator(BOXES)).to_have_count(0)
     page.get_by_role("link", name="Use your authenticator app").click()
-    page.get_by_label("Authentication code").fill(_next_code(secret))
+    page.get_by_label("Authentication code").fill(next_code(secret))
     page.get_by_role("button", name="Continue").click()
     expect(page).to_have_url(f"{site.url}/")
     assert codes
@@ -168,7 +165,7 @@ def test_authenticator_codes_have_boxes_and_recovery_codes_do_not(
 
 def test_without_javascript_the_code_is_one_plain_field(browser: Browser, site: Site) -> None:
     email = "boxes-nojs@example.com"
-    page = _page(browser, False)
+    page = new_page(browser, False)
     _start_sign_up(page, site, email)
     expect(page.locator(BOXES)).to_have_count(0)
     field = _code_field(page)
@@ -179,27 +176,18 @@ def test_without_javascript_the_code_is_one_plain_field(browser: Browser, site: 
     expect(page).to_have_url(f"{site.url}/")
 
 
-@pytest.mark.parametrize(("label", "options"), SHOTS, ids=[s[0] for s in SHOTS])
-def test_the_code_boxes_pass_axe(
-    browser: Browser,
-    site: Site,
-    axe_script: Path,
-    screenshot_dir: Path,
-    label: str,
-    options: dict[str, object],
-) -> None:
-    email = f"boxes-{label}@example.com"
-    page = _page(browser, True, bypass_csp=True, **options)
+def test_the_code_boxes_pass_axe(site: Site, shot: Shot) -> None:
+    email = f"boxes-{shot.label}@example.com"
+    page = shot.page
     _start_sign_up(page, site, email)
     _code_field(page).focus()
     page.keyboard.type("1234")
-    found = {"code-boxes": _axe(page, axe_script)}
-    page.screenshot(path=screenshot_dir / f"code-boxes-{label}.png", full_page=True)
+    found = {"code-boxes": shot.axe()}
+    shot.save("code-boxes")
     _code_field(page).fill("999999" if site.code_for(email) != "999999" else "888888")
     page.get_by_role("button", name="Verify").click()
     expect(page.locator(".ak-field__error")).to_be_visible()
-    found["code-boxes-error"] = _axe(page, axe_script)
-    page.screenshot(path=screenshot_dir / f"code-boxes-error-{label}.png", full_page=True)
-    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], widths
+    found["code-boxes-error"] = shot.axe()
+    shot.save("code-boxes-error")
+    assert_no_horizontal_scroll(page)
     assert found == {name: [] for name in found}, found

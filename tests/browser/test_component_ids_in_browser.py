@@ -16,13 +16,7 @@ from authkit import AuthKit
 from ..conftest import TEST_SECRET, FakeClock, Mailbox, free_port, serve
 from ..hostapp import make_host_app
 from .conftest import Site
-
-PASSWORD = "a perfectly fine passphrase"
-
-
-def _page(browser: Browser, js: bool = True, **options: object) -> Page:
-    context = browser.new_context(java_script_enabled=js, **options)  # type: ignore[arg-type]
-    return context.new_page()
+from .steps import PASSWORD, new_page
 
 
 def test_each_form_on_a_shared_page_keeps_its_own_fields(
@@ -30,7 +24,7 @@ def test_each_form_on_a_shared_page_keeps_its_own_fields(
 ) -> None:
     """On a host page with SignIn, SignUp and a second SignIn, the sign-in form's "Email
     address" label focuses the sign-in field, and its Show unmasks only its password."""
-    page = _page(browser, bypass_csp=True)
+    page = new_page(browser, bypass_csp=True)
     page.goto(f"{site.url}/both")
     components = page.locator(".ak-component")
     sign_in, sign_up, second = components.nth(0), components.nth(1), components.nth(2)
@@ -64,7 +58,7 @@ def test_each_form_on_a_shared_page_keeps_its_own_fields(
 def test_a_fields_message_goes_once_its_value_changes(browser: Browser, site: Site) -> None:
     """After a refused submit the red message and aria-invalid leave the password field as
     soon as a new password is typed; the live guidance is then the only word on it."""
-    page = _page(browser)
+    page = new_page(browser)
     page.goto(f"{site.url}/auth/sign-up")
     page.get_by_label("Email address").fill("fresh@example.com")
     field = page.get_by_label("Password", exact=True)
@@ -120,7 +114,7 @@ def test_resend_works_without_javascript(browser: Browser, clocked: tuple[Site, 
     """With JavaScript off the button can be pressed: too early the server says how long
     to wait, after the cooldown a new code is mailed."""
     site, clock = clocked
-    page = _page(browser, js=False)
+    page = new_page(browser, js=False)
     email = "nojs-resend@example.com"
     _start_sign_up(page, site, email)
     resend = page.get_by_role("button", name="Send a new code")
@@ -140,7 +134,7 @@ def test_resend_waits_out_the_countdown_with_javascript(
 ) -> None:
     """With JavaScript the button is disabled while the countdown runs, then works."""
     site, clock = clocked
-    page = _page(browser)
+    page = new_page(browser)
     email = "js-resend@example.com"
     _start_sign_up(page, site, email)
     resend = page.get_by_role("button", name="Send a new code")

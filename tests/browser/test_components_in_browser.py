@@ -11,13 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from .conftest import Site
-
-PASSWORD = "a perfectly fine passphrase"
-
-
-def _page(browser: Browser, js: bool = True, **options: object) -> Page:
-    context = browser.new_context(java_script_enabled=js, **options)  # type: ignore[arg-type]
-    return context.new_page()
+from .steps import PASSWORD, axe_violations, new_page
 
 
 def _embedded_sign_up(page: Page, demo: Site, email: str, js: bool) -> None:
@@ -38,7 +32,7 @@ def _embedded_sign_up(page: Page, demo: Site, email: str, js: bool) -> None:
 @pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 def test_embedded_sign_up_then_user_button_sign_out(browser: Browser, demo: Site, js: bool) -> None:
     """Sign up from the host's home page, then sign out from the UserButton menu."""
-    page = _page(browser, js)
+    page = new_page(browser, js)
     email = f"embed-{'js' if js else 'nojs'}@example.com"
     _embedded_sign_up(page, demo, email, js)
     expect(page.get_by_role("heading", name="My notes")).to_be_visible()
@@ -59,7 +53,7 @@ def test_embedded_sign_up_then_user_button_sign_out(browser: Browser, demo: Site
 
 def test_embedded_errors_swap_in_place_with_input_kept(browser: Browser, demo: Site) -> None:
     """With htmx a wrong input re-renders only the component, in place, email kept."""
-    page = _page(browser)
+    page = new_page(browser)
     page.goto(f"{demo.url}/")
     page.get_by_label("Email address").fill("someone@example.com")
     page.get_by_label("Password").fill("manchesterunited")
@@ -73,7 +67,7 @@ def test_embedded_errors_swap_in_place_with_input_kept(browser: Browser, demo: S
 
 def test_show_password_toggle(browser: Browser, demo: Site) -> None:
     """With JavaScript, the Show button reveals the password and hides it again."""
-    page = _page(browser)
+    page = new_page(browser)
     page.goto(f"{demo.url}/auth/sign-in")
     field = page.get_by_label("Password", exact=True)
     field.fill("secret words here")
@@ -85,28 +79,19 @@ def test_show_password_toggle(browser: Browser, demo: Site) -> None:
 
 def test_no_toggle_without_javascript(browser: Browser, demo: Site) -> None:
     """Without JavaScript no dead Show button is displayed."""
-    page = _page(browser, js=False)
+    page = new_page(browser, js=False)
     page.goto(f"{demo.url}/auth/sign-in")
     expect(page.get_by_role("button", name="Show")).to_have_count(0)
-
-
-def _axe(page: Page, axe_script: Path) -> list[str]:
-    page.add_script_tag(path=str(axe_script))
-    violations: list[str] = page.evaluate(
-        "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map("
-        "v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))"
-    )
-    return violations
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_every_page_passes_axe(browser: Browser, demo: Site, axe_script: Path, scheme: str) -> None:
     """axe-core finds no violation on any page, in light and in dark mode."""
-    page = _page(browser, bypass_csp=True, color_scheme=scheme)
+    page = new_page(browser, bypass_csp=True, color_scheme=scheme)
     found: dict[str, list[str]] = {}
 
     def check(name: str) -> None:
-        found[name] = _axe(page, axe_script)
+        found[name] = axe_violations(page, axe_script)
 
     for path in ("/", "/auth/sign-in", "/auth/sign-up", "/auth/forgot-password"):
         page.goto(demo.url + path)
@@ -153,7 +138,7 @@ def test_host_pages_render_for_screenshots(
     browser: Browser, demo: Site, screenshot_dir: Path, label: str, options: dict[str, object]
 ) -> None:
     """The example site with embedded components, the UserButton menu open."""
-    page = _page(browser, **options)
+    page = new_page(browser, True, **options)
     page.goto(f"{demo.url}/")
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], widths

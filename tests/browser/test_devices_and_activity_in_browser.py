@@ -10,13 +10,12 @@ import json
 import secrets
 import sqlite3
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from .conftest import Site
-from .test_sign_in_pipeline_in_browser import PASSWORD, SHOTS, _axe, _page, _sign_up
+from .steps import PASSWORD, Shot, new_page, sign_up
 
 JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 PHONE_UA = (
@@ -97,8 +96,8 @@ def _add_activity(site: Site, email: str, count: int) -> None:
 @JS
 def test_sign_another_device_out(browser: Browser, site: Site, js: bool) -> None:
     email = f"devices-{js}@example.com"
-    page = _page(browser, js)
-    _sign_up(page, site, email)
+    page = new_page(browser, js)
+    sign_up(page, site, email)
     phone = _sign_in_elsewhere(browser, site, email)
     page.goto(f"{site.url}/auth/user/security")
     rows = page.locator(".ak-device")
@@ -122,8 +121,8 @@ def test_sign_another_device_out(browser: Browser, site: Site, js: bool) -> None
 
 def test_sign_every_other_device_out(browser: Browser, site: Site) -> None:
     email = "devices-all@example.com"
-    page = _page(browser, True)
-    _sign_up(page, site, email)
+    page = new_page(browser, True)
+    sign_up(page, site, email)
     phones = [_sign_in_elsewhere(browser, site, email) for _ in range(2)]
     page.goto(f"{site.url}/auth/user/security")
     expect(page.locator(".ak-device")).to_have_count(3)
@@ -137,26 +136,18 @@ def test_sign_every_other_device_out(browser: Browser, site: Site) -> None:
         assert not _is_signed_in(phone, site)
 
 
-@pytest.mark.parametrize(("label", "options"), SHOTS, ids=[s[0] for s in SHOTS])
-def test_the_devices_and_activity_pages_pass_axe(
-    browser: Browser,
-    site: Site,
-    axe_script: Path,
-    screenshot_dir: Path,
-    label: str,
-    options: dict[str, object],
-) -> None:
-    email = f"devices-page-{label}@example.com"
-    page = _page(browser, True, bypass_csp=True, **options)
-    _sign_up(page, site, email)
+def test_the_devices_and_activity_pages_pass_axe(browser: Browser, site: Site, shot: Shot) -> None:
+    email = f"devices-page-{shot.label}@example.com"
+    page = shot.page
+    sign_up(page, site, email)
     _sign_in_elsewhere(browser, site, email)
     _give_the_phone_a_long_ipv6(site)
     _add_activity(site, email, 30)
     found: dict[str, list[str]] = {}
 
     def check(name: str) -> None:
-        found[name] = _axe(page, axe_script)
-        page.screenshot(path=screenshot_dir / f"{name}-{label}.png", full_page=True)
+        found[name] = shot.axe()
+        shot.save(name)
         widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert widths[0] <= widths[1], (name, widths)
 

@@ -9,13 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from .conftest import Site
-
-PASSWORD = "a perfectly fine passphrase"
-
-
-def _page(browser: Browser, js: bool, **options: object) -> Page:
-    context = browser.new_context(java_script_enabled=js, **options)  # type: ignore[arg-type]
-    return context.new_page()
+from .steps import PASSWORD, assert_no_horizontal_scroll, new_page
 
 
 def _sign_up(page: Page, site: Site, email: str) -> None:
@@ -35,7 +29,7 @@ def test_sign_up_then_protected_page_then_sign_out_and_back(
     browser: Browser, site: Site, js: bool
 ) -> None:
     """The whole first path works as plain forms, with and without JavaScript."""
-    page = _page(browser, js)
+    page = new_page(browser, js)
     page.goto(f"{site.url}/dashboard")
     expect(page).to_have_url(f"{site.url}/auth/sign-in?redirect_url=%2Fdashboard")
     page.get_by_role("link", name="Sign up").click()
@@ -70,7 +64,7 @@ def test_wrong_input_keeps_the_email_and_shows_the_message_beside_the_field(
     browser: Browser, site: Site, js: bool
 ) -> None:
     """Errors appear next to their field, the email stays, the password never comes back."""
-    page = _page(browser, js)
+    page = new_page(browser, js)
     page.goto(f"{site.url}/auth/sign-in")
     page.get_by_label("Email address").fill("nobody@example.com")
     page.get_by_label("Password").fill("wrong password here")
@@ -98,7 +92,7 @@ def test_wrong_input_keeps_the_email_and_shows_the_message_beside_the_field(
 
 def test_wrong_code_is_refused_beside_the_field(browser: Browser, site: Site) -> None:
     """A wrong code says so next to the code field and the right one still works."""
-    page = _page(browser, True)
+    page = new_page(browser, True)
     email = "code@example.com"
     page.goto(f"{site.url}/auth/sign-up")
     page.get_by_label("Email address").fill(email)
@@ -126,10 +120,10 @@ def test_pages_render_for_screenshots(
     browser: Browser, site: Site, screenshot_dir: Path, label: str, options: dict[str, object]
 ) -> None:
     """Each page renders without horizontal scroll; screenshots go to test-artifacts/."""
-    page = _page(browser, True, **options)
+    page = new_page(browser, True, **options)
 
     def shoot(name: str) -> None:
-        _assert_no_horizontal_scroll(page)
+        assert_no_horizontal_scroll(page)
         page.screenshot(path=screenshot_dir / f"{name}-{label}.png", full_page=True)
 
     for name in ("sign-in", "sign-up", "forgot-password"):
@@ -163,18 +157,13 @@ def test_pages_render_for_screenshots(
     shoot("user")
 
 
-def _assert_no_horizontal_scroll(page: Page) -> None:
-    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], widths
-
-
 @pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 def test_embedded_sign_in_comes_back_to_the_host_page(
     browser: Browser, site: Site, js: bool
 ) -> None:
     """SignIn in a host page: errors in place with htmx, the sub-app page without; then back."""
     email = f"embedded-in-{'js' if js else 'nojs'}@example.com"
-    page = _page(browser, js)
+    page = new_page(browser, js)
     _sign_up(page, site, email)
     page.context.clear_cookies()
     page.goto(f"{site.url}/embedded")

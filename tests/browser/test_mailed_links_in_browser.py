@@ -23,7 +23,7 @@ from ..conftest import Mailbox, free_port, serve
 from ..hostapp import make_host_app
 from ..request_lines import RequestLines
 from .conftest import Site, browser_kit
-from .test_sign_in_pipeline_in_browser import _sign_up as sign_up
+from .steps import axe_violations_as_served, sign_up
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -61,17 +61,6 @@ def watched(tmp_path: Path, mailbox: Mailbox) -> Iterator[Watched]:
     stop()
 
 
-def _violations(page: Page, axe_script: Path) -> list[str]:
-    # Evaluated through the DevTools protocol, which the page's CSP does not govern: the
-    # page is checked as it is served, its policy in force.
-    page.evaluate(axe_script.read_text())
-    found: list[str] = page.evaluate(
-        "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map("
-        "v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))"
-    )
-    return found
-
-
 def _axe_as_shown_without_javascript(browser: Browser, page: Page, axe_script: Path) -> list[str]:
     """axe-core cannot run where JavaScript is off: the page's exact markup is served
     again, at its own URL, to a page that runs no script of the site's."""
@@ -87,7 +76,7 @@ def _axe_as_shown_without_javascript(browser: Browser, page: Page, axe_script: P
     replay.goto(url)
     assert replay.inner_text("main") == page.inner_text("main"), "not the page shown"
     try:
-        return _violations(replay, axe_script)
+        return axe_violations_as_served(replay, axe_script)
     finally:
         context.close()
 
@@ -144,7 +133,7 @@ def test_reset_by_the_mailed_link_with_javascript_on(
     page.goto(link)
     expect(page).to_have_url(f"{site.url}/auth/reset-password?link=1&redirect_url=%2F")
     expect(page.get_by_text(f"Choose a new password for {email}.")).to_be_visible()
-    assert _violations(page, axe_script) == []
+    assert axe_violations_as_served(page, axe_script) == []
     # No history entry keeps the fragment (Chromium even replaces the landing's entry,
     # as the post starts before the page has finished loading).
     page.go_back()
@@ -209,7 +198,7 @@ def test_magic_link_with_javascript_on(
     page.goto(link)
     expect(page).to_have_url(f"{site.url}/auth/sign-in/link")
     expect(page.get_by_text(f"Continue as {email}.")).to_be_visible()
-    assert _violations(page, axe_script) == []
+    assert axe_violations_as_served(page, axe_script) == []
     page.get_by_role("button", name="Continue").click()
     expect(page).to_have_url(f"{site.url}/")
     expect(page.locator("body")).to_contain_text('"is_signed_in":true')

@@ -4,13 +4,11 @@ page passes axe-core at desktop, 375 px and dark (screenshots in test-artifacts)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from .conftest import Site
-from .test_sign_in_pipeline_in_browser import PASSWORD, SHOTS, _axe, _page, _sign_up
+from .steps import PASSWORD, Shot, assert_no_horizontal_scroll, new_page, sign_up
 
 NEW_PASSWORD = "a brand new passphrase"
 JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
@@ -26,8 +24,8 @@ def _open_password_page(page: Page, site: Site) -> None:
 @JS
 def test_change_the_password(browser: Browser, site: Site, js: bool) -> None:
     email = f"change-{js}@example.com"
-    page = _page(browser, js)
-    _sign_up(page, site, email)
+    page = new_page(browser, js)
+    sign_up(page, site, email)
     _open_password_page(page, site)
     expect(page.get_by_label("Sign out of all other devices")).to_be_checked()
     page.get_by_label("Current password").fill("not my password at all")
@@ -48,26 +46,17 @@ def test_change_the_password(browser: Browser, site: Site, js: bool) -> None:
     expect(page).to_have_url(f"{site.url}/")
 
 
-@pytest.mark.parametrize(("label", "options"), SHOTS, ids=[s[0] for s in SHOTS])
-def test_the_password_page_passes_axe(
-    browser: Browser,
-    site: Site,
-    axe_script: Path,
-    screenshot_dir: Path,
-    label: str,
-    options: dict[str, object],
-) -> None:
-    page = _page(browser, True, bypass_csp=True, **options)
-    _sign_up(page, site, f"password-page-{label}@example.com")
+def test_the_password_page_passes_axe(site: Site, shot: Shot) -> None:
+    page = shot.page
+    sign_up(page, site, f"password-page-{shot.label}@example.com")
     _open_password_page(page, site)
-    found = {"password-change": _axe(page, axe_script)}
-    page.screenshot(path=screenshot_dir / f"password-change-{label}.png", full_page=True)
+    found = {"password-change": shot.axe()}
+    shot.save("password-change")
     page.get_by_label("Current password").fill("wrong")
     page.get_by_label("New password").fill("short")
     page.get_by_role("button", name="Change password").click()
     expect(page.get_by_text("That is not your current password.")).to_be_visible()
-    found["password-change-error"] = _axe(page, axe_script)
-    page.screenshot(path=screenshot_dir / f"password-change-error-{label}.png", full_page=True)
-    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], widths
+    found["password-change-error"] = shot.axe()
+    shot.save("password-change-error")
+    assert_no_horizontal_scroll(page)
     assert found == {name: [] for name in found}, found

@@ -11,37 +11,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, expect
 
 from authkit import AuthKit
 
 from ..conftest import TEST_SECRET, free_port, serve
 from ..hostapp import make_host_app
 from .conftest import Site
-from .test_sign_in_pipeline_in_browser import PASSWORD, SHOTS, _axe, _page, _sign_up
+from .steps import PASSWORD, Shot, add_address, assert_no_horizontal_scroll, new_page, sign_up
 
 JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 LONG = "someone.with-a-rather-long-address-{}@example-company.com"
-
-
-def _add_address(page: Page, site: Site, email: str) -> None:
-    page.get_by_role("link", name="Add email address").click()
-    page.get_by_label("Email address", exact=True).fill(email)
-    page.get_by_role("button", name="Send code").click()
-    expect(page.get_by_role("heading", name="Verify your email address")).to_be_visible()
-    page.get_by_label("Verification code").fill(site.code_for(email))
-    page.get_by_role("button", name="Verify").click()
-    expect(page.get_by_role("status")).to_have_text("The email address was added.")
 
 
 @JS
 def test_add_make_primary_and_remove_an_address(browser: Browser, site: Site, js: bool) -> None:
     first = f"first-{js}@example.com"
     second = f"second-{js}@example.org"
-    page = _page(browser, js)
-    _sign_up(page, site, first)
+    page = new_page(browser, js)
+    sign_up(page, site, first)
     page.goto(f"{site.url}/auth/user")
-    _add_address(page, site, second)
+    add_address(page, site, second)
     row = page.locator("li", has_text=second)
     expect(row.get_by_text("Unverified")).to_have_count(0)
     row.get_by_role("link", name="Make primary").click()
@@ -63,7 +53,7 @@ def test_add_make_primary_and_remove_an_address(browser: Browser, site: Site, js
 
 
 def test_saving_the_profile_with_htmx_breaks_no_csp_rule(browser: Browser, site: Site) -> None:
-    page = _page(browser, True)
+    page = new_page(browser, True)
     problems: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
@@ -71,7 +61,7 @@ def test_saving_the_profile_with_htmx_breaks_no_csp_rule(browser: Browser, site:
             problems.append(message.text)
 
     page.on("console", on_console)
-    _sign_up(page, site, "csp-profile@example.com")
+    sign_up(page, site, "csp-profile@example.com")
     page.goto(f"{site.url}/auth/user")
     page.get_by_label("First name").fill("Ada")
     page.get_by_label("Last name").fill("Lovelace")
@@ -87,11 +77,11 @@ def test_saving_the_profile_with_htmx_breaks_no_csp_rule(browser: Browser, site:
 
 
 def test_nothing_404s_and_the_address_stays_on_one_line(browser: Browser, site: Site) -> None:
-    page = _page(browser, True, viewport={"width": 1280, "height": 860})
+    page = new_page(browser, True, viewport={"width": 1280, "height": 860})
     missing: list[str] = []
     page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
     email = LONG.format("menu")
-    _sign_up(page, site, email)
+    sign_up(page, site, email)
     for path in ("/auth/user", "/auth/user/security", "/header?side=right"):
         page.goto(site.url + path)
     page.get_by_label("Open user menu").click()
@@ -134,7 +124,7 @@ def test_a_hyphenated_address_in_a_subtitle_is_never_broken_at_a_hyphen(
     """At 375 px the address no longer fits after "Enter the 6-digit code sent to": it
     moves to the next line whole instead of ending a line at "ada-"."""
     email = f"ada-lovelace-{js}@example.org"
-    page = _page(browser, js, viewport={"width": 375, "height": 740})
+    page = new_page(browser, js, viewport={"width": 375, "height": 740})
     page.goto(f"{site.url}/auth/sign-up")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -148,8 +138,8 @@ def test_a_hyphenated_address_in_a_subtitle_is_never_broken_at_a_hyphen(
 def test_navigation_is_tabs_wide_and_a_list_narrow_with_a_way_home(
     browser: Browser, site: Site
 ) -> None:
-    page = _page(browser, True, viewport={"width": 1280, "height": 860})
-    _sign_up(page, site, "nav@example.com")
+    page = new_page(browser, True, viewport={"width": 1280, "height": 860})
+    sign_up(page, site, "nav@example.com")
     page.goto(f"{site.url}/auth/user")
     nav = page.get_by_role("navigation", name="Profile sections")
     assert nav.evaluate("e => getComputedStyle(e).flexDirection") == "row"
@@ -177,7 +167,7 @@ def test_a_forced_dark_mode_reaches_embedded_components(
     )
     _, stop = serve(make_host_app(kit), port=port)
     try:
-        page = _page(browser, True, color_scheme="light")
+        page = new_page(browser, True, color_scheme="light")
         page.goto(f"{url}/embedded")
         card = page.locator(".ak-card").first
         expect(card).to_be_visible()
@@ -195,38 +185,29 @@ def test_a_forced_dark_mode_reaches_embedded_components(
         stop()
 
 
-@pytest.mark.parametrize(("label", "options"), SHOTS, ids=[s[0] for s in SHOTS])
-def test_the_account_section_passes_axe(
-    browser: Browser,
-    site: Site,
-    axe_script: Path,
-    screenshot_dir: Path,
-    label: str,
-    options: dict[str, object],
-) -> None:
-    page = _page(browser, True, bypass_csp=True, **options)
-    email = LONG.format(label)
-    _sign_up(page, site, email)
+def test_the_account_section_passes_axe(site: Site, shot: Shot) -> None:
+    page = shot.page
+    email = LONG.format(shot.label)
+    sign_up(page, site, email)
     page.goto(f"{site.url}/auth/user")
     page.get_by_role("link", name="Add email address").click()
-    page.get_by_label("Email address", exact=True).fill(f"pending-{label}@example.org")
+    page.get_by_label("Email address", exact=True).fill(f"pending-{shot.label}@example.org")
     page.get_by_role("button", name="Send code").click()
     expect(page.get_by_role("heading", name="Verify your email address")).to_be_visible()
-    found = {"verify-email": _axe(page, axe_script)}
+    found = {"verify-email": shot.axe()}
     page.get_by_label("Verification code").fill("000000")
     page.get_by_role("button", name="Verify").click()
     expect(page.locator(".ak-field__error")).to_be_visible()
-    found["verify-email-error"] = _axe(page, axe_script)
+    found["verify-email-error"] = shot.axe()
     page.goto(f"{site.url}/auth/user")
     expect(page.get_by_text("Unverified")).to_be_visible()
-    found["account"] = _axe(page, axe_script)
-    page.screenshot(path=screenshot_dir / f"profile-account-{label}.png", full_page=True)
+    found["account"] = shot.axe()
+    shot.save("profile-account")
     page.goto(f"{site.url}/auth/user/emails/add")
     page.get_by_label("Email address", exact=True).fill("not an address")
     page.get_by_role("button", name="Send code").click()
     expect(page.locator(".ak-field__error")).to_have_text("Enter a valid email address.")
-    found["add-email-error"] = _axe(page, axe_script)
-    page.screenshot(path=screenshot_dir / f"profile-add-email-error-{label}.png", full_page=True)
-    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], widths
+    found["add-email-error"] = shot.axe()
+    shot.save("profile-add-email-error")
+    assert_no_horizontal_scroll(page)
     assert found == {name: [] for name in found}, found

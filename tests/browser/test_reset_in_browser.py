@@ -9,13 +9,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from .conftest import Site
+from .steps import PASSWORD, new_page
 
-PASSWORD = "a perfectly fine passphrase"
 NEW_PASSWORD = "a brand new passphrase"
-
-
-def _page(browser: Browser, js: bool) -> Page:
-    return browser.new_context(java_script_enabled=js).new_page()
 
 
 def _sign_up(page: Page, site: Site, email: str) -> None:
@@ -39,7 +35,7 @@ def test_forgot_password_by_code_then_sign_in_with_the_new_one(
     browser: Browser, site: Site, js: bool
 ) -> None:
     """The whole reset works as plain forms, with and without JavaScript."""
-    page = _page(browser, js)
+    page = new_page(browser, js)
     email = f"reset-{'js' if js else 'nojs'}@example.com"
     _sign_up(page, site, email)
     page.goto(f"{site.url}/auth/user")
@@ -94,8 +90,8 @@ def test_mailed_link_sets_the_password_in_a_fresh_browser(
 ) -> None:
     """The link works in a browser that never saw the first step, and only once."""
     email = f"link-{'js' if js else 'nojs'}@example.com"
-    _sign_up(_page(browser, js), site, email)
-    asking = _page(browser, js)
+    _sign_up(new_page(browser, js), site, email)
+    asking = new_page(browser, js)
     asking.goto(f"{site.url}/auth/forgot-password")
     sent = len(site.mailbox.to(email))
     asking.get_by_label("Email address").fill(email)
@@ -103,7 +99,7 @@ def test_mailed_link_sets_the_password_in_a_fresh_browser(
     link = site.reset_link_for(email, after=sent)
     assert link.startswith(f"{site.url}/auth/reset-password?link=1#token=")
 
-    page = _page(browser, js)
+    page = new_page(browser, js)
     _open_link(page, link, js)
     expect(page).to_have_url(re.compile(r"/auth/reset-password\?link=1&redirect_url="))
     expect(page.get_by_label("Verification code")).to_have_count(0)

@@ -6,71 +6,22 @@ desktop, 375 px and dark."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from pathlib import Path
 
-import pyotp
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from .conftest import Site
+from .steps import PASSWORD, Shot, new_page, next_code, password_step, set_up_app, sign_up
 
-PASSWORD = "a perfectly fine passphrase"
 JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
-
-
-def _page(browser: Browser, js: bool = True, **options: object) -> Page:
-    context = browser.new_context(java_script_enabled=js, **options)  # type: ignore[arg-type]
-    return context.new_page()
-
-
-def _sign_up(page: Page, site: Site, email: str) -> None:
-    page.goto(f"{site.url}/auth/sign-up")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Verification code").fill(site.code_for(email))
-    page.get_by_role("button", name="Verify").click()
-    expect(page).to_have_url(f"{site.url}/")
-
-
-def _next_code(secret: str, steps: int = 1) -> str:
-    """A code of a later time step than any used yet (each step's code works once)."""
-    totp = pyotp.TOTP(secret)
-    return str(totp.generate_otp(totp.timecode(datetime.now(UTC)) + steps))
-
-
-def _set_up_app(page: Page, site: Site) -> tuple[str, list[str]]:
-    """Turn on an authenticator app from the security page; returns the secret and codes."""
-    page.goto(f"{site.url}/auth/user")
-    page.get_by_role("link", name="Security").click()
-    expect(page.get_by_role("heading", name="Two-step verification")).to_be_visible()
-    page.get_by_role("link", name="Set up").click()
-    expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
-    secret = page.locator(".ak-secret code").inner_text().replace(" ", "")
-    page.get_by_label("Authentication code").fill(_next_code(secret, 0))
-    page.get_by_role("button", name="Verify and turn on").click()
-    expect(page.get_by_role("heading", name="Save your recovery codes")).to_be_visible()
-    codes = page.locator(".ak-codes code").all_inner_texts()
-    assert len(codes) == 10
-    page.get_by_role("link", name="I saved my codes").click()
-    expect(page.get_by_text("10 of 10 codes left.")).to_be_visible()
-    return secret, codes
-
-
-def _password_step(page: Page, site: Site, email: str) -> None:
-    page.goto(f"{site.url}/auth/sign-in")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
 
 
 @JS
 def test_sign_in_with_a_code_by_email(browser: Browser, site: Site, js: bool) -> None:
     """Use another method → Email me a code → the code → signed in, where we were going."""
     email = f"code-{js}@example.com"
-    page = _page(browser, js)
-    _sign_up(page, site, email)
+    page = new_page(browser, js)
+    sign_up(page, site, email)
     page.context.clear_cookies()
     page.goto(f"{site.url}/dashboard")
     page.get_by_role("link", name="Use another method").click()
@@ -90,8 +41,8 @@ def test_sign_in_with_a_magic_link(browser: Browser, site: Site, js: bool) -> No
     """Email me a sign-in link → open it in this browser (without JavaScript the page
     asks for the link, which is pasted) → Continue → signed in."""
     email = f"link-{js}@example.com"
-    page = _page(browser, js)
-    _sign_up(page, site, email)
+    page = new_page(browser, js)
+    sign_up(page, site, email)
     page.context.clear_cookies()
     page.goto(f"{site.url}/auth/sign-in/methods")
     page.get_by_label("Email address").fill(email)
@@ -114,8 +65,8 @@ def test_magic_link_opened_in_another_tab_signs_in_the_waiting_tab(
 ) -> None:
     """With htmx, the "check your email" tab follows once the link is used in another."""
     email = "two-tabs@example.com"
-    page = _page(browser, True)
-    _sign_up(page, site, email)
+    page = new_page(browser, True)
+    sign_up(page, site, email)
     page.context.clear_cookies()
     page.goto(f"{site.url}/auth/sign-in/methods?redirect_url=%2Fdashboard")
     page.get_by_label("Email address").fill(email)
@@ -135,20 +86,20 @@ def test_authenticator_app_then_sign_in_with_it_and_with_a_recovery_code(
     """Set up from the security page; sign in with the app's code; then with a recovery
     code, which works once."""
     email = f"totp-{js}@example.com"
-    page = _page(browser, js)
-    _sign_up(page, site, email)
-    secret, codes = _set_up_app(page, site)
+    page = new_page(browser, js)
+    sign_up(page, site, email)
+    secret, codes = set_up_app(page, site)
     page.get_by_role("link", name="Account", exact=True).click()
     page.get_by_role("button", name="Sign out").click()
 
-    _password_step(page, site, email)
+    password_step(page, site, email)
     expect(page.get_by_role("heading", name="Two-step verification")).to_be_visible()
-    page.get_by_label("Authentication code").fill(_next_code(secret))
+    page.get_by_label("Authentication code").fill(next_code(secret))
     page.get_by_role("button", name="Continue").click()
     expect(page).to_have_url(f"{site.url}/")
     page.context.clear_cookies()
 
-    _password_step(page, site, email)
+    password_step(page, site, email)
     page.get_by_role("link", name="Use a recovery code").click()
     page.get_by_role("textbox", name="Recovery code").fill(codes[0].upper())
     page.get_by_role("button", name="Continue").click()
@@ -164,9 +115,9 @@ def test_confirm_its_you_before_turning_two_step_off(
     """With an old sign-in, turning two-step verification off asks for the password and
     the app's code first, then carries on to the confirmation."""
     email = f"reverify-{js}@example.com"
-    page = _page(browser, js)
-    _sign_up(page, site, email)
-    secret, _ = _set_up_app(page, site)
+    page = new_page(browser, js)
+    sign_up(page, site, email)
+    secret, _ = set_up_app(page, site)
     # Age this session's factors beyond the window, as ten minutes would.
     site.age_session_factors(seconds=3600)
     page.goto(f"{site.url}/auth/user/security")
@@ -174,58 +125,34 @@ def test_confirm_its_you_before_turning_two_step_off(
     expect(page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Authentication code").fill(_next_code(secret))
+    page.get_by_label("Authentication code").fill(next_code(secret))
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Turn off two-step verification?")).to_be_visible()
     page.get_by_role("button", name="Turn off").click()
     expect(page.get_by_role("status")).to_have_text("Two-step verification is off.")
 
 
-def _axe(page: Page, axe_script: Path) -> list[str]:
-    page.add_script_tag(path=str(axe_script))
-    violations: list[str] = page.evaluate(
-        "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map("
-        "v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))"
-    )
-    return violations
-
-
-SHOTS = [
-    ("desktop", {"viewport": {"width": 1280, "height": 860}}),
-    ("mobile", {"viewport": {"width": 375, "height": 780}, "device_scale_factor": 2}),
-    ("dark", {"viewport": {"width": 1280, "height": 860}, "color_scheme": "dark"}),
-]
-
-
-@pytest.mark.parametrize(("label", "options"), SHOTS, ids=[s[0] for s in SHOTS])
-def test_new_pages_pass_axe_and_render_for_screenshots(
-    browser: Browser,
-    site: Site,
-    axe_script: Path,
-    screenshot_dir: Path,
-    label: str,
-    options: dict[str, object],
-) -> None:
+def test_new_pages_pass_axe_and_render_for_screenshots(site: Site, shot: Shot) -> None:
     """Every page of the pipeline: no axe-core violation, no horizontal scroll, and a
     screenshot in test-artifacts/screenshots/."""
-    page = _page(browser, True, bypass_csp=True, **options)
+    page = shot.page
     found: dict[str, list[str]] = {}
 
     def check(name: str) -> None:
         widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert widths[0] <= widths[1], (name, widths)
-        found[name] = _axe(page, axe_script)
-        page.screenshot(path=screenshot_dir / f"{name}-{label}.png", full_page=True)
+        found[name] = shot.axe()
+        shot.save(name)
 
-    email = f"pages-{label}@example.com"
-    _sign_up(page, site, email)
+    email = f"pages-{shot.label}@example.com"
+    sign_up(page, site, email)
     page.goto(f"{site.url}/auth/user/security")
     check("security")
     page.get_by_role("link", name="Set up").click()
     expect(page.get_by_role("img", name=re.compile("QR code"))).to_be_visible()
     check("totp-setup")
     secret = page.locator(".ak-secret code").inner_text().replace(" ", "")
-    page.get_by_label("Authentication code").fill(_next_code(secret, 0))
+    page.get_by_label("Authentication code").fill(next_code(secret, 0))
     page.get_by_role("button", name="Verify and turn on").click()
     expect(page.get_by_role("heading", name="Save your recovery codes")).to_be_visible()
     check("recovery-codes")
@@ -236,7 +163,7 @@ def test_new_pages_pass_axe_and_render_for_screenshots(
     page.goto(f"{site.url}/auth/reverify?redirect_url=%2Fauth%2Fuser%2Fsecurity")
     check("reverify")
     page.context.clear_cookies()
-    _password_step(page, site, email)
+    password_step(page, site, email)
     expect(page.get_by_label("Authentication code")).to_be_visible()
     check("second-factor")
     page.get_by_label("Authentication code").fill("123")

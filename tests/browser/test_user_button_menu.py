@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from .conftest import Site
+from .steps import axe_violations_as_served, sign_up
 
-PASSWORD = "a perfectly fine passphrase"
 NARROW = {"width": 375, "height": 740}
 WIDE = {"width": 1280, "height": 800}
 
@@ -22,14 +22,7 @@ def _signed_in_page(
 ) -> Page:
     """A new page signed in as a new user (signed up with JavaScript on)."""
     setup = browser.new_context()
-    page = setup.new_page()
-    page.goto(f"{site.url}/auth/sign-up")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Verification code").fill(site.code_for(email))
-    page.get_by_role("button", name="Verify").click()
-    expect(page).to_have_url(f"{site.url}/")
+    sign_up(setup.new_page(), site, email)
     state = setup.storage_state()
     setup.close()
     context = browser.new_context(java_script_enabled=js, storage_state=state, **options)  # type: ignore[arg-type]
@@ -47,15 +40,6 @@ def _items(page: Page) -> Locator:
 def _focused_text(page: Page) -> str:
     text: str = page.evaluate("document.activeElement.textContent.trim()")
     return text
-
-
-def _axe(page: Page, axe_script: Path) -> list[str]:
-    page.evaluate(axe_script.read_text())
-    found: list[str] = page.evaluate(
-        "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map("
-        "v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))"
-    )
-    return found
 
 
 def _assert_inside_viewport(page: Page) -> None:
@@ -198,7 +182,7 @@ def test_axe_finds_nothing_with_the_menu_open(
     page.keyboard.press("Enter")
     expect(_items(page).first).to_be_focused()
     page.screenshot(path=screenshot_dir / f"user-button-open-{scheme}-js.png")
-    with_js = _axe(page, axe_script)
+    with_js = axe_violations_as_served(page, axe_script)
 
     # JavaScript off, as axe sees it: the same page with every script refused.
     context = page.context
@@ -209,5 +193,5 @@ def test_axe_finds_nothing_with_the_menu_open(
     _trigger(bare).click()
     expect(bare.get_by_role("link", name="Manage account")).to_be_visible()
     bare.screenshot(path=screenshot_dir / f"user-button-open-{scheme}-nojs.png")
-    without_js = _axe(bare, axe_script)
+    without_js = axe_violations_as_served(bare, axe_script)
     assert (with_js, without_js) == ([], [])
