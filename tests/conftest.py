@@ -315,3 +315,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "failed"
         report.longrepr = f"skipped under AUTHKIT_REQUIRE_SERVICES=1: {report.longrepr}"
     return report
+
+
+# -- a real OpenID provider for social login ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[Any]:
+    """npm oidc-provider on a free port, for the whole session (it takes a second)."""
+    from .oidc_provider import TEST_SITE, start_provider
+
+    yield from start_provider([f"{TEST_SITE}/auth/oauth/acme/callback"])

@@ -39,6 +39,7 @@ from .security.secrets import derive_key, fernet_key
 from .security.tokens import KeyRing
 from .services import Services
 from .sessions import load_keys
+from .social.client import ProviderClients
 from .store import migrate
 from .store.db import Database
 from .theming import Theme
@@ -115,6 +116,8 @@ class AuthKit:
             refresh_key=derive_key(secret, "refresh-tokens"),
             totp_key=fernet_key(secret, "totp-secrets"),
             recovery_key=derive_key(secret, "recovery-codes"),
+            social=ProviderClients(s.oauth_providers),
+            oauth_token_key=fernet_key(secret, "oauth-tokens"),
         )
         self.trusted_proxies = TrustedProxies(s.trusted_proxies.split(","))
         self.csrf = CsrfGuard(

@@ -17,6 +17,7 @@ from starlette.datastructures import Secret
 
 from .cookies import CookieNames, cookie_names
 from .errors import ConfigError
+from .social.providers import OAuthProvider, check_unique, providers_from_env
 
 __all__ = ["ENV_PREFIX", "NameFields", "Settings"]
 
@@ -94,10 +95,14 @@ class Settings:
     #: A magic link signs in only the browser that asked for it (the others are told to
     #: open it there).
     email_link_same_browser: bool = True
+    #: Social login: the providers whose buttons the sign-in and sign-up pages show
+    #: (`AUTHKIT_OAUTH_PROVIDERS=acme,...`, each with its `AUTHKIT_OAUTH_<NAME>_*`).
+    oauth_providers: tuple[OAuthProvider, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret_key, Secret):
             object.__setattr__(self, "secret_key", Secret(str(self.secret_key)))
+        object.__setattr__(self, "oauth_providers", tuple(self.oauth_providers))
         for problem in self._problems():
             raise ConfigError(problem)
 
@@ -199,7 +204,12 @@ class Settings:
             problems.append("AUTHKIT_MFA must be optional or required.")
         if not 60 <= self.reverification_window <= 24 * 3600:
             problems.append("AUTHKIT_REVERIFICATION_WINDOW must be between 60 and 86400 seconds.")
+        problems.extend(check_unique(self.oauth_providers))
         return problems
+
+    def oauth_provider(self, name: str) -> OAuthProvider | None:
+        """The configured provider called `name`, if any."""
+        return next((p for p in self.oauth_providers if p.name == name), None)
 
     @property
     def sign_in_method_list(self) -> tuple[str, ...]:
@@ -234,8 +244,13 @@ class Settings:
         values: dict[str, Any] = {}
         for f in fields(cls):
             key = ENV_PREFIX + f.name.upper()
-            if key in environ:
+            if key in environ and f.name != "oauth_providers":
                 values[f.name] = _parse(key, environ[key], f.type)
+        if "AUTHKIT_OAUTH_PROVIDERS" in environ:
+            # Each provider brings variables of its own (AUTHKIT_OAUTH_<NAME>_*).
+            values["oauth_providers"] = providers_from_env(
+                environ, environ["AUTHKIT_OAUTH_PROVIDERS"]
+            )
         values.update(overrides)
         if "secret_key" not in values:
             raise ConfigError(

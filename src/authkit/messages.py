@@ -165,6 +165,45 @@ MESSAGES: Mapping[str, str] = {
     "methods_subtitle": "Choose how to sign in to {app_name}.",
     "back": "Back",
     "or": "or",
+    # social login
+    "oauth_continue_with": "Continue with {provider}",
+    "oauth_expired": (
+        "That sign-in with {provider} took too long or was started in another browser. "
+        "Please try again."
+    ),
+    "oauth_denied": "Signing in with {provider} was cancelled.",
+    "oauth_unavailable": "{provider} could not be reached. Please try again in a moment.",
+    "oauth_failed": "Signing in with {provider} did not work. Please try again or use another way.",
+    "oauth_no_email": "{provider} did not share an email address, which an account here needs.",
+    "oauth_email_unverified": (
+        "{provider} has not verified your email address. Verify it there and try again, "
+        "or sign in with your email here."
+    ),
+    "oauth_connected_elsewhere": (
+        "That {provider} account is connected to another user here. Sign in with it "
+        "there to disconnect it first."
+    ),
+    "connected_accounts_heading": "Connected accounts",
+    "connected_accounts_none": "No accounts connected yet.",
+    "oauth_connect": "Connect {provider}",
+    "oauth_connect_title": "Connect {provider}?",
+    "oauth_connect_text": (
+        "You will sign in at {provider}. After that, your {provider} account signs you in here too."
+    ),
+    "oauth_connect_submit": "Continue to {provider}",
+    "oauth_disconnect": "Disconnect",
+    "oauth_disconnect_named": "Disconnect {provider} ({email})",
+    "oauth_disconnect_title": "Disconnect {provider}?",
+    "oauth_disconnect_text": "{email} at {provider} will no longer sign you in here.",
+    "oauth_disconnect_submit": "Disconnect",
+    "oauth_last_way": (
+        "{provider} is the only way you have to sign in. Set a password first, then disconnect it."
+    ),
+    "account_connected": "The account was connected.",
+    "account_disconnected": "The account was disconnected.",
+    "activity_oauth_linked": "Connected {provider} for signing in",
+    "activity_oauth_disconnected": "Disconnected {provider}",
+    "activity_oauth_failed": "Signing in with {provider} did not work",
     "method_unavailable": "That sign-in method is not available.",
     "attempt_expired": "That sign-in has expired. Please start again.",
     "factor_email_code_title": "Check your email",

@@ -19,6 +19,7 @@ from starlette.requests import HTTPConnection
 from .access import auth, current_user
 from .context import context_of
 from .flows.activity import recent_activity
+from .flows.connected_accounts import list_connected_accounts
 from .flows.devices import active_devices
 from .flows.email_addresses import list_addresses
 from .flows.mfa import mfa_status
@@ -42,8 +43,16 @@ class Profile:
 
 
 async def account_section(svc: Services, user: User) -> dict[str, Any]:
-    """The Account section's data: the user's addresses."""
-    return {"user": user, "addresses": await list_addresses(svc, user.id)}
+    """The Account section's data: the user's addresses and connected accounts, and the
+    providers they could connect still."""
+    connected = await list_connected_accounts(svc, user.id)
+    linked = {account.provider for account in connected}
+    return {
+        "user": user,
+        "addresses": await list_addresses(svc, user.id),
+        "connected_accounts": connected,
+        "connectable": [p for p in svc.settings.oauth_providers if p.name not in linked],
+    }
 
 
 async def security_section(svc: Services, user: User, session_id: str | None) -> dict[str, Any]:

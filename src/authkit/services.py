@@ -19,6 +19,7 @@ from .messages import Messages
 from .security.passwords import PasswordHasher
 from .security.ratelimit import RateLimiter
 from .security.tokens import KeyRing
+from .social.client import ProviderClients
 from .store.db import Database
 
 __all__ = ["Services"]
@@ -53,3 +54,7 @@ class Services:
     pruned_at: datetime | None = None
     #: Which kinds of failure this process is counting on one audit row (audit_folds.py).
     failure_folds: FailureFolds = field(default_factory=FailureFolds)
+    #: The social-login providers' clients (none configured: an empty set).
+    social: ProviderClients = field(default_factory=lambda: ProviderClients(()))
+    #: Fernet key encrypting the provider tokens a provider is set to keep.
+    oauth_token_key: bytes = b""

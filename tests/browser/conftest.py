@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser
@@ -94,8 +95,9 @@ class Site:
         raise AssertionError(f"no email reached {email}")
 
 
-def browser_kit(tmp_path: Path, mailbox: Mailbox, url: str) -> AuthKit:
-    """The kit the browser tests serve at `url`: SQLite in `tmp_path`, mail to `mailbox`."""
+def browser_kit(tmp_path: Path, mailbox: Mailbox, url: str, **settings: Any) -> AuthKit:
+    """The kit the browser tests serve at `url`: SQLite in `tmp_path`, mail to `mailbox`;
+    `settings` add to or change its settings."""
     return AuthKit(
         secret_key=TEST_SECRET,
         database_url=f"sqlite+aiosqlite:///{tmp_path}/browser.db",
@@ -104,6 +106,7 @@ def browser_kit(tmp_path: Path, mailbox: Mailbox, url: str) -> AuthKit:
         password_hash_profile="CHEAPEST",
         auto_migrate=True,
         app_name="Acme",
+        **settings,
     )
 
 

@@ -178,7 +178,12 @@ def _sentence(
         return f"{code}_repeated", {"count": repeats}
     if detail.get("others") is True and f"{code}_others" in svc.messages:
         return f"{code}_others", {}
-    return (code if code in svc.messages else _UNKNOWN), {}
+    params: dict[str, Any] = {}
+    if isinstance(detail.get("provider"), str):
+        # A social-login event names its provider as the buttons do.
+        provider = svc.settings.oauth_provider(detail["provider"])
+        params["provider"] = provider.label if provider else detail["provider"].capitalize()
+    return (code if code in svc.messages else _UNKNOWN), params
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

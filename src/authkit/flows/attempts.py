@@ -182,6 +182,8 @@ async def save_attempt(
         # The browser that moves an attempt is the one it continues in: the same as
         # before, except for a magic link opened elsewhere where the site allows that.
         "browser_hash": browser_hash(svc, browser),
+        # Known only at the end for a provider's sign-in (the address it gave).
+        "identifier": attempt.identifier,
         "status": attempt.status.value,
         "user_id": attempt.user_id,
         "session_id": attempt.session_id,
@@ -198,7 +200,6 @@ async def save_attempt(
             SignInAttemptRow(
                 id=attempt.id,
                 purpose=attempt.purpose.value,
-                identifier=attempt.identifier,
                 created_at=now,
                 expires_at=attempt.expires_at,
                 **values,

@@ -65,6 +65,7 @@ __all__ = [
     "start_sign_in",
     "submit_factor",
     "submit_mfa_setup",
+    "submit_proven_first_factor",
 ]
 
 #: The attempt-state key that marks a sign-in sent to set up a second factor
@@ -250,6 +251,50 @@ async def submit_factor(
     for mail_id in mail_ids:
         svc.outbox.send_soon(mail_id)
     return step
+
+
+async def submit_proven_first_factor(
+    svc: Services,
+    attempt: Attempt,
+    name: str,
+    *,
+    user_id: str,
+    identifier: str,
+    credential_generation: int,
+    browser: str,
+    meta: RequestMeta,
+) -> Step:
+    """
+    Move a sign-in on with a first factor proven away from its forms: a provider's
+    callback (`oauth_<name>`) has said whose account it is. The attempt must have been
+    started for that factor (its state under `name`) and claimed by this callback
+    (`first_factor`, see flows/social.py); then it goes on as after any first factor:
+    the second factor when the user has one, else the session.
+
+    Raises:
+        AttemptGone: the attempt was not waiting for this factor, or moved on meanwhile.
+    """
+    if (
+        attempt.purpose != Purpose.SIGN_IN
+        or attempt.status != Status.NEEDS_FIRST_FACTOR
+        or attempt.first_factor != name  # claimed by the one callback that may use it
+        or not attempt.state_of(name)
+    ):
+        raise AttemptGone()
+    identified = replace(
+        attempt,
+        user_id=user_id,
+        identifier=identifier,
+        credential_generation=credential_generation,
+    )
+    status = await _status_after_first_factor(svc, identified)
+    moved = replace(identified, first_factor=name, first_factor_at=svc.clock(), status=status)
+    if status == Status.NEEDS_SECOND_FACTOR and not await second_factors(svc, identified):
+        moved = moved.with_state(MFA_SETUP, {"required": True})
+    if moved.status == Status.COMPLETE:
+        await prepare_session(svc)
+    async with svc.db.session() as s:
+        return await _record(svc, s, attempt, moved, browser=browser, meta=meta)
 
 
 async def submit_mfa_setup(

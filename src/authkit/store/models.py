@@ -18,6 +18,7 @@ __all__ = [
     "AuthenticatorRow",
     "AvatarRow",
     "EmailAddressRow",
+    "OAuthAccountRow",
     "OutboxRow",
     "PasswordCredentialRow",
     "RateLimitHitRow",
@@ -182,6 +183,29 @@ class AuthenticatorRow(SQLModel, table=True):
     last_used_at: datetime | None = None
     #: The TOTP time step last accepted: a code of that step or earlier never works again.
     last_used_step: int = 0
+
+
+class OAuthAccountRow(SQLModel, table=True):
+    """
+    An account at a social-login provider linked to a user: the provider's stable id
+    for it (`subject`) signs that user in. One provider account links one user.
+    """
+
+    __tablename__ = "oauth_accounts"
+    __table_args__ = (
+        Index("ix_oauth_accounts_provider_subject", "provider", "subject", unique=True),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=40, ondelete="CASCADE")
+    provider: str = Field(max_length=32)
+    subject: str = Field(max_length=255)
+    #: The address the provider gave when it was linked (shown in the profile).
+    email: str = Field(default="", max_length=EMAIL_MAX_LENGTH)
+    created_at: datetime
+    last_used_at: datetime | None = None
+    #: The provider's tokens, Fernet-encrypted, only for a provider set to keep them.
+    tokens_encrypted: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class RecoveryCodeRow(SQLModel, table=True):

@@ -7,6 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from .account import user_endpoint
 from .avatars import avatar_endpoint, avatar_image_endpoint, avatar_remove_endpoint
+from .connected_accounts import connect_endpoint, disconnect_endpoint
 from .devices import activity_endpoint, revoke_device_endpoint, revoke_others_endpoint
 from .emails import (
     add_email_endpoint,
@@ -37,6 +38,7 @@ from .sign_in import (
     sign_out_endpoint,
 )
 from .sign_up import resend_endpoint, sign_up_endpoint, verify_endpoint
+from .social import oauth_callback_endpoint, oauth_start_endpoint
 from .well_known import jwks_endpoint, openid_configuration_endpoint, theme_css_endpoint
 
 __all__ = ["build_routes", "exception_handlers"]
@@ -83,6 +85,8 @@ def build_routes() -> list[BaseRoute]:
         Route("/sign-up/verify", verify_endpoint, methods=["GET", "POST"], name="sign_up_verify"),
         Route("/sign-up/resend", resend_endpoint, methods=["POST"], name="sign_up_resend"),
         Route("/sign-out", sign_out_endpoint, methods=["POST"], name="sign_out"),
+        Route("/oauth/{name}/start", oauth_start_endpoint, methods=["POST"], name="oauth_start"),
+        Route("/oauth/{name}/callback", oauth_callback_endpoint, name="oauth_callback"),
         Route("/user", user_endpoint, methods=["GET", "POST"], name="user"),
         Route("/user/avatar", avatar_endpoint, methods=["POST"], name="user_avatar"),
         Route(
@@ -122,6 +126,18 @@ def build_routes() -> list[BaseRoute]:
             email_remove_endpoint,
             methods=["GET", "POST"],
             name="user_email_remove",
+        ),
+        Route(
+            "/user/connected-accounts/connect/{name}",
+            connect_endpoint,
+            methods=["GET", "POST"],
+            name="user_connect_account",
+        ),
+        Route(
+            "/user/connected-accounts/{account_id}/remove",
+            disconnect_endpoint,
+            methods=["GET", "POST"],
+            name="user_disconnect_account",
         ),
         Route("/user/security", security_endpoint, name="user_security"),
         Route(

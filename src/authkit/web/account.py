@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from ..context import context_of
 from ..flows.profile import update_names
+from ..flows.social import OAUTH_ERRORS
 from ..forms import ProfileForm
 from ..profile_view import account_section
 from ..request_auth import USER_KEY
@@ -27,6 +28,8 @@ DONE_MESSAGES: Mapping[str, str] = {
     "email_removed": "email_removed",
     "avatar_updated": "avatar_updated",
     "avatar_removed": "avatar_removed",
+    "account_connected": "account_connected",
+    "account_disconnected": "account_disconnected",
 }
 
 
@@ -38,7 +41,8 @@ async def user_endpoint(request: Request, user: User) -> Response:
         form = ProfileForm(data={"first_name": user.first_name, "last_name": user.last_name})
         done = DONE_MESSAGES.get(request.query_params.get("done", ""))
         notice = ctx.services.messages(done) if done else None
-        return page(request, TEMPLATE, form=form, notice=notice, **section)
+        errors = _oauth_error(request)
+        return page(request, TEMPLATE, form=form, notice=notice, errors=errors, **section)
 
     async def render(form: ProfileForm, errors: dict[str, str], status: int) -> Response:
         return page(
@@ -65,6 +69,17 @@ async def user_endpoint(request: Request, user: User) -> Response:
         return page(request, TEMPLATE, form=form, notice=notice, **{**section, "user": saved})
 
     return await post_form(request, ProfileForm, render, action)
+
+
+def _oauth_error(request: Request) -> dict[str, str]:
+    """A connect round trip that failed comes back with a fixed flag: its sentence, in
+    the connected accounts section."""
+    svc = context_of(request).services
+    code = request.query_params.get("oauth_error", "")
+    provider = svc.settings.oauth_provider(request.query_params.get("provider", ""))
+    if code not in OAUTH_ERRORS or provider is None:
+        return {}
+    return {"connected_accounts": svc.messages(code, provider=provider.label)}
 
 
 async def account_page(

@@ -27,8 +27,10 @@ async def confirm_then(
     cancel_url: str,
     danger: bool,
     then: Callable[[], Awaitable[Response]],
+    leaves_site: bool = False,
 ) -> Response:
-    """The confirm page for `action` (its URL); once confirmed, `then()` answers."""
+    """The confirm page for `action` (its URL); once confirmed, `then()` answers.
+    `leaves_site`: the answer sends the browser elsewhere, so the form posts plainly."""
 
     async def render(form: ConfirmForm, errors: dict[str, str], status: int) -> Response:
         return page(
@@ -41,6 +43,7 @@ async def confirm_then(
             action=action,
             cancel_url=cancel_url,
             danger=danger,
+            leaves_site=leaves_site,
             errors=errors,
             status_code=status,
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -83,13 +83,20 @@ SECURITY_HEADERS: Mapping[str, str] = {
 }
 
 
-def security_headers(nonce: str) -> dict[str, str]:
+def security_headers(nonce: str, *, form_origins: Sequence[str] = ()) -> dict[str, str]:
     """SECURITY_HEADERS for a page whose scripts carry `nonce`: only they may run, so
-    even a same-origin script an attacker managed to reference is refused."""
+    even a same-origin script an attacker managed to reference is refused. Its forms
+    may also lead to `form_origins` (a "Continue with ..." button's redirect to the
+    provider is checked against form-action too)."""
     headers = dict(SECURITY_HEADERS)
-    headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
+    policy = headers["Content-Security-Policy"].replace(
         "script-src 'none'", f"script-src 'nonce-{nonce}'"
     )
+    if form_origins:
+        policy = policy.replace(
+            "form-action 'self'", "form-action 'self' " + " ".join(form_origins)
+        )
+    headers["Content-Security-Policy"] = policy
     return headers
 
 
@@ -202,6 +209,8 @@ def base_context(request: Request) -> dict[str, Any]:
         "notice": None,
         "name_fields": svc.settings.name_fields,
         "password_min_length": svc.settings.password_min_length,
+        #: Social login: a "Continue with ..." button each on the sign-in and sign-up pages.
+        "oauth_providers": svc.settings.oauth_providers,
         "embedded": False,
         "csp_nonce": None,
         "component_id": component_ids(_swap_target_id(request)),
@@ -267,7 +276,7 @@ def page(
     html = template.render(
         {**base_context(request), "csp_nonce": nonce, "component": component, **context}
     )
-    headers = security_headers(nonce)
+    headers = security_headers(nonce, form_origins=svc.social.form_origins())
     headers["Vary"] = "HX-Request"
     return HTMLResponse(html, status_code=status_code, headers=headers)
 

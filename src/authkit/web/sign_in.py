@@ -29,6 +29,7 @@ from ..flows.sign_in import (
     submit_factor,
     submit_mfa_setup,
 )
+from ..flows.social import OAUTH_ERRORS
 from ..forms import FactorForm, LinkForm, SignInForm, SignOutForm
 from .attempt_cookie import TOTP_SETUP, AttemptCookie
 from .attempt_pages import AttemptPages, browser_of
@@ -51,6 +52,7 @@ __all__ = [
     "mfa_setup_endpoint",
     "sign_in_context",
     "sign_in_endpoint",
+    "sign_in_page",
     "sign_out_endpoint",
 ]
 
@@ -79,10 +81,14 @@ async def sign_in_endpoint(request: Request) -> Response:
             notice = svc.messages("account_deleted")
         if request.query_params.get("expired") == "1":
             errors["__all__"] = svc.messages("attempt_expired")
-        return _sign_in_page(request, form, errors=errors, notice=notice)
+        oauth_error = request.query_params.get("oauth_error", "")
+        provider = svc.settings.oauth_provider(request.query_params.get("provider", ""))
+        if oauth_error in OAUTH_ERRORS and provider is not None:
+            errors["__all__"] = svc.messages(oauth_error, provider=provider.label)
+        return sign_in_page(request, form, errors=errors, notice=notice)
 
     async def render(form: SignInForm, errors: dict[str, str], status: int) -> Response:
-        return _sign_in_page(request, form, errors=errors, status_code=status)
+        return sign_in_page(request, form, errors=errors, status_code=status)
 
     async def action(posted: Posted[SignInForm]) -> Response:
         form = posted.form
@@ -106,7 +112,7 @@ async def sign_in_endpoint(request: Request) -> Response:
             # "Use another method" → password: the password field, nothing wrong yet.
             form.method.data = method
             form.step.data = ""
-            return _sign_in_page(request, form)
+            return sign_in_page(request, form)
         step = await submit_factor(
             svc,
             attempt,
@@ -120,7 +126,7 @@ async def sign_in_endpoint(request: Request) -> Response:
     return await post_form(request, SignInForm, render, action)
 
 
-def _sign_in_page(
+def sign_in_page(
     request: Request,
     form: SignInForm,
     *,

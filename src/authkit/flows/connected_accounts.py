@@ -1,0 +1,104 @@
+"""
+The profile's connected accounts: the provider accounts linked to a user, listed, and
+disconnected, but never the last way the user has to sign in. Connecting one is a
+round trip to the provider (flows/social.py, `begin_provider_sign_in(connect_for=...)`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlmodel import col, func, select
+
+from ..audit import RequestMeta, record_event
+from ..errors import FlowError, NotFound
+from ..services import Services
+from ..store.models import EmailAddressRow, OAuthAccountRow, PasswordCredentialRow
+
+__all__ = ["ConnectedAccount", "disconnect_account", "list_connected_accounts"]
+
+#: The first factors an address alone can sign in with, when the site offers them.
+_ADDRESS_METHODS = ("email_code", "email_link")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectedAccount:
+    id: str
+    #: The provider's configured name, and its label as the buttons show it.
+    provider: str
+    label: str
+    email: str
+    connected_at: datetime
+
+
+async def list_connected_accounts(svc: Services, user_id: str) -> list[ConnectedAccount]:
+    """The user's provider accounts, oldest first."""
+    async with svc.db.session() as s:
+        rows = (
+            await s.exec(
+                select(OAuthAccountRow)
+                .where(col(OAuthAccountRow.user_id) == user_id)
+                .order_by(col(OAuthAccountRow.created_at))
+            )
+        ).all()
+    return [
+        ConnectedAccount(row.id, row.provider, _label(svc, row.provider), row.email, row.created_at)
+        for row in rows
+    ]
+
+
+async def disconnect_account(
+    svc: Services, *, user_id: str, account_id: str, meta: RequestMeta
+) -> None:
+    """
+    Unlink one of the user's provider accounts.
+
+    Raises:
+        NotFound: not one of the user's.
+        FlowError: `oauth_last_way`, it is the only way left to sign in.
+    """
+    methods = svc.settings.sign_in_method_list
+    async with svc.db.session() as s:
+        row = await s.get(OAuthAccountRow, account_id)
+        if row is None or row.user_id != user_id:
+            raise NotFound()
+        others = (
+            await s.exec(
+                select(func.count())
+                .select_from(OAuthAccountRow)
+                .where(col(OAuthAccountRow.user_id) == user_id, col(OAuthAccountRow.id) != row.id)
+            )
+        ).one()
+        has_password = "password" in methods and (
+            await s.get(PasswordCredentialRow, user_id) is not None
+        )
+        by_address = (
+            any(m in methods for m in _ADDRESS_METHODS)
+            and (
+                await s.exec(
+                    select(EmailAddressRow.id).where(
+                        col(EmailAddressRow.user_id) == user_id,
+                        col(EmailAddressRow.verified_at).is_not(None),
+                    )
+                )
+            ).first()
+            is not None
+        )
+        if not (others or has_password or by_address):
+            raise FlowError("oauth_last_way", provider=_label(svc, row.provider))
+        await s.exec(delete(OAuthAccountRow).where(col(OAuthAccountRow.id) == row.id))
+        record_event(
+            s,
+            "oauth.disconnected",
+            at=svc.clock(),
+            meta=meta,
+            user_id=user_id,
+            provider=row.provider,
+        )
+
+
+def _label(svc: Services, name: str) -> str:
+    provider = svc.settings.oauth_provider(name)
+    return provider.label if provider is not None else name.capitalize()

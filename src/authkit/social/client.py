@@ -1,0 +1,236 @@
+"""
+The round trip to a provider, through Authlib: the authorization URL (state, nonce and
+a PKCE S256 verifier, all made by Authlib), then the code exchanged for tokens and the
+id_token verified against the provider's JWKS (signature, issuer, audience, expiry,
+nonce). Every call has the provider's timeout; every failure is a `ProviderError`
+with a short reason for the audit trail, never an exception a user would see.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.starlette_client import OAuth
+from joserfc.errors import JoseError
+
+from .providers import OAuthProvider
+
+__all__ = ["Authorization", "ProviderClients", "ProviderError", "ProviderIdentity"]
+
+_PLAIN_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+#: Discovery documents and keys are fetched again after this long (keys rotate).
+METADATA_MAX_AGE = 3600.0
+
+
+class ProviderError(Exception):
+    """The provider could not be used for this sign-in; `reason` is for the audit log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    """Where to send the browser, and what the callback must find again."""
+
+    url: str
+    state: str
+    nonce: str
+    code_verifier: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderIdentity:
+    """Who the provider says signed in."""
+
+    #: The provider's stable id for the account (`sub`).
+    subject: str
+    email: str | None
+    #: Only what the provider asserts: an address it did not verify never links accounts.
+    email_verified: bool
+    first_name: str
+    last_name: str
+    #: The provider's tokens, for a provider configured to keep them.
+    tokens: Mapping[str, Any]
+
+
+class ProviderClients:
+    """One Authlib client per configured provider, made once and kept (it caches the
+    discovery document and the provider's keys)."""
+
+    def __init__(self, providers: tuple[OAuthProvider, ...]) -> None:
+        self._registry = OAuth()
+        self._providers = {p.name: p for p in providers}
+        for provider in providers:
+            self._registry.register(
+                provider.name,
+                client_id=provider.client_id,
+                client_secret=str(provider.client_secret),
+                server_metadata_url=provider.metadata_url,
+                client_kwargs={
+                    "scope": " ".join(provider.scopes),
+                    "code_challenge_method": "S256",
+                    "timeout": provider.timeout,
+                },
+            )
+
+    def form_origins(self) -> tuple[str, ...]:
+        """Every origin a sign-in form may be redirected to: the providers' issuers and
+        the authorization endpoints their discovery documents named."""
+        origins: set[str] = set()
+        for provider in self._providers.values():
+            origins.update(provider.origins)
+            endpoint = self._app(provider.name).server_metadata.get("authorization_endpoint")
+            if isinstance(endpoint, str) and endpoint.startswith(("https://", "http://")):
+                parts = urlsplit(endpoint)
+                origins.add(f"{parts.scheme}://{parts.netloc}")
+        # A provider's document is not ours: nothing but a plain origin enters the CSP.
+        return tuple(sorted(o for o in origins if _PLAIN_ORIGIN.fullmatch(o)))
+
+    def issuer(self, name: str) -> str | None:
+        """The issuer the provider's discovery document names (once it was read)."""
+        value = self._app(name).server_metadata.get("issuer")
+        return value if isinstance(value, str) else None
+
+    async def authorize(self, name: str, redirect_uri: str) -> Authorization:
+        """A fresh authorization URL for provider `name`.
+
+        Raises:
+            ProviderError: the discovery document could not be had.
+        """
+        app = self._app(name)
+        await self._fresh_metadata(app)
+        try:
+            made = await app.create_authorization_url(redirect_uri)
+        except _FAILURES as exc:
+            raise ProviderError(_reason(exc, "discovery")) from exc
+        return Authorization(
+            url=str(made["url"]),
+            state=str(made["state"]),
+            nonce=str(made["nonce"]),
+            code_verifier=str(made["code_verifier"]),
+        )
+
+    async def identify(
+        self, name: str, *, code: str, code_verifier: str, nonce: str, redirect_uri: str
+    ) -> ProviderIdentity:
+        """Exchange the callback's `code` and verify the id_token it brings.
+
+        Raises:
+            ProviderError: the exchange failed, or the id_token is missing or wrong.
+        """
+        app = self._app(name)
+        await self._fresh_metadata(app)
+        try:
+            token = await app.fetch_access_token(
+                redirect_uri=redirect_uri, code=code, code_verifier=code_verifier
+            )
+        except _FAILURES as exc:
+            raise ProviderError(_reason(exc, "token")) from exc
+        if not isinstance(token, dict) or "id_token" not in token:
+            raise ProviderError("no_id_token")
+        try:
+            claims = dict(await app.parse_id_token(token, nonce=nonce, leeway=60))
+        except _FAILURES as exc:
+            raise ProviderError(_reason(exc, "id_token")) from exc
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject or len(subject) > 255:
+            raise ProviderError("id_token")
+        if not claims.get("email"):
+            # Many providers put the address only in userinfo (OpenID Connect 5.4).
+            claims.update(await self._userinfo(app, token, subject))
+        return _identity(subject, claims, token)
+
+    async def _userinfo(self, app: Any, token: Mapping[str, Any], subject: str) -> dict[str, Any]:
+        if not app.server_metadata.get("userinfo_endpoint"):
+            return {}
+        try:
+            info = dict(await app.userinfo(token=token))
+        except _FAILURES as exc:
+            raise ProviderError(_reason(exc, "userinfo")) from exc
+        # Userinfo about someone else than the id_token's subject is not believed.
+        if info.get("sub") != subject:
+            raise ProviderError("userinfo_subject")
+        return {k: v for k, v in info.items() if k != "sub"}
+
+    def _app(self, name: str) -> Any:
+        return self._registry.create_client(name)
+
+    async def _fresh_metadata(self, app: Any) -> None:
+        loaded_at = app.server_metadata.get("_loaded_at")
+        if isinstance(loaded_at, float) and time.time() - loaded_at > METADATA_MAX_AGE:
+            app.server_metadata.clear()
+        try:
+            await app.load_server_metadata()
+        except _FAILURES as exc:
+            app.server_metadata.clear()
+            raise ProviderError(_reason(exc, "discovery")) from exc
+
+
+def _http_errors() -> tuple[
+    tuple[type[Exception], ...], tuple[type[Exception], ...], tuple[type[Exception], ...]
+]:
+    """(every HTTP failure, the timeouts, the error statuses) of httpx and of httpx2,
+    which Authlib uses instead when it is installed."""
+    modules: list[Any] = [httpx]
+    try:
+        import httpx2  # type: ignore[import-not-found, unused-ignore]
+
+        modules.append(httpx2)
+    except ImportError:
+        pass
+    return (
+        tuple(m.HTTPError for m in modules),
+        tuple(m.TimeoutException for m in modules),
+        tuple(m.HTTPStatusError for m in modules),
+    )
+
+
+_HTTP_ERRORS, _TIMEOUTS, _STATUSES = _http_errors()
+_FAILURES = (
+    *_HTTP_ERRORS,
+    AuthlibBaseError,
+    JoseError,
+    ValueError,  # a body that is not JSON, a claim of the wrong type
+    KeyError,
+    TypeError,
+    RuntimeError,  # Authlib: a discovery document without jwks_uri
+)
+
+
+def _reason(exc: BaseException, step: str) -> str:
+    if isinstance(exc, _TIMEOUTS):
+        return f"{step}_timeout"
+    if isinstance(exc, _STATUSES):
+        return f"{step}_status"  # the provider answered with an error page (a 5xx)
+    if isinstance(exc, _HTTP_ERRORS):
+        return f"{step}_unreachable"
+    return f"{step}_refused" if isinstance(exc, AuthlibBaseError) else f"{step}_invalid"
+
+
+def _identity(
+    subject: str, claims: Mapping[str, Any], token: Mapping[str, Any]
+) -> ProviderIdentity:
+    email = claims.get("email")
+    verified = claims.get("email_verified")
+    return ProviderIdentity(
+        subject=subject,
+        email=email if isinstance(email, str) and 3 <= len(email) <= 254 else None,
+        # Some providers send "true" as a string; anything else is not a yes.
+        email_verified=verified is True or verified == "true",
+        first_name=_text(claims.get("given_name")),
+        last_name=_text(claims.get("family_name")),
+        tokens={k: v for k, v in token.items() if k != "userinfo"},
+    )
+
+
+def _text(value: object) -> str:
+    return value.strip()[:100] if isinstance(value, str) else ""

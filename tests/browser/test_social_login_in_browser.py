@@ -1,0 +1,104 @@
+"""
+Social login in Chromium against the real OpenID provider (npm oidc-provider), with
+JavaScript on and off: "Continue with Orbit" on the sign-up page, the provider's own
+login page, and back signed in, the account then listed under Connected accounts; the
+button's redirect to the provider passes the page's CSP (form-action allows the
+provider's origin) with no violation; cancelling at the provider comes back with a
+sentence. The sign-in page with its button passes axe-core at desktop, 375 px and dark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+
+from ..conftest import Mailbox, free_port, serve
+from ..hostapp import make_host_app
+from ..oidc_provider import CLIENT_ID, CLIENT_SECRET, start_provider
+from .conftest import Site, browser_kit
+from .steps import Shot, new_page
+
+JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+
+
+@pytest.fixture
+def social_site(tmp_path: Path, mailbox: Mailbox) -> Iterator[Site]:
+    """The browser tests' site with one provider, Orbit: an oidc-provider started for it
+    (it knows the site's callback URL)."""
+    from authkit.social.providers import OAuthProvider
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    for provider in start_provider([f"{url}/auth/oauth/orbit/callback"]):
+        orbit = OAuthProvider(
+            name="orbit", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, issuer=provider.issuer
+        )
+        kit = browser_kit(tmp_path, mailbox, url, oauth_providers=[orbit])
+        _, stop = serve(make_host_app(kit), port=port)
+        try:
+            yield Site(url, kit, mailbox)
+        finally:
+            stop()
+
+
+def _log_in_at_the_provider(page: Page, login: str) -> None:
+    page.locator("input[name=login]").fill(login)
+    page.locator("input[name=password]").fill("any")
+    page.get_by_role("button", name="Sign-in").click()
+
+
+@JS
+def test_sign_up_through_the_provider_then_see_it_connected(
+    browser: Browser, social_site: Site, js: bool
+) -> None:
+    page = new_page(browser, js)
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text or "Refused to" in message.text:
+            problems.append(message.text)
+
+    page.on("console", on_console)
+    page.goto(f"{social_site.url}/auth/sign-up")
+    page.get_by_role("button", name="Continue with Orbit").click()
+    _log_in_at_the_provider(page, f"orbiter-{js}")
+    expect(page).to_have_url(f"{social_site.url}/")
+    page.goto(f"{social_site.url}/auth/user")
+    section = page.get_by_role("region", name="Connected accounts")
+    expect(section.get_by_text("Orbit", exact=True)).to_be_visible()
+    expect(section.get_by_text(f"orbiter-{js}@example.net")).to_be_visible()
+    assert problems == []
+
+
+@JS
+def test_cancelling_at_the_provider_comes_back_with_a_sentence(
+    browser: Browser, social_site: Site, js: bool
+) -> None:
+    page = new_page(browser, js)
+    page.goto(f"{social_site.url}/auth/sign-in")
+    page.get_by_role("button", name="Continue with Orbit").click()
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_role("alert")).to_have_text("Signing in with Orbit was cancelled.")
+    expect(page.get_by_role("button", name="Continue with Orbit")).to_be_visible()
+
+
+def test_the_sign_in_page_with_a_provider_passes_axe(shot: Shot, social_site: Site) -> None:
+    shot.page.goto(f"{social_site.url}/auth/sign-in")
+    expect(shot.page.get_by_role("button", name="Continue with Orbit")).to_be_visible()
+    assert shot.axe() == []
+    shot.save("sign-in-social")
+
+
+def test_the_connected_accounts_section_passes_axe(shot: Shot, social_site: Site) -> None:
+    page = shot.page
+    page.goto(f"{social_site.url}/auth/sign-up")
+    page.get_by_role("button", name="Continue with Orbit").click()
+    _log_in_at_the_provider(page, f"shown-{shot.label}")
+    expect(page).to_have_url(f"{social_site.url}/")
+    page.goto(f"{social_site.url}/auth/user")
+    expect(page.get_by_role("region", name="Connected accounts")).to_be_visible()
+    assert shot.axe() == []
+    shot.save("profile-connected-accounts")

@@ -1,0 +1,150 @@
+"""
+A stand-in OpenID provider written for the tests, for what a real one never does on
+request: an id_token for another audience, from another issuer, with an old nonce,
+expired, or signed by a key not in its JWKS. It speaks the real protocol (discovery,
+JWKS, authorization code with PKCE S256 checked, token, userinfo) over HTTP, in a
+uvicorn thread; `next_id_token` bends the next token it issues.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from .conftest import serve
+
+CLIENT_ID = "standin-client"
+CLIENT_SECRET = "standin-secret"
+
+
+@dataclass
+class StandinProvider:
+    issuer: str = ""
+    key: rsa.RSAPrivateKey = field(
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    #: Claims the next id_token gets on top of the right ones (or "-name" to drop one).
+    next_id_token: dict[str, Any] = field(default_factory=dict)
+    #: Sign the next id_token with a key the JWKS does not hold.
+    sign_with_stranger: bool = False
+    #: The address and subject the sign-in is for.
+    subject: str = "standin-user"
+    email: str = "standin@example.org"
+    #: Every nonce the provider was asked to put in a token (the last one last).
+    nonces: list[str] = field(default_factory=list)
+    #: code -> (nonce, code_challenge, redirect_uri)
+    codes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    #: Code verifiers that failed the PKCE check.
+    pkce_failures: int = 0
+    #: Answer the next token request with this HTML page and a 500 (a provider in trouble).
+    token_breaks: bool = False
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/.well-known/openid-configuration", self.discovery),
+                Route("/jwks", self.jwks),
+                Route("/authorize", self.authorize),
+                Route("/token", self.token, methods=["POST"]),
+                Route("/userinfo", self.userinfo),
+            ]
+        )
+
+    async def discovery(self, request: Request) -> Response:
+        return JSONResponse(
+            {
+                "issuer": self.issuer,
+                "authorization_endpoint": f"{self.issuer}/authorize",
+                "token_endpoint": f"{self.issuer}/token",
+                "jwks_uri": f"{self.issuer}/jwks",
+                "userinfo_endpoint": f"{self.issuer}/userinfo",
+                "response_types_supported": ["code"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["S256"],
+            }
+        )
+
+    async def jwks(self, request: Request) -> Response:
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        return JSONResponse({"keys": [{**jwk, "kid": "standin", "use": "sig", "alg": "RS256"}]})
+
+    async def authorize(self, request: Request) -> Response:
+        """Signs in at once (no login page) and sends the browser back with a code."""
+        q = request.query_params
+        if q.get("code_challenge_method") != "S256" or not q.get("code_challenge"):
+            return JSONResponse({"error": "invalid_request"}, status_code=400)
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = (q.get("nonce", ""), q["code_challenge"], q["redirect_uri"])
+        self.nonces.append(q.get("nonce", ""))
+        back = {"code": code, "state": q.get("state", "")}
+        return RedirectResponse(f"{q['redirect_uri']}?{urlencode(back)}", status_code=302)
+
+    async def token(self, request: Request) -> Response:
+        if self.token_breaks:
+            self.token_breaks = False
+            return Response("<html><body>Oops</body></html>", status_code=500)
+        form = await request.form()
+        code = str(form.get("code", ""))
+        if code not in self.codes:
+            return JSONResponse({"error": "invalid_grant"}, status_code=400)
+        nonce, challenge, redirect_uri = self.codes.pop(code)
+        verifier = str(form.get("code_verifier", ""))
+        digest = hashlib.sha256(verifier.encode()).digest()
+        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != challenge:
+            self.pkce_failures += 1
+            return JSONResponse({"error": "invalid_grant"}, status_code=400)
+        if form.get("redirect_uri") != redirect_uri:
+            return JSONResponse({"error": "invalid_grant"}, status_code=400)
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": self.subject,
+            "aud": CLIENT_ID,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": nonce,
+            "email": self.email,
+            "email_verified": True,
+        }
+        for name, value in self.next_id_token.items():
+            if name.startswith("-"):
+                claims.pop(name[1:], None)
+            else:
+                claims[name] = value
+        self.next_id_token = {}
+        key: Any = self.key
+        if self.sign_with_stranger:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            self.sign_with_stranger = False
+        id_token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "standin"})
+        access_token = secrets.token_urlsafe(16)
+        return JSONResponse(
+            {"access_token": access_token, "token_type": "Bearer", "id_token": id_token}
+        )
+
+    async def userinfo(self, request: Request) -> Response:
+        return JSONResponse({"sub": self.subject, "email": self.email, "email_verified": True})
+
+
+def start_standin() -> Iterator[StandinProvider]:
+    provider = StandinProvider()
+    url, stop = serve(provider.app())
+    provider.issuer = url
+    try:
+        yield provider
+    finally:
+        stop()
