@@ -4,6 +4,12 @@ request: an id_token for another audience, from another issuer, with an old nonc
 expired, or signed by a key not in its JWKS. It speaks the real protocol (discovery,
 JWKS, authorization code with PKCE S256 checked, token, userinfo) over HTTP, in a
 uvicorn thread; `next_id_token` bends the next token it issues.
+
+It also stands in for the presets' own ways, never the real internet: GitHub's API
+(`/api/user`, `/api/user/emails`), Discord's (`/api/users/@me`), and Microsoft's
+multi-tenant issuer (`microsoft_tenant`: the discovery document's issuer is
+`.../{tenantid}/v2.0` and each token names its tenant). It records how the client
+authenticated at the token endpoint (`client_auth`).
 """
 
 from __future__ import annotations
@@ -52,6 +58,17 @@ class StandinProvider:
     pkce_failures: int = 0
     #: Answer the next token request with this HTML page and a 500 (a provider in trouble).
     token_breaks: bool = False
+    #: How each token request authenticated the client: "basic" or "post".
+    client_auth: list[str] = field(default_factory=list)
+    #: Access tokens issued: the API answers only to them.
+    access_tokens: set[str] = field(default_factory=set)
+    #: GitHub's API: the user and their addresses.
+    github_user: dict[str, Any] = field(default_factory=dict)
+    github_emails: list[dict[str, Any]] = field(default_factory=list)
+    #: Discord's API: the user.
+    discord_me: dict[str, Any] = field(default_factory=dict)
+    #: Microsoft: the tenant the tokens name (None: a plain OpenID provider).
+    microsoft_tenant: str | None = None
 
     def app(self) -> Starlette:
         return Starlette(
@@ -61,13 +78,17 @@ class StandinProvider:
                 Route("/authorize", self.authorize),
                 Route("/token", self.token, methods=["POST"]),
                 Route("/userinfo", self.userinfo),
+                Route("/api/user", self.github_user_endpoint),
+                Route("/api/user/emails", self.github_emails_endpoint),
+                Route("/api/users/@me", self.discord_me_endpoint),
             ]
         )
 
     async def discovery(self, request: Request) -> Response:
+        issuer = f"{self.issuer}/{{tenantid}}/v2.0" if self.microsoft_tenant else self.issuer
         return JSONResponse(
             {
-                "issuer": self.issuer,
+                "issuer": issuer,
                 "authorization_endpoint": f"{self.issuer}/authorize",
                 "token_endpoint": f"{self.issuer}/token",
                 "jwks_uri": f"{self.issuer}/jwks",
@@ -98,6 +119,12 @@ class StandinProvider:
             self.token_breaks = False
             return Response("<html><body>Oops</body></html>", status_code=500)
         form = await request.form()
+        basic = request.headers.get("authorization", "").startswith("Basic ")
+        self.client_auth.append("basic" if basic else "post")
+        if not basic and (
+            form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET
+        ):
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
         code = str(form.get("code", ""))
         if code not in self.codes:
             return JSONResponse({"error": "invalid_grant"}, status_code=400)
@@ -120,6 +147,9 @@ class StandinProvider:
             "email": self.email,
             "email_verified": True,
         }
+        if self.microsoft_tenant:
+            claims["tid"] = self.microsoft_tenant
+            claims["iss"] = f"{self.issuer}/{self.microsoft_tenant}/v2.0"
         for name, value in self.next_id_token.items():
             if name.startswith("-"):
                 claims.pop(name[1:], None)
@@ -132,12 +162,32 @@ class StandinProvider:
             self.sign_with_stranger = False
         id_token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "standin"})
         access_token = secrets.token_urlsafe(16)
+        self.access_tokens.add(access_token)
         return JSONResponse(
             {"access_token": access_token, "token_type": "Bearer", "id_token": id_token}
         )
 
     async def userinfo(self, request: Request) -> Response:
         return JSONResponse({"sub": self.subject, "email": self.email, "email_verified": True})
+
+    def _bearer_ok(self, request: Request) -> bool:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        return token in self.access_tokens
+
+    async def github_user_endpoint(self, request: Request) -> Response:
+        if not self._bearer_ok(request):
+            return JSONResponse({"message": "Bad credentials"}, status_code=401)
+        return JSONResponse(self.github_user)
+
+    async def github_emails_endpoint(self, request: Request) -> Response:
+        if not self._bearer_ok(request):
+            return JSONResponse({"message": "Bad credentials"}, status_code=401)
+        return JSONResponse(self.github_emails)
+
+    async def discord_me_endpoint(self, request: Request) -> Response:
+        if not self._bearer_ok(request):
+            return JSONResponse({"message": "401: Unauthorized"}, status_code=401)
+        return JSONResponse(self.discord_me)
 
 
 def start_standin() -> Iterator[StandinProvider]:

@@ -20,9 +20,17 @@ from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.starlette_client import OAuth
 from joserfc.errors import JoseError
 
+from .presets import MICROSOFT_CONSUMERS_TENANT
+from .profiles import discord_claims, github_claims
 from .providers import OAuthProvider
 
-__all__ = ["Authorization", "ProviderClients", "ProviderError", "ProviderIdentity"]
+__all__ = [
+    "Authorization",
+    "ProviderClients",
+    "ProviderError",
+    "ProviderIdentity",
+    "microsoft_email_verified",
+]
 
 _PLAIN_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 #: Discovery documents and keys are fetched again after this long (keys rotate).
@@ -70,16 +78,26 @@ class ProviderClients:
         self._registry = OAuth()
         self._providers = {p.name: p for p in providers}
         for provider in providers:
+            client_kwargs = {
+                "scope": " ".join(provider.scopes),
+                "code_challenge_method": "S256",
+                "timeout": provider.timeout,
+                "token_endpoint_auth_method": provider.rules.token_auth,
+            }
+            if provider.rules.protocol == "oidc":
+                endpoints: dict[str, str | None] = {"server_metadata_url": provider.metadata_url}
+            else:
+                endpoints = {
+                    "authorize_url": provider.authorize_url,
+                    "access_token_url": provider.token_url,
+                    "api_base_url": provider.api_url,
+                }
             self._registry.register(
                 provider.name,
                 client_id=provider.client_id,
                 client_secret=str(provider.client_secret),
-                server_metadata_url=provider.metadata_url,
-                client_kwargs={
-                    "scope": " ".join(provider.scopes),
-                    "code_challenge_method": "S256",
-                    "timeout": provider.timeout,
-                },
+                client_kwargs=client_kwargs,
+                **endpoints,
             )
 
     def form_origins(self) -> tuple[str, ...]:
@@ -115,7 +133,7 @@ class ProviderClients:
         return Authorization(
             url=str(made["url"]),
             state=str(made["state"]),
-            nonce=str(made["nonce"]),
+            nonce=str(made.get("nonce", "")),  # plain OAuth 2 has none
             code_verifier=str(made["code_verifier"]),
         )
 
@@ -127,6 +145,7 @@ class ProviderClients:
         Raises:
             ProviderError: the exchange failed, or the id_token is missing or wrong.
         """
+        provider = self._providers[name]
         app = self._app(name)
         await self._fresh_metadata(app)
         try:
@@ -135,19 +154,44 @@ class ProviderClients:
             )
         except _FAILURES as exc:
             raise ProviderError(_reason(exc, "token")) from exc
-        if not isinstance(token, dict) or "id_token" not in token:
+        if not isinstance(token, dict) or "access_token" not in token:
+            raise ProviderError("no_token")
+        protocol = provider.rules.protocol
+        if protocol == "oidc":
+            claims = await self._oidc_claims(provider, app, token, nonce)
+        else:
+            reader = github_claims if protocol == "github" else discord_claims
+            try:
+                claims = await reader(app, token)
+            except _FAILURES as exc:
+                raise ProviderError(_reason(exc, "profile")) from exc
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject or len(subject) > 255:
+            raise ProviderError("no_subject")
+        return _identity(subject, claims, token)
+
+    async def _oidc_claims(
+        self, provider: OAuthProvider, app: Any, token: dict[str, Any], nonce: str
+    ) -> dict[str, Any]:
+        """The id_token's claims, verified, with userinfo's address when it has none."""
+        if "id_token" not in token:
             raise ProviderError("no_id_token")
+        options = _microsoft_issuer(app) if provider.rules.microsoft else None
         try:
-            claims = dict(await app.parse_id_token(token, nonce=nonce, leeway=60))
+            claims = dict(
+                await app.parse_id_token(token, nonce=nonce, claims_options=options, leeway=60)
+            )
         except _FAILURES as exc:
             raise ProviderError(_reason(exc, "id_token")) from exc
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject or len(subject) > 255:
-            raise ProviderError("id_token")
+        if not isinstance(subject, str) or not subject:
+            raise ProviderError("id_token_invalid")
         if not claims.get("email"):
             # Many providers put the address only in userinfo (OpenID Connect 5.4).
             claims.update(await self._userinfo(app, token, subject))
-        return _identity(subject, claims, token)
+        if provider.rules.microsoft:
+            claims["email_verified"] = microsoft_email_verified(claims)
+        return claims
 
     async def _userinfo(self, app: Any, token: Mapping[str, Any], subject: str) -> dict[str, Any]:
         if not app.server_metadata.get("userinfo_endpoint"):
@@ -173,6 +217,27 @@ class ProviderClients:
         except _FAILURES as exc:
             app.server_metadata.clear()
             raise ProviderError(_reason(exc, "discovery")) from exc
+
+
+def _microsoft_issuer(app: Any) -> dict[str, Any]:
+    """Microsoft's multi-tenant discovery names the issuer `.../{tenantid}/v2.0`: each
+    id_token's `iss` must be exactly that, filled with the token's own `tid`."""
+    template = str(app.server_metadata.get("issuer", ""))
+
+    def same_tenant(claims: Mapping[str, Any], value: object) -> bool:
+        tenant = claims.get("tid")
+        if not isinstance(tenant, str) or not tenant or "{tenantid}" not in template:
+            return False
+        return value == template.replace("{tenantid}", tenant)
+
+    return {"iss": {"essential": True, "validate": same_tenant}}
+
+
+def microsoft_email_verified(claims: Mapping[str, Any]) -> bool:
+    """Microsoft's `email` is whatever a tenant's admin typed, unless the account is a
+    personal one (Microsoft verified it) or the token says the domain's owner did
+    (`xms_edov`): only then may it link an account here (the "nOAuth" takeover)."""
+    return claims.get("tid") == MICROSOFT_CONSUMERS_TENANT or claims.get("xms_edov") is True
 
 
 def _http_errors() -> tuple[

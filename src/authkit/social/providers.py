@@ -1,9 +1,10 @@
 """
 What an OAuth provider is to authkit, and how it is configured:
 `AUTHKIT_OAUTH_PROVIDERS=acme,...` and, for each name, `AUTHKIT_OAUTH_<NAME>_CLIENT_ID`,
-`..._CLIENT_SECRET`, `..._ISSUER` (or `..._DISCOVERY_URL`), and optionally `..._SCOPES`,
-`..._LABEL`, `..._STORE_TOKENS`. A provider with an issuer is generic OpenID Connect,
-found through its discovery document.
+`..._CLIENT_SECRET`, and optionally `..._SCOPES`, `..._LABEL`, `..._STORE_TOKENS`,
+`..._TIMEOUT`. A provider named after a preset (presets.py: google, github, ...) needs
+nothing more; any other is generic OpenID Connect and needs `..._ISSUER` (or
+`..._DISCOVERY_URL`); `..._PRESET` makes a provider of another name a preset.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Secret
 
 from ..errors import ConfigError
+from .presets import PRESETS, Preset
 
 __all__ = ["OAuthProvider", "providers_from_env"]
 
@@ -24,6 +26,8 @@ _NAME = re.compile(r"[a-z][a-z0-9]{0,31}")
 #: Seconds any one call to a provider may take (discovery, keys, token, userinfo).
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_SCOPES = ("openid", "email", "profile")
+#: The rules of a provider that is no preset: plain OpenID Connect.
+GENERIC = Preset(label="")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,13 +39,21 @@ class OAuthProvider:
     name: str
     client_id: str
     client_secret: Secret
+    #: One of `presets.PRESETS` (google, github, ...): its endpoints, scopes and rules.
+    #: A provider named after a preset is that preset unless it says otherwise.
+    preset: str | None = None
     #: The OpenID issuer; the discovery document is `<issuer>/.well-known/openid-configuration`.
     issuer: str | None = None
     #: A discovery document elsewhere than under the issuer.
     discovery_url: str | None = None
-    #: The button's text after "Continue with" (default: the name, capitalised).
+    #: A plain OAuth 2 preset's endpoints (GitHub, Discord), to point at one's own server.
+    authorize_url: str | None = None
+    token_url: str | None = None
+    api_url: str | None = None
+    #: The button's text after "Continue with" (default: the preset's, or the name).
     label: str = ""
-    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    #: Default: the preset's, or `openid email profile`.
+    scopes: tuple[str, ...] = ()
     #: Keep the provider's tokens (encrypted) for the host to call its API.
     store_tokens: bool = False
     timeout: float = DEFAULT_TIMEOUT
@@ -49,11 +61,29 @@ class OAuthProvider:
     def __post_init__(self) -> None:
         if not isinstance(self.client_secret, Secret):
             object.__setattr__(self, "client_secret", Secret(str(self.client_secret)))
-        if not self.label:
-            object.__setattr__(self, "label", self.name.capitalize())
-        object.__setattr__(self, "scopes", tuple(self.scopes))
+        preset_name = self.preset
+        if preset_name is None and self.name in PRESETS:
+            preset_name = self.name
+        object.__setattr__(self, "preset", preset_name)
+        preset = PRESETS.get(preset_name) if preset_name else None
+        if preset is not None:
+            for key in ("authorize_url", "token_url", "api_url"):
+                if getattr(self, key) is None:
+                    object.__setattr__(self, key, getattr(preset, key))
+            if self.issuer is None and self.discovery_url is None:
+                object.__setattr__(self, "issuer", preset.issuer)
+                object.__setattr__(self, "discovery_url", preset.discovery_url)
+        default_label = preset.label if preset is not None else self.name.capitalize()
+        object.__setattr__(self, "label", self.label or default_label)
+        default_scopes = preset.scopes if preset is not None else DEFAULT_SCOPES
+        object.__setattr__(self, "scopes", tuple(self.scopes) or default_scopes)
         for problem in self.problems():
             raise ConfigError(problem)
+
+    @property
+    def rules(self) -> Preset:
+        """The preset's protocol and rules; a provider of no preset is plain OIDC."""
+        return PRESETS.get(self.preset or "", GENERIC)
 
     @property
     def factor(self) -> str:
@@ -70,6 +100,8 @@ class OAuthProvider:
     def origins(self) -> tuple[str, ...]:
         """Where the browser is sent to sign in, as far as the settings tell (the
         authorization endpoint found by discovery adds its own)."""
+        if self.rules.protocol != "oidc":
+            return (_origin(self.authorize_url),) if self.authorize_url else ()
         return tuple(sorted({_origin(url) for url in (self.issuer, self.discovery_url) if url}))
 
     def problems(self) -> list[str]:
@@ -85,17 +117,31 @@ class OAuthProvider:
             problems.append(f"{prefix}_CLIENT_ID is not set.")
         if not str(self.client_secret).strip():
             problems.append(f"{prefix}_CLIENT_SECRET is not set.")
-        if not self.issuer and not self.discovery_url:
+        if self.preset is not None and self.preset not in PRESETS:
             problems.append(
-                f"{prefix}_ISSUER is not set: a provider needs its OpenID issuer "
+                f"{prefix}_PRESET must be one of {', '.join(PRESETS)}, not {self.preset!r}."
+            )
+            return problems
+        oidc = self.rules.protocol == "oidc"
+        if oidc and not self.issuer and not self.discovery_url:
+            problems.append(
+                f"{prefix}_ISSUER is not set: {self.name} is not a preset "
+                f"({', '.join(PRESETS)}), so it needs its OpenID issuer "
                 f"(or {prefix}_DISCOVERY_URL)."
             )
-        for key, url in (("ISSUER", self.issuer), ("DISCOVERY_URL", self.discovery_url)):
+        urls = {
+            "ISSUER": self.issuer,
+            "DISCOVERY_URL": self.discovery_url,
+            "AUTHORIZE_URL": self.authorize_url,
+            "TOKEN_URL": self.token_url,
+            "API_URL": self.api_url,
+        }
+        for key, url in urls.items():
             if url and not _is_safe_url(url):
                 problems.append(
                     f"{prefix}_{key} must be an https URL (http only on this machine), not {url!r}."
                 )
-        if "openid" not in self.scopes:
+        if oidc and "openid" not in self.scopes:
             problems.append(f"{prefix}_SCOPES must include openid.")
         if not 0 < self.timeout <= 60:
             problems.append(f"{prefix}_TIMEOUT must be between 0 and 60 seconds.")
@@ -128,7 +174,7 @@ def _from_env(environ: Mapping[str, str], name: str) -> OAuthProvider:
     def get(key: str) -> str:
         return environ.get(prefix + key, "").strip()
 
-    scopes = tuple(get("SCOPES").replace(",", " ").split()) or DEFAULT_SCOPES
+    scopes = tuple(get("SCOPES").replace(",", " ").split())
     timeout_text = get("TIMEOUT")
     try:
         timeout = float(timeout_text) if timeout_text else DEFAULT_TIMEOUT
@@ -138,8 +184,12 @@ def _from_env(environ: Mapping[str, str], name: str) -> OAuthProvider:
         name=name,
         client_id=get("CLIENT_ID"),
         client_secret=Secret(get("CLIENT_SECRET")),
+        preset=get("PRESET").lower() or None,
         issuer=get("ISSUER") or None,
         discovery_url=get("DISCOVERY_URL") or None,
+        authorize_url=get("AUTHORIZE_URL") or None,
+        token_url=get("TOKEN_URL") or None,
+        api_url=get("API_URL") or None,
         label=get("LABEL"),
         scopes=scopes,
         store_tokens=get("STORE_TOKENS").lower() in ("1", "true", "yes", "on"),
