@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import secrets
 import time
@@ -28,7 +29,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .conftest import serve
@@ -69,6 +70,13 @@ class StandinProvider:
     discord_me: dict[str, Any] = field(default_factory=dict)
     #: Microsoft: the tenant the tokens name (None: a plain OpenID provider).
     microsoft_tenant: str | None = None
+    #: Apple: the team's public key checks each client secret (a JWT); `apple_user` is
+    #: posted beside the code (the name, on the first consent).
+    apple_key: Any = None
+    apple_team: str = ""
+    apple_user: str | None = None
+    #: The client secrets Apple's way received (their claims), or why one was refused.
+    apple_secrets: list[dict[str, Any] | str] = field(default_factory=list)
 
     def app(self) -> Starlette:
         return Starlette(
@@ -112,6 +120,18 @@ class StandinProvider:
         self.codes[code] = (q.get("nonce", ""), q["code_challenge"], q["redirect_uri"])
         self.nonces.append(q.get("nonce", ""))
         back = {"code": code, "state": q.get("state", "")}
+        if q.get("response_mode") == "form_post":
+            # Apple's way: a page whose form posts the answer to the site (cross-site).
+            if self.apple_user is not None:
+                back["user"] = self.apple_user
+            inputs = "".join(
+                f'<input type="hidden" name="{k}" value="{html.escape(v)}">'
+                for k, v in back.items()
+            )
+            return HTMLResponse(
+                f'<form method="post" action="{html.escape(q["redirect_uri"])}">{inputs}'
+                "<button>Continue</button></form>"
+            )
         return RedirectResponse(f"{q['redirect_uri']}?{urlencode(back)}", status_code=302)
 
     async def token(self, request: Request) -> Response:
@@ -121,7 +141,10 @@ class StandinProvider:
         form = await request.form()
         basic = request.headers.get("authorization", "").startswith("Basic ")
         self.client_auth.append("basic" if basic else "post")
-        if not basic and (
+        if self.apple_key is not None:
+            if not self._apple_secret_ok(str(form.get("client_secret", ""))):
+                return JSONResponse({"error": "invalid_client"}, status_code=400)
+        elif not basic and (
             form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET
         ):
             return JSONResponse({"error": "invalid_client"}, status_code=401)
@@ -169,6 +192,26 @@ class StandinProvider:
 
     async def userinfo(self, request: Request) -> Response:
         return JSONResponse({"sub": self.subject, "email": self.email, "email_verified": True})
+
+    def _apple_secret_ok(self, secret: str) -> bool:
+        try:
+            header = jwt.get_unverified_header(secret)
+            claims = jwt.decode(
+                secret,
+                self.apple_key,
+                algorithms=["ES256"],
+                audience=self.issuer,
+                issuer=self.apple_team,
+                options={"require": ["iss", "iat", "exp", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            self.apple_secrets.append(f"refused: {exc}")
+            return False
+        if header.get("kid") != "APPLEKEY01" or claims.get("sub") != CLIENT_ID:
+            self.apple_secrets.append("refused: kid or sub")
+            return False
+        self.apple_secrets.append(claims)
+        return True
 
     def _bearer_ok(self, request: Request) -> bool:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")

@@ -179,6 +179,8 @@ MESSAGES: Mapping[str, str] = {
         "{provider} has not verified your email address. Verify it there and try again, "
         "or sign in with your email here."
     ),
+    "oauth_continue_title": "Continue signing in",
+    "oauth_continue_subtitle": "{provider} sent you back. One moment…",
     "oauth_connected_elsewhere": (
         "That {provider} account is connected to another user here. Sign in with it "
         "there to disconnect it first."

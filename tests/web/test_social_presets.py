@@ -10,10 +10,15 @@ only the client id and secret. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlmodel import col, select
 
 from authkit import AuthKit
@@ -236,12 +241,14 @@ async def test_microsoft_a_token_naming_another_tenant_than_its_issuer_is_refuse
 
 
 def test_a_preset_needs_only_its_client_id_and_secret() -> None:
-    env = {"AUTHKIT_SECRET_KEY": TEST_SECRET, "AUTHKIT_OAUTH_PROVIDERS": ",".join(PRESETS)}
-    for name in PRESETS:
+    """Every preset but Apple, whose secret is signed with the team's key (below)."""
+    names = [name for name, preset in PRESETS.items() if not preset.apple]
+    env = {"AUTHKIT_SECRET_KEY": TEST_SECRET, "AUTHKIT_OAUTH_PROVIDERS": ",".join(names)}
+    for name in names:
         env[f"AUTHKIT_OAUTH_{name.upper()}_CLIENT_ID"] = f"{name}-id"
         env[f"AUTHKIT_OAUTH_{name.upper()}_CLIENT_SECRET"] = f"{name}-secret"
     settings = Settings.from_env(env)
-    assert [p.label for p in settings.oauth_providers] == [p.label for p in PRESETS.values()]
+    assert [p.label for p in settings.oauth_providers] == [PRESETS[n].label for n in names]
     github = settings.oauth_provider("github")
     assert github is not None and github.origins == ("https://github.com",)
     assert github.scopes == ("read:user", "user:email")
@@ -261,3 +268,120 @@ def test_another_name_may_be_a_preset_and_an_unknown_preset_is_named() -> None:
     assert work.rules.microsoft
     with pytest.raises(ConfigError, match="AUTHKIT_OAUTH_WORK_PRESET must be one of google"):
         Settings.from_env({**env, "AUTHKIT_OAUTH_WORK_PRESET": "myspace"})
+
+
+def apple_provider(standin: StandinProvider) -> OAuthProvider:
+    """Apple pointed at the stand-in, with a new P-256 key (as a .p8 file holds)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    standin.apple_key = key.public_key()
+    standin.apple_team = "TEAM123456"
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return OAuthProvider(
+        name="apple",
+        client_id=CLIENT_ID,
+        client_secret="",
+        issuer=standin.issuer,
+        team_id="TEAM123456",
+        key_id="APPLEKEY01",
+        private_key=pem,  # type: ignore[arg-type]
+    )
+
+
+async def apple_round_trip(
+    site: httpx.AsyncClient, standin: StandinProvider
+) -> tuple[httpx.Response, httpx.Response]:
+    """Apple's way: its page posts the answer cross-site (no cookies of the site come
+    with it); our page hands it on by GET. Returns (the POST's page, the GET's answer)."""
+    token = await form_token(site, "/auth/sign-in")
+    started = await site.post("/auth/oauth/apple/start", data={"csrf_token": token})
+    assert "response_mode=form_post" in started.headers["location"]
+    async with httpx.AsyncClient() as provider_browser:
+        apple_page = await provider_browser.get(started.headers["location"])
+    action = re.search(r'<form method="post" action="([^"]+)"', apple_page.text)
+    assert action is not None
+    posted = dict(re.findall(r'name="(\w+)" value="([^"]*)"', apple_page.text))
+    posted = {k: html.unescape(v) for k, v in posted.items()}
+    # A cross-site POST: SameSite=Lax keeps the site's cookies out of it.
+    async with httpx.AsyncClient(transport=site._transport, base_url=SITE) as cross_site:
+        handed = await cross_site.post(
+            html.unescape(action.group(1)).removeprefix(SITE), data=posted
+        )
+    assert handed.status_code == 200, handed.text
+    assert handed.headers["cache-control"] == "no-store"
+    assert handed.headers["referrer-policy"] == "no-referrer"
+    form = re.search(r'<form class="ak-form" method="get" action="([^"]+)"', handed.text)
+    assert form is not None and "data-ak-autosubmit" in handed.text
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', handed.text))
+    fields = {k: html.unescape(v) for k, v in fields.items()}
+    answer = await site.get(html.unescape(form.group(1)).removeprefix(SITE), params=fields)
+    return handed, answer
+
+
+async def test_apple_signs_up_with_its_signed_secret_form_post_and_first_time_name(
+    site_for: object, standin: StandinProvider
+) -> None:
+    kit, site = site_for(apple_provider(standin))  # type: ignore[operator]
+    standin.email = "x7kq2@privaterelay.appleid.com"
+    standin.apple_user = json.dumps({"name": {"firstName": "Grace", "lastName": "Hopper"}})
+    standin.next_id_token = {"email_verified": "true"}  # Apple sends it as a string
+    _, answer = await apple_round_trip(site, standin)
+    assert answer.status_code == 303 and answer.headers["location"] == "/", answer.headers
+    assert await signed_in_as(kit, site) == ("x7kq2@privaterelay.appleid.com", "Grace")
+    [secret] = standin.apple_secrets
+    assert isinstance(secret, dict)
+    assert (secret["iss"], secret["sub"], secret["aud"]) == (
+        "TEAM123456",
+        CLIENT_ID,
+        standin.issuer,
+    )
+    assert secret["exp"] - secret["iat"] <= 300
+    assert standin.client_auth == ["post"]
+
+
+async def test_apple_form_post_is_refused_for_other_providers(
+    site_for: object, standin: StandinProvider
+) -> None:
+    _, site = site_for(preset("google", standin))  # type: ignore[operator]
+    assert (await site.post("/auth/oauth/google/callback", data={"code": "x"})).status_code == 405
+
+
+def test_apple_needs_its_team_key_and_a_p256_key() -> None:
+    env = {
+        "AUTHKIT_SECRET_KEY": TEST_SECRET,
+        "AUTHKIT_OAUTH_PROVIDERS": "apple",
+        "AUTHKIT_OAUTH_APPLE_CLIENT_ID": "com.example.web",
+    }
+    with pytest.raises(ConfigError, match="AUTHKIT_OAUTH_APPLE_TEAM_ID is not set"):
+        Settings.from_env(env)
+    rsa_pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    env |= {
+        "AUTHKIT_OAUTH_APPLE_TEAM_ID": "TEAM123456",
+        "AUTHKIT_OAUTH_APPLE_KEY_ID": "KEY",
+        "AUTHKIT_OAUTH_APPLE_PRIVATE_KEY": rsa_pem.replace("\n", "\\n"),
+    }
+    with pytest.raises(ConfigError, match=r"must be the P-256 key of a \.p8 file"):
+        Settings.from_env(env)
+    p256 = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    env["AUTHKIT_OAUTH_APPLE_PRIVATE_KEY"] = p256.replace("\n", "\\n")
+    apple = Settings.from_env(env).oauth_providers[0]
+    assert apple.rules.apple and apple.issuer == "https://appleid.apple.com"

@@ -268,6 +268,7 @@ async def _identify(
             code_verifier=str(stored["verifier"]),
             nonce=str(stored["nonce"]),
             redirect_uri=redirect_uri,
+            apple_user=params.get("user"),
         )
     except ProviderError as exc:
         unavailable = exc.reason.endswith(("_timeout", "_unreachable", "_status"))

@@ -20,6 +20,7 @@ from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.starlette_client import OAuth
 from joserfc.errors import JoseError
 
+from . import apple
 from .presets import MICROSOFT_CONSUMERS_TENANT
 from .profiles import discord_claims, github_claims
 from .providers import OAuthProvider
@@ -126,8 +127,9 @@ class ProviderClients:
         """
         app = self._app(name)
         await self._fresh_metadata(app)
+        extra = {"response_mode": "form_post"} if self._providers[name].rules.apple else {}
         try:
-            made = await app.create_authorization_url(redirect_uri)
+            made = await app.create_authorization_url(redirect_uri, **extra)
         except _FAILURES as exc:
             raise ProviderError(_reason(exc, "discovery")) from exc
         return Authorization(
@@ -138,7 +140,14 @@ class ProviderClients:
         )
 
     async def identify(
-        self, name: str, *, code: str, code_verifier: str, nonce: str, redirect_uri: str
+        self,
+        name: str,
+        *,
+        code: str,
+        code_verifier: str,
+        nonce: str,
+        redirect_uri: str,
+        apple_user: str | None = None,
     ) -> ProviderIdentity:
         """Exchange the callback's `code` and verify the id_token it brings.
 
@@ -148,6 +157,8 @@ class ProviderClients:
         provider = self._providers[name]
         app = self._app(name)
         await self._fresh_metadata(app)
+        if provider.rules.apple:
+            app.client_secret = apple.client_secret(provider)
         try:
             token = await app.fetch_access_token(
                 redirect_uri=redirect_uri, code=code, code_verifier=code_verifier
@@ -168,6 +179,8 @@ class ProviderClients:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 255:
             raise ProviderError("no_subject")
+        if provider.rules.apple and not claims.get("given_name"):
+            claims["given_name"], claims["family_name"] = apple.names_from_user_field(apple_user)
         return _identity(subject, claims, token)
 
     async def _oidc_claims(

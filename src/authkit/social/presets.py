@@ -43,6 +43,10 @@ class Preset:
     #: `.../{tenantid}/v2.0`, which each id_token fills with its own `tid`; and its
     #: `email` is a verified address only for personal accounts (or with `xms_edov`).
     microsoft: bool = False
+    #: Apple: the answer comes back as a cross-site POST (`response_mode=form_post`),
+    #: the client's secret is a JWT signed with the team's key, and the name comes only
+    #: once, beside the code, on the first consent.
+    apple: bool = False
 
 
 PRESETS: Mapping[str, Preset] = {
@@ -62,6 +66,13 @@ PRESETS: Mapping[str, Preset] = {
             "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"
         ),
         microsoft=True,
+    ),
+    "apple": Preset(
+        label="Apple",
+        issuer="https://appleid.apple.com",
+        scopes=("openid", "email", "name"),
+        token_auth="client_secret_post",
+        apple=True,
     ),
     "gitlab": Preset(label="GitLab", issuer="https://gitlab.com"),
     "discord": Preset(

@@ -2,9 +2,11 @@
 What an OAuth provider is to authkit, and how it is configured:
 `AUTHKIT_OAUTH_PROVIDERS=acme,...` and, for each name, `AUTHKIT_OAUTH_<NAME>_CLIENT_ID`,
 `..._CLIENT_SECRET`, and optionally `..._SCOPES`, `..._LABEL`, `..._STORE_TOKENS`,
-`..._TIMEOUT`. A provider named after a preset (presets.py: google, github, ...) needs
-nothing more; any other is generic OpenID Connect and needs `..._ISSUER` (or
-`..._DISCOVERY_URL`); `..._PRESET` makes a provider of another name a preset.
+`..._TIMEOUT`; Apple instead of a secret `..._TEAM_ID`, `..._KEY_ID` and
+`..._PRIVATE_KEY` (or `..._PRIVATE_KEY_FILE`). A provider named after a preset
+(presets.py: google, github, ...) needs nothing more; any other is generic OpenID
+Connect and needs `..._ISSUER` (or `..._DISCOVERY_URL`); `..._PRESET` makes a provider
+of another name a preset.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.datastructures import Secret
 
 from ..errors import ConfigError
@@ -57,6 +62,11 @@ class OAuthProvider:
     #: Keep the provider's tokens (encrypted) for the host to call its API.
     store_tokens: bool = False
     timeout: float = DEFAULT_TIMEOUT
+    #: Apple: the team id, the key's id, and its private key (the .p8 file's PEM text),
+    #: from which each token request's client secret is signed.
+    team_id: str = ""
+    key_id: str = ""
+    private_key: Secret | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_secret, Secret):
@@ -115,7 +125,9 @@ class OAuthProvider:
             return problems
         if not self.client_id.strip():
             problems.append(f"{prefix}_CLIENT_ID is not set.")
-        if not str(self.client_secret).strip():
+        if self.rules.apple:
+            problems.extend(_apple_problems(self, prefix))
+        elif not str(self.client_secret).strip():
             problems.append(f"{prefix}_CLIENT_SECRET is not set.")
         if self.preset is not None and self.preset not in PRESETS:
             problems.append(
@@ -180,8 +192,18 @@ def _from_env(environ: Mapping[str, str], name: str) -> OAuthProvider:
         timeout = float(timeout_text) if timeout_text else DEFAULT_TIMEOUT
     except ValueError:
         raise ConfigError(f"{prefix}TIMEOUT must be a number, not {timeout_text!r}.") from None
+    key_text = get("PRIVATE_KEY").replace("\\n", "\n")
+    key_file = get("PRIVATE_KEY_FILE")
+    if key_file and not key_text:
+        try:
+            key_text = Path(key_file).read_text()
+        except OSError as exc:
+            raise ConfigError(f"{prefix}PRIVATE_KEY_FILE cannot be read: {exc.strerror}.") from None
     return OAuthProvider(
         name=name,
+        team_id=get("TEAM_ID"),
+        key_id=get("KEY_ID"),
+        private_key=Secret(key_text) if key_text else None,
         client_id=get("CLIENT_ID"),
         client_secret=Secret(get("CLIENT_SECRET")),
         preset=get("PRESET").lower() or None,
@@ -195,6 +217,27 @@ def _from_env(environ: Mapping[str, str], name: str) -> OAuthProvider:
         store_tokens=get("STORE_TOKENS").lower() in ("1", "true", "yes", "on"),
         timeout=timeout,
     )
+
+
+def _apple_problems(provider: OAuthProvider, prefix: str) -> list[str]:
+    """Apple signs in with a client secret made from the team's key, not a fixed one."""
+    problems = [
+        f"{prefix}_{key} is not set (Apple's client secret is signed with it)."
+        for key, value in (("TEAM_ID", provider.team_id), ("KEY_ID", provider.key_id))
+        if not value.strip()
+    ]
+    if provider.private_key is None or not str(provider.private_key).strip():
+        problems.append(
+            f"{prefix}_PRIVATE_KEY is not set: the .p8 key's text (or {prefix}_PRIVATE_KEY_FILE)."
+        )
+        return problems
+    try:
+        key = serialization.load_pem_private_key(str(provider.private_key).encode(), None)
+    except (ValueError, TypeError):
+        key = None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        problems.append(f"{prefix}_PRIVATE_KEY must be the P-256 key of a .p8 file from Apple.")
+    return problems
 
 
 def _origin(url: str) -> str:

@@ -86,7 +86,12 @@ def build_routes() -> list[BaseRoute]:
         Route("/sign-up/resend", resend_endpoint, methods=["POST"], name="sign_up_resend"),
         Route("/sign-out", sign_out_endpoint, methods=["POST"], name="sign_out"),
         Route("/oauth/{name}/start", oauth_start_endpoint, methods=["POST"], name="oauth_start"),
-        Route("/oauth/{name}/callback", oauth_callback_endpoint, name="oauth_callback"),
+        Route(
+            "/oauth/{name}/callback",
+            oauth_callback_endpoint,
+            methods=["GET", "POST"],
+            name="oauth_callback",
+        ),
         Route("/user", user_endpoint, methods=["GET", "POST"], name="user"),
         Route("/user/avatar", avatar_endpoint, methods=["POST"], name="user_avatar"),
         Route(

@@ -28,13 +28,16 @@ from ..forms import SignInForm
 from ..social.providers import OAuthProvider
 from .attempt_pages import browser_of
 from .form_post import Posted, post_form
-from .helpers import meta_of, redirect, redirect_target
+from .helpers import meta_of, page, read_form, redirect, redirect_target
 from .sign_in import SIGN_IN, sign_in_page
 
 __all__ = ["callback_uri", "oauth_callback_endpoint", "oauth_start_endpoint"]
 
-#: The callback parameters read; anything else a provider adds is ignored.
-CALLBACK_PARAMS = ("state", "code", "error", "iss")
+#: The callback parameters read; anything else a provider adds is ignored. (`user`:
+#: Apple's name of the user, on the first consent.)
+CALLBACK_PARAMS = ("state", "code", "error", "iss", "user")
+#: A form_post answer is a few fields; anything bigger is not a provider's.
+MAX_FORM_POST_BYTES = 16 * 1024
 
 
 def _provider(request: Request) -> OAuthProvider:
@@ -82,9 +85,12 @@ async def oauth_start_endpoint(request: Request) -> Response:
 
 
 async def oauth_callback_endpoint(request: Request) -> Response:
-    """GET `/oauth/<name>/callback`: the provider's answer."""
+    """GET `/oauth/<name>/callback`: the provider's answer (POST for one that answers
+    with form_post, handed on to the GET)."""
     svc = context_of(request).services
     provider = _provider(request)
+    if request.method == "POST":
+        return await _form_post(request, provider)
     attempt = await SIGN_IN.current(request)
     kept = attempt.state_of(RETURN_TO).get("url") if attempt is not None else None
     target = redirect_target(request, kept if isinstance(kept, str) else None)
@@ -106,6 +112,27 @@ async def oauth_callback_endpoint(request: Request) -> Response:
     except AttemptGone:
         return _back_to_sign_in(request, provider, "oauth_expired", target)
     return await SIGN_IN.after(request, step, target)
+
+
+async def _form_post(request: Request, provider: OAuthProvider) -> Response:
+    """Apple answers with a cross-site POST, which carries none of this browser's
+    cookies (SameSite=Lax): nothing is judged here. A page hands the fields on to the
+    GET callback, a same-site navigation that has them."""
+    if not provider.rules.apple:
+        raise HTTPException(405)
+    form = await read_form(request, max_bytes=MAX_FORM_POST_BYTES)
+    fields = {k: v for k in CALLBACK_PARAMS if isinstance(v := form.get(k), str) and v}
+    response = page(
+        request,
+        "oauth_continue",
+        action=callback_uri(request, provider),
+        fields=fields,
+        provider_label=provider.label,
+    )
+    # The page holds a code: no cache keeps it, no Referer carries its URL onward.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 async def _connect(

@@ -507,6 +507,9 @@
   function start() {
     handOverLinkToken();
     enhance(document);
+    // A provider's answer handed on to its callback (oauth_continue.html): go on at once.
+    var handOn = document.querySelector("form[data-ak-autosubmit]");
+    if (handOn) handOn.submit();
   }
 
   if (document.readyState === "loading") {
