@@ -42,7 +42,7 @@ def sign_up(page: Page, site: Site, email: str) -> None:
     page.goto(f"{site.url}/auth/sign-up")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Continue", exact=True).click()
     page.get_by_label("Verification code").fill(site.code_for(email))
     page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(f"{site.url}/")
@@ -53,7 +53,7 @@ def password_step(page: Page, site: Site, email: str) -> None:
     page.goto(f"{site.url}/auth/sign-in")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Continue", exact=True).click()
 
 
 def next_code(secret: str, steps: int = 1) -> str:

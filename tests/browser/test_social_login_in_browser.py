@@ -3,8 +3,12 @@ Social login in Chromium against the real OpenID provider (npm oidc-provider), w
 JavaScript on and off: "Continue with Orbit" on the sign-up page, the provider's own
 login page, and back signed in, the account then listed under Connected accounts; the
 button's redirect to the provider passes the page's CSP (form-action allows the
-provider's origin) with no violation; cancelling at the provider comes back with a
-sentence. The sign-in page with its button passes axe-core at desktop, 375 px and dark.
+provider's origin) with no violation; signing in again from another browser; linking
+on a verified address and not on an unverified one; cancelling at the provider and a
+provider that is down come back with a sentence (a forged or replayed state is in
+tests/web/test_social_login.py: the browser follows the provider's redirects itself,
+where no test can change them). The sign-in page
+with its button and the connected accounts pass axe-core at desktop, 375 px and dark.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from ..conftest import Mailbox, free_port, serve
 from ..hostapp import make_host_app
 from ..oidc_provider import CLIENT_ID, CLIENT_SECRET, start_provider
 from .conftest import Site, browser_kit
-from .steps import Shot, new_page
+from .steps import Shot, new_page, sign_up
 
 JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 
@@ -42,6 +46,26 @@ def social_site(tmp_path: Path, mailbox: Mailbox) -> Iterator[Site]:
             yield Site(url, kit, mailbox)
         finally:
             stop()
+
+
+@pytest.fixture
+def down_site(tmp_path: Path, mailbox: Mailbox) -> Iterator[Site]:
+    """A site whose provider does not answer (nothing listens on its port)."""
+    from authkit.social.providers import OAuthProvider
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    orbit = OAuthProvider(
+        name="orbit",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        issuer=f"http://127.0.0.1:{free_port()}",
+        timeout=1,
+    )
+    kit = browser_kit(tmp_path, mailbox, url, oauth_providers=[orbit])
+    _, stop = serve(make_host_app(kit), port=port)
+    yield Site(url, kit, mailbox)
+    stop()
 
 
 def _log_in_at_the_provider(page: Page, login: str) -> None:
@@ -82,6 +106,58 @@ def test_cancelling_at_the_provider_comes_back_with_a_sentence(
     page.get_by_role("button", name="Continue with Orbit").click()
     page.get_by_role("link", name="Cancel").click()
     expect(page.get_by_role("alert")).to_have_text("Signing in with Orbit was cancelled.")
+    expect(page.get_by_role("button", name="Continue with Orbit")).to_be_visible()
+
+
+@JS
+def test_sign_in_again_from_another_browser(browser: Browser, social_site: Site, js: bool) -> None:
+    first = new_page(browser, js)
+    first.goto(f"{social_site.url}/auth/sign-up")
+    first.get_by_role("button", name="Continue with Orbit").click()
+    _log_in_at_the_provider(first, f"returning-{js}")
+    expect(first).to_have_url(f"{social_site.url}/")
+    again = new_page(browser, js)
+    again.goto(f"{social_site.url}/auth/sign-in?redirect_url=/auth/user")
+    again.get_by_role("button", name="Continue with Orbit").click()
+    _log_in_at_the_provider(again, f"returning-{js}")
+    expect(again).to_have_url(f"{social_site.url}/auth/user")
+    expect(again.locator(".ak-identity__email")).to_have_text(f"returning-{js}@example.net")
+
+
+@JS
+def test_a_verified_address_links_and_an_unverified_one_does_not(
+    browser: Browser, social_site: Site, js: bool
+) -> None:
+    email = f"linker-{js}@example.org"
+    owner = new_page(browser, js)
+    sign_up(owner, social_site, email)
+    intruder = new_page(browser, js)
+    intruder.goto(f"{social_site.url}/auth/sign-in")
+    intruder.get_by_role("button", name="Continue with Orbit").click()
+    _log_in_at_the_provider(intruder, f"unverified-{email}")
+    expect(intruder.get_by_role("alert")).to_contain_text("Orbit has not verified your email")
+    intruder.goto(f"{social_site.url}/auth/user")
+    expect(intruder.get_by_role("heading", name="Sign in to Acme")).to_be_visible()
+    linked = new_page(browser, js)
+    linked.goto(f"{social_site.url}/auth/sign-in?redirect_url=/auth/user")
+    linked.get_by_role("button", name="Continue with Orbit").click()
+    _log_in_at_the_provider(linked, email)
+    expect(linked).to_have_url(f"{social_site.url}/auth/user")
+    expect(linked.locator(".ak-identity__email")).to_have_text(email)
+    section = linked.get_by_role("region", name="Connected accounts")
+    expect(section.get_by_text(email)).to_be_visible()
+
+
+@JS
+def test_a_provider_that_is_down_comes_back_with_a_sentence(
+    browser: Browser, down_site: Site, js: bool
+) -> None:
+    page = new_page(browser, js)
+    page.goto(f"{down_site.url}/auth/sign-in")
+    page.get_by_role("button", name="Continue with Orbit").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Orbit could not be reached. Please try again in a moment."
+    )
     expect(page.get_by_role("button", name="Continue with Orbit")).to_be_visible()
 
 

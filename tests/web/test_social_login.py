@@ -11,6 +11,7 @@ with a sentence and an audit row, never a 500.
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -342,4 +343,20 @@ async def test_a_provider_that_is_down_or_slow_comes_back_with_a_sentence(
     assert failed.detail["reason"] == (
         "discovery_timeout" if kind == "slow" else "discovery_unreachable"
     )
+    await kit.aclose()
+
+
+async def test_tokens_are_kept_encrypted_only_when_asked(
+    make_kit: KitFactory, oidc_provider: OpenIdProvider, provider_browser: httpx.AsyncClient
+) -> None:
+    from cryptography.fernet import Fernet
+
+    kit = make_kit(**oidc_provider.settings(store_tokens=True))
+    async with browser(make_host_app(kit)) as b:
+        assert (await continue_with_acme(b, provider_browser, "keeper")).status_code == 303
+    [link] = await links(kit)
+    assert link.tokens_encrypted is not None
+    assert "access_token" not in link.tokens_encrypted  # not readable as stored
+    kept = json.loads(Fernet(kit.services.oauth_token_key).decrypt(link.tokens_encrypted.encode()))
+    assert kept["access_token"] and kept["token_type"].lower() == "bearer"
     await kit.aclose()
