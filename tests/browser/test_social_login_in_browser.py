@@ -178,3 +178,54 @@ def test_the_connected_accounts_section_passes_axe(shot: Shot, social_site: Site
     expect(page.get_by_role("region", name="Connected accounts")).to_be_visible()
     assert shot.axe() == []
     shot.save("profile-connected-accounts")
+
+
+@pytest.fixture
+def presets_site(tmp_path: Path, mailbox: Mailbox) -> Iterator[Site]:
+    """Every preset configured (nothing is fetched from them to draw the page)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from authkit.social.presets import PRESETS
+    from authkit.social.providers import OAuthProvider
+
+    apple_key = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    providers = [
+        OAuthProvider(
+            name=name,
+            client_id=f"{name}-id",
+            client_secret="" if preset.apple else f"{name}-secret",
+            **(  # type: ignore[arg-type]
+                {"team_id": "TEAM", "key_id": "KEY", "private_key": apple_key}
+                if preset.apple
+                else {}
+            ),
+        )
+        for name, preset in PRESETS.items()
+    ]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    kit = browser_kit(tmp_path, mailbox, url, oauth_providers=providers)
+    _, stop = serve(make_host_app(kit), port=port)
+    yield Site(url, kit, mailbox)
+    stop()
+
+
+def test_every_presets_button_has_its_mark_and_passes_axe(shot: Shot, presets_site: Site) -> None:
+    from authkit.social.presets import PRESETS
+
+    shot.page.goto(f"{presets_site.url}/auth/sign-in")
+    for preset in PRESETS.values():
+        button = shot.page.get_by_role("button", name=f"Continue with {preset.label}")
+        expect(button).to_be_visible()
+        expect(button.locator("svg")).to_have_count(1)
+    assert shot.axe() == []
+    shot.save("sign-in-presets")

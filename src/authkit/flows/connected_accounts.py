@@ -31,6 +31,8 @@ class ConnectedAccount:
     label: str
     email: str
     connected_at: datetime
+    #: The provider's preset (its mark), if it is one.
+    preset: str | None = None
 
 
 async def list_connected_accounts(svc: Services, user_id: str) -> list[ConnectedAccount]:
@@ -44,7 +46,14 @@ async def list_connected_accounts(svc: Services, user_id: str) -> list[Connected
             )
         ).all()
     return [
-        ConnectedAccount(row.id, row.provider, _label(svc, row.provider), row.email, row.created_at)
+        ConnectedAccount(
+            row.id,
+            row.provider,
+            _label(svc, row.provider),
+            row.email,
+            row.created_at,
+            preset=_preset(svc, row.provider),
+        )
         for row in rows
     ]
 
@@ -97,6 +106,11 @@ async def disconnect_account(
             user_id=user_id,
             provider=row.provider,
         )
+
+
+def _preset(svc: Services, name: str) -> str | None:
+    provider = svc.settings.oauth_provider(name)
+    return provider.preset if provider is not None else None
 
 
 def _label(svc: Services, name: str) -> str:
