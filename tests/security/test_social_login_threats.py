@@ -209,3 +209,20 @@ async def test_a_callback_missing_its_parts_is_refused(
     await authorize(site, "standin")
     answer = await site.get(f"/auth/oauth/standin/callback{query}")
     assert await refused(site, kit, answer) == "state_mismatch"
+
+
+async def test_a_flood_of_forged_callbacks_is_throttled_per_ip(
+    site: httpx.AsyncClient, kit: AuthKit
+) -> None:
+    """Each callback costs a provider call and an audit row: from one IP, the 31st in
+    a minute is refused before either (the sign-in limit, 30 a minute)."""
+    await site.get("/auth/sign-in")
+    for _ in range(30):
+        answer = await site.get("/auth/oauth/standin/callback?state=forged&code=x")
+        assert answer.status_code == 303
+    flooded = await site.get("/auth/oauth/standin/callback?state=forged&code=x")
+    assert flooded.status_code == 429 and int(flooded.headers["retry-after"]) > 0
+    assert "Too many" in (alert_text(flooded.text) or "")
+    async with kit.services.db.session() as s:
+        rows = await s.exec(select(AuditEventRow).where(col(AuditEventRow.event) == "oauth.failed"))
+        assert len(rows.all()) == 30

@@ -143,7 +143,11 @@ async def finish_provider_sign_in(
 
     Raises:
         ProviderSignInFailed: with the sentence's code; the failure is audited.
+        RateLimited: too many sign-ins and callbacks from this IP.
     """
+    # Each callback costs a provider round trip and an audit row: counted like any
+    # sign-in from this IP, so a flood of forged ones is refused before either.
+    await svc.limiter.hit("sign_in:ip", meta.ip_address)
     try:
         claimed, identity = await _identify(svc, provider, attempt, params, redirect_uri)
         if claimed.state_of(provider.factor).get("connect"):
@@ -183,6 +187,7 @@ async def finish_provider_connect(
     Raises:
         ProviderSignInFailed: as for a sign-in, or `oauth_connected_elsewhere`.
     """
+    await svc.limiter.hit("sign_in:ip", meta.ip_address)
     try:
         claimed, identity = await _identify(svc, provider, attempt, params, redirect_uri)
         if claimed.state_of(provider.factor).get("connect") != [user_id, session_id]:

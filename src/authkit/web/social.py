@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..access import auth
 from ..context import context_of
-from ..errors import AttemptGone
+from ..errors import AttemptGone, RateLimited
 from ..flows.attempts import Attempt
 from ..flows.sign_in import RETURN_TO
 from ..flows.social import (
@@ -28,7 +28,7 @@ from ..forms import SignInForm
 from ..social.providers import OAuthProvider
 from .attempt_pages import browser_of
 from .form_post import Posted, post_form
-from .helpers import meta_of, page, read_form, redirect, redirect_target
+from .helpers import errors_of, meta_of, page, read_form, redirect, redirect_target
 from .sign_in import SIGN_IN, sign_in_page
 
 __all__ = ["callback_uri", "oauth_callback_endpoint", "oauth_start_endpoint"]
@@ -111,6 +111,12 @@ async def oauth_callback_endpoint(request: Request) -> Response:
         return _back_to_sign_in(request, provider, failed.code, target)
     except AttemptGone:
         return _back_to_sign_in(request, provider, "oauth_expired", target)
+    except RateLimited as limited:
+        form = SignInForm(data={"redirect_url": target})
+        errors = errors_of(context_of(request), limited)
+        response = sign_in_page(request, form, errors=errors, status_code=429)
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
     return await SIGN_IN.after(request, step, target)
 
 
@@ -158,6 +164,8 @@ async def _connect(
         url = f"{account}?done=account_connected"
     except ProviderSignInFailed as failed:
         url = f"{account}?oauth_error={failed.code}&provider={provider.name}"
+    except RateLimited:
+        url = f"{account}?oauth_error=oauth_failed&provider={provider.name}"
     response = redirect(request, url)
     SIGN_IN.cookie.clear(response, request)
     return response
