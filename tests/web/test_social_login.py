@@ -99,7 +99,7 @@ async def links(kit: AuthKit) -> list[OAuthAccountRow]:
 async def test_the_buttons_post_to_start_and_the_csp_allows_only_the_provider(
     client: httpx.AsyncClient, oidc_provider: OpenIdProvider
 ) -> None:
-    for path in ("/auth/sign-in", "/auth/sign-up"):
+    for path in ("/auth/sign-in", "/auth/sign-up", "/auth/sign-in/methods"):
         page = await client.get(path)
         assert 'action="/auth/oauth/acme/start"' in page.text
         assert "Continue with Acme" in page.text
