@@ -5,9 +5,8 @@ login page, and back signed in, the account then listed under Connected accounts
 button's redirect to the provider passes the page's CSP (form-action allows the
 provider's origin) with no violation; signing in again from another browser; linking
 on a verified address and not on an unverified one; cancelling at the provider and a
-provider that is down come back with a sentence (a forged or replayed state is in
-tests/web/test_social_login.py: the browser follows the provider's redirects itself,
-where no test can change them). The sign-in page
+provider that is down come back with a sentence, as does a forged callback opened in
+the browser that started the round trip. The sign-in page
 with its button and the connected accounts pass axe-core at desktop, 375 px and dark.
 """
 
@@ -146,6 +145,24 @@ def test_a_verified_address_links_and_an_unverified_one_does_not(
     expect(linked.locator(".ak-identity__email")).to_have_text(email)
     section = linked.get_by_role("region", name="Connected accounts")
     expect(section.get_by_text(email)).to_be_visible()
+
+
+@JS
+def test_a_forged_state_comes_back_with_a_sentence(
+    browser: Browser, social_site: Site, js: bool
+) -> None:
+    """The round trip started, then a callback this site never asked for (another
+    state and code, as a link an attacker sent) opened in the same browser."""
+    page = new_page(browser, js)
+    page.goto(f"{social_site.url}/auth/sign-in")
+    page.get_by_role("button", name="Continue with Orbit").click()
+    expect(page.locator("input[name=login]")).to_be_visible()
+    page.goto(f"{social_site.url}/auth/oauth/orbit/callback?state=forged&code=stolen")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "took too long or was started in another browser"
+    )
+    page.goto(f"{social_site.url}/")
+    expect(page.locator("body")).to_contain_text('"is_signed_in":false')
 
 
 @JS
