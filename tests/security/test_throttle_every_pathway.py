@@ -3,7 +3,9 @@ Every way in that checks a guessable secret is throttled alike: a password at si
 emailed code at sign-up and the emailed code of a password reset each end after the same
 5 wrong tries, and each gets the same 30 checks a minute from one IP (SECURITY.md #26).
 
-Not here, because they do not exist yet: passkeys, OAuth, MFA. Reset links carry 256 random
+Not here: passkeys (they do not exist yet); MFA codes (`mfa:*`, in
+test_sign_in_pipeline_attacks.py); OAuth, which has no guessable secret and counts its
+starts and callbacks against `sign_in:ip` (test_social_login_threats.py). Reset links carry 256 random
 bits, so there is no per-link bound, but every link checked counts against the IP like a
 code. The limiter's clock follows the test's FakeClock
 (throttle_helpers), so no window runs out mid-test.
