@@ -52,10 +52,14 @@ def provider(name: str, at: StandinProvider) -> OAuthProvider:
 
 
 @pytest.fixture
-def kit(make_kit: KitFactory, standin: StandinProvider, other_standin: StandinProvider) -> AuthKit:
-    return make_kit(
+async def kit(
+    make_kit: KitFactory, standin: StandinProvider, other_standin: StandinProvider
+) -> AsyncIterator[AuthKit]:
+    made = make_kit(
         oauth_providers=[provider("standin", standin), provider("other", other_standin)]
     )
+    yield made
+    await made.aclose()
 
 
 @pytest.fixture

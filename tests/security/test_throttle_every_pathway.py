@@ -5,9 +5,9 @@ emailed code at sign-up and the emailed code of a password reset each end after 
 
 Not here: passkeys (they do not exist yet); MFA codes (`mfa:*`, in
 test_sign_in_pipeline_attacks.py); OAuth, which has no guessable secret and counts its
-starts and callbacks against `sign_in:ip` (test_social_login_threats.py). Reset links carry 256 random
-bits, so there is no per-link bound, but every link checked counts against the IP like a
-code. The limiter's clock follows the test's FakeClock
+starts and callbacks against `sign_in:ip` (test_social_login_threats.py). Reset links
+carry 256 random bits, so there is no per-link bound, but every link checked counts
+against the IP like a code. The limiter's clock follows the test's FakeClock
 (throttle_helpers), so no window runs out mid-test.
 """
 

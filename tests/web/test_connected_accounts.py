@@ -31,8 +31,12 @@ CONNECT = "/auth/user/connected-accounts/connect/acme"
 
 
 @pytest.fixture
-def kit(make_kit: KitFactory, oidc_provider: OpenIdProvider) -> AuthKit:
-    return make_kit(**oidc_provider.settings())
+async def kit(make_kit: KitFactory, oidc_provider: OpenIdProvider) -> AsyncIterator[AuthKit]:
+    """The kit with the provider; closed after the test (its pool's threads would
+    otherwise outlive the test's event loop)."""
+    made = make_kit(**oidc_provider.settings())
+    yield made
+    await made.aclose()
 
 
 @pytest.fixture

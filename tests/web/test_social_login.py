@@ -44,8 +44,12 @@ CALLBACK = f"{TEST_SITE}/auth/oauth/acme/callback"
 
 
 @pytest.fixture
-def kit(make_kit: KitFactory, oidc_provider: OpenIdProvider) -> AuthKit:
-    return make_kit(**oidc_provider.settings())
+async def kit(make_kit: KitFactory, oidc_provider: OpenIdProvider) -> AsyncIterator[AuthKit]:
+    """The kit with the provider; closed after the test (its pool's threads would
+    otherwise outlive the test's event loop)."""
+    made = make_kit(**oidc_provider.settings())
+    yield made
+    await made.aclose()
 
 
 @pytest.fixture

@@ -68,19 +68,20 @@ def preset(name: str, standin: StandinProvider, **overrides: object) -> OAuthPro
 async def site_for(
     make_kit: KitFactory,
 ) -> AsyncIterator[object]:
-    made: list[httpx.AsyncClient] = []
+    made: list[tuple[AuthKit, httpx.AsyncClient]] = []
 
     def build(provider: OAuthProvider) -> tuple[AuthKit, httpx.AsyncClient]:
         kit = make_kit(oauth_providers=[provider])
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=make_host_app(kit)), base_url=SITE
         )
-        made.append(client)
+        made.append((kit, client))
         return kit, client
 
     yield build
-    for client in made:
+    for kit, client in made:
         await client.aclose()
+        await kit.aclose()
 
 
 async def round_trip(site: httpx.AsyncClient, name: str) -> httpx.Response:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -208,7 +208,16 @@ async def save_attempt(
         return True
     moved = await s.exec(
         update(SignInAttemptRow)
-        .where(col(SignInAttemptRow.id) == attempt.id, col(SignInAttemptRow.status) == previous)
+        .where(
+            col(SignInAttemptRow.id) == attempt.id,
+            col(SignInAttemptRow.status) == previous,
+            # A first factor once recorded (or claimed by a provider's callback) is
+            # never written back to none by a request that read the attempt before.
+            or_(
+                col(SignInAttemptRow.first_factor).is_(None),
+                col(SignInAttemptRow.first_factor) == attempt.first_factor,
+            ),
+        )
         .values(**values)
     )
     return moved.rowcount == 1

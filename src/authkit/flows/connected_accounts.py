@@ -15,7 +15,7 @@ from sqlmodel import col, func, select
 from ..audit import RequestMeta, record_event
 from ..errors import FlowError, NotFound
 from ..services import Services
-from ..store.models import EmailAddressRow, OAuthAccountRow, PasswordCredentialRow
+from ..store.models import EmailAddressRow, OAuthAccountRow, PasswordCredentialRow, UserRow
 
 __all__ = ["ConnectedAccount", "disconnect_account", "list_connected_accounts"]
 
@@ -70,14 +70,23 @@ async def disconnect_account(
     """
     methods = svc.settings.sign_in_method_list
     async with svc.db.session() as s:
+        # Two disconnects at once must not both see the other's link as a way left:
+        # the user's row is locked first (PostgreSQL; SQLite runs one writer at a time).
+        await s.exec(select(UserRow.id).where(col(UserRow.id) == user_id).with_for_update())
         row = await s.get(OAuthAccountRow, account_id)
         if row is None or row.user_id != user_id:
             raise NotFound()
+        # Only a provider still configured is a way to sign in.
+        configured = [p.name for p in svc.settings.oauth_providers]
         others = (
             await s.exec(
                 select(func.count())
                 .select_from(OAuthAccountRow)
-                .where(col(OAuthAccountRow.user_id) == user_id, col(OAuthAccountRow.id) != row.id)
+                .where(
+                    col(OAuthAccountRow.user_id) == user_id,
+                    col(OAuthAccountRow.id) != row.id,
+                    col(OAuthAccountRow.provider).in_(configured),
+                )
             )
         ).one()
         has_password = "password" in methods and (

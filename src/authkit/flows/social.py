@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -71,10 +72,12 @@ class ProviderSignInFailed(FlowError):
     """A provider's sign-in did not work out; `code` keys the sentence the sign-in page
     shows, `reason` is what the audit trail records."""
 
-    def __init__(self, code: str, reason: str) -> None:
+    def __init__(self, code: str, reason: str, *, user_id: str | None = None) -> None:
         super().__init__(code)
         self.code = code
         self.reason = reason
+        #: The account it concerns, when known (a banned user's): for the audit row.
+        self.user_id = user_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +157,7 @@ async def finish_provider_sign_in(
             raise ProviderSignInFailed("oauth_expired", "connect_round_trip")
         account = await _account_for(svc, provider, identity, meta)
     except ProviderSignInFailed as failed:
-        await _record_failure(svc, provider, failed.reason, meta)
+        await _record_failure(svc, provider, failed.reason, meta, user_id=failed.user_id)
         raise
     return await submit_proven_first_factor(
         svc,
@@ -252,16 +255,22 @@ async def _identify(
         raise ProviderSignInFailed("oauth_expired", "no_attempt")
     if not hmac.compare_digest(_state_hash(svc, params.get("state", "")), str(stored["state"])):
         raise ProviderSignInFailed("oauth_expired", "state_mismatch")
-    issuer = svc.social.issuer(provider.name)
-    if "iss" in params and issuer is not None and params["iss"] != issuer:
+    if "iss" in params and provider.rules.protocol == "oidc":
         # RFC 9207: the answer names another issuer than the one asked (a mix-up).
-        raise ProviderSignInFailed("oauth_failed", "issuer_mismatch")
+        try:
+            same = await svc.social.names_issuer(provider.name, params["iss"])
+        except ProviderError as exc:
+            raise ProviderSignInFailed("oauth_unavailable", exc.reason) from None
+        if not same:
+            raise ProviderSignInFailed("oauth_failed", "issuer_mismatch")
     if not await _claim(svc, attempt, provider.factor):
         raise ProviderSignInFailed("oauth_expired", "state_reused")
     claimed = replace(attempt, first_factor=provider.factor)
     if "error" in params:
         denied = params["error"] == "access_denied"
-        reason = "denied" if denied else f"provider_error:{params['error'][:40]}"
+        # The provider's error code, as letters and underscores only (it is theirs).
+        code = re.sub(r"[^a-z_]", "", params["error"].lower())[:40] or "unknown"
+        reason = "denied" if denied else f"provider_error_{code}"
         raise ProviderSignInFailed("oauth_denied" if denied else "oauth_failed", reason)
     code = params.get("code", "")
     if not code:
@@ -333,8 +342,8 @@ async def _resolve(
         link, user = linked
         _refuse_banned(user)
         link.last_used_at = now
-        if provider.store_tokens:
-            link.tokens_encrypted = _sealed(svc, identity)
+        # Kept only while the provider is set to keep them: turned off, they go.
+        link.tokens_encrypted = _sealed(svc, identity) if provider.store_tokens else None
         s.add(link)
         return _Account(user.id, await _primary_email(s, user.id), user.credential_generation)
     if identity.email is None:
@@ -422,7 +431,7 @@ def _link(
 
 def _refuse_banned(user: UserRow) -> None:
     if user.banned_at is not None:
-        raise ProviderSignInFailed("oauth_failed", "banned")
+        raise ProviderSignInFailed("oauth_failed", "banned", user_id=user.id)
 
 
 async def _primary_email(s: AsyncSession, user_id: str) -> str:

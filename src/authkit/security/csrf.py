@@ -52,6 +52,13 @@ class CsrfGuard:
         return str(self._serializer.dumps(value))
 
     @staticmethod
+    def set_no_cookie(scope: MutableMapping[str, Any]) -> None:
+        """This response sets no new CSRF cookie, whatever `token()` made: a cross-site
+        POST (a provider's form_post) carries none of the browser's cookies, and a new
+        one would replace the browser's own, breaking what it has under way."""
+        scope.pop(_SCOPE_NEW, None)
+
+    @staticmethod
     def new_cookie_value(scope: Mapping[str, Any]) -> str | None:
         """The cookie value to set on the response, if `token()` had to make one."""
         return scope.get(_SCOPE_VALUE) if scope.get(_SCOPE_NEW) else None

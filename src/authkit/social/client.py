@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.starlette_client import OAuth
@@ -51,9 +53,9 @@ class Authorization:
     """Where to send the browser, and what the callback must find again."""
 
     url: str
-    state: str
-    nonce: str
-    code_verifier: str
+    state: str = field(repr=False)
+    nonce: str = field(repr=False)
+    code_verifier: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +69,8 @@ class ProviderIdentity:
     email_verified: bool
     first_name: str
     last_name: str
-    #: The provider's tokens, for a provider configured to keep them.
-    tokens: Mapping[str, Any]
+    #: The provider's tokens, for a provider configured to keep them (never in a repr).
+    tokens: Mapping[str, Any] = field(repr=False)
 
 
 class ProviderClients:
@@ -114,10 +116,23 @@ class ProviderClients:
         # A provider's document is not ours: nothing but a plain origin enters the CSP.
         return tuple(sorted(o for o in origins if _PLAIN_ORIGIN.fullmatch(o)))
 
-    def issuer(self, name: str) -> str | None:
-        """The issuer the provider's discovery document names (once it was read)."""
-        value = self._app(name).server_metadata.get("issuer")
-        return value if isinstance(value, str) else None
+    async def names_issuer(self, name: str, value: str) -> bool:
+        """Whether `value` (a callback's `iss`, RFC 9207) is the provider's issuer as its
+        discovery document names it (read now if it was not yet).
+
+        Raises:
+            ProviderError: the discovery document could not be had.
+        """
+        app = self._app(name)
+        await self._fresh_metadata(app)
+        issuer = app.server_metadata.get("issuer")
+        if not isinstance(issuer, str):
+            return False
+        if "{tenantid}" in issuer:
+            head, _, tail = issuer.partition("{tenantid}")
+            middle = value[len(head) : len(value) - len(tail)] if tail else value[len(head) :]
+            return value.startswith(head) and value.endswith(tail) and "/" not in middle
+        return value == issuer
 
     async def authorize(self, name: str, redirect_uri: str) -> Authorization:
         """A fresh authorization URL for provider `name`.
@@ -126,12 +141,13 @@ class ProviderClients:
             ProviderError: the discovery document could not be had.
         """
         app = self._app(name)
-        await self._fresh_metadata(app)
         extra = {"response_mode": "form_post"} if self._providers[name].rules.apple else {}
-        try:
-            made = await app.create_authorization_url(redirect_uri, **extra)
-        except _FAILURES as exc:
-            raise ProviderError(_reason(exc, "discovery")) from exc
+        with _deadline(self._providers[name], "discovery"):
+            await self._fresh_metadata(app)
+            try:
+                made = await app.create_authorization_url(redirect_uri, **extra)
+            except _FAILURES as exc:
+                raise ProviderError(_reason(exc, "discovery")) from exc
         return Authorization(
             url=str(made["url"]),
             state=str(made["state"]),
@@ -155,6 +171,21 @@ class ProviderClients:
             ProviderError: the exchange failed, or the id_token is missing or wrong.
         """
         provider = self._providers[name]
+        with _deadline(provider, "callback"):
+            return await self._identify(
+                provider, code, code_verifier, nonce, redirect_uri, apple_user
+            )
+
+    async def _identify(
+        self,
+        provider: OAuthProvider,
+        code: str,
+        code_verifier: str,
+        nonce: str,
+        redirect_uri: str,
+        apple_user: str | None,
+    ) -> ProviderIdentity:
+        name = provider.name
         app = self._app(name)
         await self._fresh_metadata(app)
         if provider.rules.apple:
@@ -189,7 +220,7 @@ class ProviderClients:
         """The id_token's claims, verified, with userinfo's address when it has none."""
         if "id_token" not in token:
             raise ProviderError("no_id_token")
-        options = _microsoft_issuer(app) if provider.rules.microsoft else None
+        options = _claims_options(app, provider)
         try:
             claims = dict(
                 await app.parse_id_token(token, nonce=nonce, claims_options=options, leeway=60)
@@ -230,20 +261,68 @@ class ProviderClients:
         except _FAILURES as exc:
             app.server_metadata.clear()
             raise ProviderError(_reason(exc, "discovery")) from exc
+        _keep_only_what_we_read(app.server_metadata)
 
 
-def _microsoft_issuer(app: Any) -> dict[str, Any]:
-    """Microsoft's multi-tenant discovery names the issuer `.../{tenantid}/v2.0`: each
-    id_token's `iss` must be exactly that, filled with the token's own `tid`."""
+#: The discovery fields authkit uses. Authlib passes the whole document on to its HTTP
+#: client as settings, so a document saying `"timeout": null` or `"verify": false`
+#: would loosen them: everything else is dropped.
+_METADATA_FIELDS = frozenset(
+    {
+        "issuer",
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "jwks",
+        "id_token_signing_alg_values_supported",
+        "_loaded_at",
+    }
+)
+#: Signature algorithms an id_token may use, whatever a provider's document lists
+#: (never `none`, never a MAC keyed by something public).
+_ID_TOKEN_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+
+
+def _keep_only_what_we_read(metadata: dict[str, Any]) -> None:
+    for key in [k for k in metadata if k not in _METADATA_FIELDS]:
+        del metadata[key]
+    listed = metadata.get("id_token_signing_alg_values_supported")
+    allowed = [a for a in listed if a in _ID_TOKEN_ALGORITHMS] if isinstance(listed, list) else []
+    metadata["id_token_signing_alg_values_supported"] = allowed or ["RS256"]
+
+
+def _claims_options(app: Any, provider: OAuthProvider) -> dict[str, Any]:
+    """What the id_token must say, made anew for each check (Authlib consumes the
+    `validate` hooks): our client id in `aud` (Authlib itself checks only `azp`), and
+    the discovery document's issuer in `iss`. Microsoft's multi-tenant document names
+    the issuer `.../{tenantid}/v2.0`, which each token must fill with its own `tid`; a
+    tenant's own document names it plainly."""
     template = str(app.server_metadata.get("issuer", ""))
 
-    def same_tenant(claims: Mapping[str, Any], value: object) -> bool:
+    def same_issuer(claims: Mapping[str, Any], value: object) -> bool:
+        if "{tenantid}" not in template:
+            return value == template
         tenant = claims.get("tid")
-        if not isinstance(tenant, str) or not tenant or "{tenantid}" not in template:
+        if not isinstance(tenant, str) or not tenant:
             return False
         return value == template.replace("{tenantid}", tenant)
 
-    return {"iss": {"essential": True, "validate": same_tenant}}
+    return {
+        "iss": {"essential": True, "validate": same_issuer},
+        "aud": {"essential": True, "value": provider.client_id},
+    }
 
 
 def microsoft_email_verified(claims: Mapping[str, Any]) -> bool:
@@ -251,6 +330,17 @@ def microsoft_email_verified(claims: Mapping[str, Any]) -> bool:
     personal one (Microsoft verified it) or the token says the domain's owner did
     (`xms_edov`): only then may it link an account here (the "nOAuth" takeover)."""
     return claims.get("tid") == MICROSOFT_CONSUMERS_TENANT or claims.get("xms_edov") is True
+
+
+@contextmanager
+def _deadline(provider: OAuthProvider, step: str) -> Iterator[None]:
+    """The whole step at most twice the provider's timeout: httpx's own timeouts are per
+    read, so a provider trickling bytes would hold the request for ever."""
+    try:
+        with anyio.fail_after(provider.timeout * 2):
+            yield
+    except TimeoutError:
+        raise ProviderError(f"{step}_timeout") from None
 
 
 def _http_errors() -> tuple[

@@ -25,6 +25,7 @@ from ..flows.social import (
     finish_provider_sign_in,
 )
 from ..forms import SignInForm
+from ..security.csrf import CsrfGuard
 from ..social.providers import OAuthProvider
 from .attempt_pages import browser_of
 from .form_post import Posted, post_form
@@ -65,6 +66,9 @@ async def oauth_start_endpoint(request: Request) -> Response:
 
     async def action(posted: Posted[SignInForm]) -> Response:
         target = redirect_target(request, posted.form.redirect_url.data)
+        if auth(request).is_signed_in:
+            # Signed in already (another tab): no second session beside this one.
+            return redirect(request, target)
         try:
             attempt, url = await begin_provider_sign_in(
                 svc,
@@ -135,6 +139,7 @@ async def _form_post(request: Request, provider: OAuthProvider) -> Response:
         fields=fields,
         provider_label=provider.label,
     )
+    CsrfGuard.set_no_cookie(request.scope)
     # The page holds a code: no cache keeps it, no Referer carries its URL onward.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -173,6 +178,6 @@ async def _connect(
 
 def _back_to_sign_in(request: Request, provider: OAuthProvider, code: str, target: str) -> Response:
     url = SIGN_IN.url(request, "", target) + f"&oauth_error={code}&provider={provider.name}"
-    response = redirect(request, url)
-    SIGN_IN.cookie.clear(response, request)
-    return response
+    # The attempt cookie stays: a reloaded callback must not end a sign-in that is
+    # waiting for its second factor (a failed round trip's attempt is used up anyway).
+    return redirect(request, url)
