@@ -68,8 +68,12 @@ class StandinProvider:
     github_emails: list[dict[str, Any]] = field(default_factory=list)
     #: Discord's API: the user.
     discord_me: dict[str, Any] = field(default_factory=dict)
-    #: Microsoft: the tenant the tokens name (None: a plain OpenID provider).
+    #: Microsoft: the tenant the tokens name (None: a plain OpenID provider); with
+    #: `single_tenant` the discovery document names that tenant's issuer plainly.
     microsoft_tenant: str | None = None
+    single_tenant: bool = False
+    #: Sign the next id_token with alg "none" (and list "none" in the discovery document).
+    unsigned: bool = False
     #: Apple: the team's public key checks each client secret (a JWT); `apple_user` is
     #: posted beside the code (the name, on the first consent).
     apple_key: Any = None
@@ -93,7 +97,10 @@ class StandinProvider:
         )
 
     async def discovery(self, request: Request) -> Response:
-        issuer = f"{self.issuer}/{{tenantid}}/v2.0" if self.microsoft_tenant else self.issuer
+        issuer = self.issuer
+        if self.microsoft_tenant:
+            tenant = self.microsoft_tenant if self.single_tenant else "{tenantid}"
+            issuer = f"{self.issuer}/{tenant}/v2.0"
         return JSONResponse(
             {
                 "issuer": issuer,
@@ -102,7 +109,9 @@ class StandinProvider:
                 "jwks_uri": f"{self.issuer}/jwks",
                 "userinfo_endpoint": f"{self.issuer}/userinfo",
                 "response_types_supported": ["code"],
-                "id_token_signing_alg_values_supported": ["RS256"],
+                "id_token_signing_alg_values_supported": ["none", "RS256"]
+                if self.unsigned
+                else ["RS256"],
                 "code_challenge_methods_supported": ["S256"],
             }
         )
@@ -183,7 +192,11 @@ class StandinProvider:
         if self.sign_with_stranger:
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             self.sign_with_stranger = False
-        id_token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "standin"})
+        if self.unsigned:
+            self.unsigned = False
+            id_token = jwt.encode(claims, None, algorithm="none")
+        else:
+            id_token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "standin"})
         access_token = secrets.token_urlsafe(16)
         self.access_tokens.add(access_token)
         return JSONResponse(

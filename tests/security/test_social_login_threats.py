@@ -26,8 +26,9 @@ from authkit.social.providers import OAuthProvider
 from authkit.store.models import AuditEventRow, OAuthAccountRow, UserRow
 
 from ..conftest import KitFactory
+from ..hostapp import make_host_app
 from ..standin_provider import CLIENT_ID, CLIENT_SECRET, StandinProvider, start_standin
-from ..web.flow_helpers import PASSWORD, form_token
+from ..web.flow_helpers import PASSWORD, csrf_of, form_token
 from ..web.pipeline_helpers import alert_text
 
 pytestmark = pytest.mark.anyio
@@ -115,6 +116,9 @@ async def test_the_stand_in_signs_in_when_nothing_is_bent(
     ("bent", "claims"),
     [
         ("another_audience", {"aud": "someone-else"}),
+        # Authlib checks azp alone: a token for someone else naming us as azp.
+        ("another_audience_with_our_azp", {"aud": "someone-else", "azp": CLIENT_ID}),
+        ("audiences_without_us", {"aud": ["someone-else", "x"], "azp": CLIENT_ID}),
         ("another_issuer", {"iss": "https://evil.example"}),
         ("expired", {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}),
         ("no_nonce", {"-nonce": True}),
@@ -230,3 +234,54 @@ async def test_a_flood_of_forged_callbacks_is_throttled_per_ip(
     async with kit.services.db.session() as s:
         rows = await s.exec(select(AuditEventRow).where(col(AuditEventRow.event) == "oauth.failed"))
         assert len(rows.all()) == 30
+
+
+async def test_an_unsigned_id_token_is_refused_even_if_the_provider_lists_none(
+    site: httpx.AsyncClient, kit: AuthKit, standin: StandinProvider
+) -> None:
+    url = await authorize(site, "standin")
+    standin.unsigned = True
+    assert await refused(site, kit, await callback(site, url)) in (
+        "id_token_invalid",
+        "id_token_refused",
+    )
+
+
+async def test_mix_up_the_issuer_is_checked_by_a_worker_that_never_read_the_provider(
+    make_kit: KitFactory,
+    standin: StandinProvider,
+    other_standin: StandinProvider,
+) -> None:
+    """The round trip started on one worker, its callback on another that has not read
+    the discovery document yet: the `iss` check still happens there."""
+    providers = [provider("standin", standin), provider("other", other_standin)]
+    first, second = make_kit(oauth_providers=providers), make_kit(oauth_providers=providers)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=make_host_app(first)), base_url=SITE
+    ) as on_first:
+        url = await authorize(on_first, "standin")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=make_host_app(second)),
+            base_url=SITE,
+            cookies=on_first.cookies,
+        ) as on_second:
+            forged = url + "&" + urlencode({"iss": other_standin.issuer})
+            assert await refused(on_second, second, await callback(on_second, forged)) == (
+                "issuer_mismatch"
+            )
+    await first.aclose()
+    await second.aclose()
+
+
+async def test_a_signed_in_browser_starting_a_provider_sign_in_is_sent_on(
+    site: httpx.AsyncClient,
+) -> None:
+    """No second session beside the first: the button sends a signed-in browser where it
+    was going, and no round trip starts."""
+    await callback(site, await authorize(site, "standin"))
+    assert (await site.get("/")).json()["is_signed_in"] is True
+    token = csrf_of((await site.get("/auth/user")).text)
+    again = await site.post(
+        "/auth/oauth/standin/start", data={"csrf_token": token, "redirect_url": "/next"}
+    )
+    assert again.status_code == 303 and again.headers["location"] == "/next"

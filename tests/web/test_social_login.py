@@ -364,3 +364,39 @@ async def test_tokens_are_kept_encrypted_only_when_asked(
     kept = json.loads(Fernet(kit.services.oauth_token_key).decrypt(link.tokens_encrypted.encode()))
     assert kept["access_token"] and kept["token_type"].lower() == "bearer"
     await kit.aclose()
+
+
+async def test_reloading_the_callback_during_the_second_step_keeps_that_step(
+    app: Starlette, kit: AuthKit, clock: FakeClock, provider_browser: httpx.AsyncClient
+) -> None:
+    async with browser(app) as b:
+        assert (await continue_with_acme(b, provider_browser, "reloader")).status_code == 303
+        totp = await set_up_totp(b, clock)
+    async with browser(app) as b:
+        started = await start(b)
+        callback = await sign_in_at_provider(
+            provider_browser, started.headers["location"], "reloader", until=CALLBACK
+        )
+        step = await b.get(callback.removeprefix(TEST_SITE))
+        assert step.headers["location"].startswith("/auth/sign-in/factor/totp")
+        reloaded = await b.get(callback.removeprefix(TEST_SITE))
+        assert "oauth_error=oauth_expired" in reloaded.headers["location"]
+        page = await b.get(step.headers["location"])
+        clock.advance(30)
+        done = await submit_code(b, page, totp.code(clock))
+        assert done.status_code == 303 and (await whoami(b))["is_signed_in"] is True
+
+
+async def test_tokens_kept_before_go_once_the_provider_no_longer_keeps_them(
+    make_kit: KitFactory, oidc_provider: OpenIdProvider, provider_browser: httpx.AsyncClient
+) -> None:
+    keeping = make_kit(**oidc_provider.settings(store_tokens=True))
+    async with browser(make_host_app(keeping)) as b:
+        assert (await continue_with_acme(b, provider_browser, "forgetful")).status_code == 303
+    assert (await links(keeping))[0].tokens_encrypted is not None
+    await keeping.aclose()
+    plain = make_kit(**oidc_provider.settings())
+    async with browser(make_host_app(plain)) as b:
+        assert (await continue_with_acme(b, provider_browser, "forgetful")).status_code == 303
+    assert (await links(plain))[0].tokens_encrypted is None
+    await plain.aclose()
