@@ -264,11 +264,15 @@ def _demo(args: argparse.Namespace) -> int:
         # The demo alone may make up its secret; it keeps it so sessions survive restarts.
         secret_file.write_text(secrets.token_urlsafe(48))
         secret_file.chmod(0o600)
+    # Served on the loopback address, the demo calls itself `localhost`: a passkey needs
+    # a domain name, never an IP address.
+    loopback = args.host in ("127.0.0.1", "::1", "localhost")
+    public = f"http://{'localhost' if loopback else args.host}:{args.port}"
     defaults = {
         "AUTHKIT_SECRET_KEY": secret_file.read_text().strip(),
         "AUTHKIT_DATABASE_URL": f"sqlite+aiosqlite:///{DEMO_DIR.resolve() / 'demo.db'}",
         "AUTHKIT_EMAIL_URL": "console://",
-        "AUTHKIT_BASE_URL": f"http://{args.host}:{args.port}",
+        "AUTHKIT_BASE_URL": public,
         "AUTHKIT_AUTO_MIGRATE": "true",
         "AUTHKIT_APP_NAME": "Jotter",
     }
@@ -277,7 +281,7 @@ def _demo(args: argparse.Namespace) -> int:
     site = importlib.import_module("demo_site")  # the example site, found on sys.path above
     theme = {**site.DEMO_THEME, **Theme.from_env(environ).values()}
     app = site.create_app(AuthKit.from_env(environ, theme=theme))
-    print(f"authkit demo: http://{args.host}:{args.port}  (emails are printed here)")
+    print(f"authkit demo: {public}  (emails are printed here)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 

@@ -98,6 +98,9 @@ class Settings:
     #: Social login: the providers whose buttons the sign-in and sign-up pages show
     #: (`AUTHKIT_OAUTH_PROVIDERS=acme,...`, each with its `AUTHKIT_OAUTH_<NAME>_*`).
     oauth_providers: tuple[OAuthProvider, ...] = ()
+    #: Passkeys: the "Sign in with a passkey" button, autofill on the address field and
+    #: the profile's list. They need a domain name in `base_url` (not an IP address).
+    passkeys: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret_key, Secret):
@@ -225,6 +228,19 @@ class Settings:
         """authkit's cookie names on this site: `__Host-session`, `__Host-refresh`, ...
         on https; `__session`, `__refresh`, ... on plain http (development)."""
         return cookie_names(https=self.is_https)
+
+    @property
+    def passkey_rp_id(self) -> str | None:
+        """The relying party id of passkeys, the host of `base_url`; None when passkeys
+        are off or the host is an IP address (WebAuthn accepts only a domain)."""
+        host = urlsplit(self.base_url).hostname or ""
+        if not self.passkeys or not host:
+            return None
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return host
+        return None
 
     @property
     def base_origin(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from wtforms import BooleanField, FileField, Form, HiddenField, PasswordField, StringField
 from wtforms.validators import Length
 
+from .passkey_names import NAME_MAX_LENGTH as PASSKEY_NAME_MAX_LENGTH
 from .store.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "FactorForm",
     "ForgotPasswordForm",
     "LinkForm",
+    "PasskeyNameForm",
     "ProfileForm",
     "ResetPasswordForm",
     "ReverifyForm",
@@ -108,6 +110,10 @@ class CodeForm(_Base):
 
 class AddEmailForm(_Base):
     email = StringField("Email address", validators=[Length(max=EMAIL_MAX_LENGTH)])
+
+
+class PasskeyNameForm(_Base):
+    name = StringField("Name", validators=[Length(max=PASSKEY_NAME_MAX_LENGTH)])
 
 
 class ProfileForm(_Base):

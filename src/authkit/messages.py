@@ -161,6 +161,21 @@ MESSAGES: Mapping[str, str] = {
     "method_email_link": "Email me a sign-in link",
     "method_totp": "Use your authenticator app",
     "method_recovery_code": "Use a recovery code",
+    "method_passkey": "Use a passkey",
+    # passkeys: signing in
+    "passkey_sign_in": "Sign in with a passkey",
+    "passkey_confirm": "Use a passkey",
+    "passkey_waiting": "Waiting for your passkey…",
+    "passkey_cancelled": "The passkey prompt was closed. Try again, or use another way.",
+    "passkey_expired": "That took too long. Please try again.",
+    "passkey_failed": "That passkey did not work. Please try again, or use another way.",
+    "passkey_unknown": (
+        "That passkey is not registered here. Sign in another way, then add it from your profile."
+    ),
+    "passkey_cloned": (
+        "That passkey was refused: it may have been copied. Sign in another way and check "
+        "your passkeys."
+    ),
     "methods_title": "Use another method",
     "methods_subtitle": "Choose how to sign in to {app_name}.",
     "back": "Back",
@@ -326,6 +341,50 @@ MESSAGES: Mapping[str, str] = {
     "this_device": "This device",
     "unknown_browser": "Unknown browser",
     "browser_on_os": "{browser} on {os}",
+    # passkeys: the profile
+    "passkeys_heading": "Passkeys",
+    "passkeys_none": (
+        "No passkeys yet. A passkey signs you in with your fingerprint, face or screen lock."
+    ),
+    "passkey_add": "Add a passkey",
+    "passkey_add_title": "Add a passkey",
+    "passkey_add_subtitle": (
+        "Sign in with your fingerprint, face or screen lock instead of a password. The "
+        "passkey is kept on this device or in your password manager."
+    ),
+    "passkey_add_submit": "Create a passkey",
+    "passkey_add_unsupported": (
+        "This browser cannot create passkeys. Turn on JavaScript, or use a browser or "
+        "device that supports passkeys."
+    ),
+    "passkey_limit": (
+        "You have {max} passkeys, the most an account can have. Remove one to add another."
+    ),
+    "passkey_exists": "That passkey is already registered here.",
+    "passkey_added_on": "Added {date}",
+    "passkey_last_used": "Last used {when}",
+    "passkey_never_used": "Not used yet",
+    "passkey_synced": "Synced",
+    "passkey_rename": "Rename",
+    "passkey_rename_named": "Rename {name}",
+    "passkey_rename_title": "Rename passkey",
+    "passkey_rename_subtitle": "A name that tells you where this passkey is kept.",
+    "passkey_name_label": "Name",
+    "passkey_rename_submit": "Save",
+    "passkey_name_required": "Enter a name for this passkey.",
+    "passkey_name_too_long": "Use at most {max} characters.",
+    "passkey_remove": "Remove",
+    "passkey_remove_named": "Remove {name}",
+    "passkey_remove_title": "Remove this passkey?",
+    "passkey_remove_text": (
+        "“{name}” will no longer sign you in here. You can also delete it from your device "
+        "or password manager."
+    ),
+    "passkey_remove_submit": "Remove passkey",
+    "passkey_last_way": "This passkey is the only way you have to sign in. Add another way first.",
+    "passkey_added": "Passkey added.",
+    "passkey_renamed": "Passkey renamed.",
+    "passkey_removed": "Passkey removed.",
     "device_signed_in": "Signed in {date}",
     "device_last_active": "Last active {when}",
     "ago_now": "just now",
@@ -385,6 +444,10 @@ MESSAGES: Mapping[str, str] = {
     "activity_email_primary_changed": "Changed the primary email address",
     "activity_user_banned": "The account was suspended",
     "activity_user_unbanned": "The account was restored",
+    "activity_passkey_added": "Added a passkey ({name})",
+    "activity_passkey_renamed": "Renamed a passkey ({name})",
+    "activity_passkey_removed": "Removed a passkey ({name})",
+    "activity_passkey_counter_regressed": "Refused a passkey that may have been copied ({name})",
     "activity_unknown": "Other account activity",
     # deleting the account
     "delete_account_heading": "Delete account",

@@ -23,6 +23,7 @@ from .flows.connected_accounts import list_connected_accounts
 from .flows.devices import active_devices
 from .flows.email_addresses import list_addresses
 from .flows.mfa import mfa_status
+from .flows.passkeys import MAX_PASSKEYS, list_passkeys
 from .flows.password_change import password_changed_at
 from .services import Services
 from .users import User
@@ -63,6 +64,11 @@ async def security_section(svc: Services, user: User, session_id: str | None) ->
         "mfa_required": svc.settings.mfa == "required",
         "password_changed_at": await password_changed_at(svc, user.id),
         "devices": await active_devices(svc, user.id, current_session_id=session_id),
+        # None when the site cannot offer passkeys (off, or an IP address in base_url).
+        "passkeys": (
+            await list_passkeys(svc, user.id) if svc.settings.passkey_rp_id is not None else None
+        ),
+        "max_passkeys": MAX_PASSKEYS,
         "activity": await recent_activity(svc, user.id),
     }
 

@@ -385,6 +385,7 @@ async def test_every_auth_page_carries_the_security_headers(
         "/auth/user/security",
         "/auth/user/security/totp",
         "/auth/user/security/recovery-codes",
+        "/auth/user/security/passkeys/add",
         "/auth/reverify",
     ):
         pages.append((path, await client.get(path)))

@@ -94,9 +94,12 @@ def test_authkit_demo_command_serves_the_site(tmp_path: Path) -> None:
             except OSError:
                 time.sleep(0.1)
         assert "Sign in to Jotter" in body
+        # It calls itself localhost, so its passkeys work (they need a domain name).
+        assert 'autocomplete="username webauthn"' in body
         assert (tmp_path / ".authkit-demo" / "secret_key").stat().st_mode & 0o077 == 0
         assert (tmp_path / ".authkit-demo" / "demo.db").exists()
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
     assert "Traceback" not in out, out
+    assert f"authkit demo: http://localhost:{port}" in out

@@ -183,6 +183,8 @@ def _sentence(
         # A social-login event names its provider as the buttons do.
         provider = svc.settings.oauth_provider(detail["provider"])
         params["provider"] = provider.label if provider else detail["provider"].capitalize()
+    if isinstance(detail.get("passkey"), str):
+        params["name"] = detail["passkey"]
     return (code if code in svc.messages else _UNKNOWN), params
 
 

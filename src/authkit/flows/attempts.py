@@ -58,6 +58,8 @@ class Purpose(StrEnum):
     SIGN_IN = "sign_in"
     #: A signed-in session proving itself again before a sensitive action.
     REVERIFY = "reverify"
+    #: A signed-in, reverified session registering a passkey (the challenge's holder).
+    ADD_PASSKEY = "add_passkey"
 
 
 @dataclass(frozen=True, slots=True)

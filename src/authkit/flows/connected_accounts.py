@@ -10,17 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from ..audit import RequestMeta, record_event
 from ..errors import FlowError, NotFound
 from ..services import Services
-from ..store.models import EmailAddressRow, OAuthAccountRow, PasswordCredentialRow, UserRow
+from ..store.models import OAuthAccountRow, UserRow
+from .ways import has_another_way
 
 __all__ = ["ConnectedAccount", "disconnect_account", "list_connected_accounts"]
-
-#: The first factors an address alone can sign in with, when the site offers them.
-_ADDRESS_METHODS = ("email_code", "email_link")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +66,6 @@ async def disconnect_account(
         NotFound: not one of the user's.
         FlowError: `oauth_last_way`, it is the only way left to sign in.
     """
-    methods = svc.settings.sign_in_method_list
     async with svc.db.session() as s:
         # Two disconnects at once must not both see the other's link as a way left:
         # the user's row is locked first (PostgreSQL; SQLite runs one writer at a time).
@@ -76,35 +73,7 @@ async def disconnect_account(
         row = await s.get(OAuthAccountRow, account_id)
         if row is None or row.user_id != user_id:
             raise NotFound()
-        # Only a provider still configured is a way to sign in.
-        configured = [p.name for p in svc.settings.oauth_providers]
-        others = (
-            await s.exec(
-                select(func.count())
-                .select_from(OAuthAccountRow)
-                .where(
-                    col(OAuthAccountRow.user_id) == user_id,
-                    col(OAuthAccountRow.id) != row.id,
-                    col(OAuthAccountRow.provider).in_(configured),
-                )
-            )
-        ).one()
-        has_password = "password" in methods and (
-            await s.get(PasswordCredentialRow, user_id) is not None
-        )
-        by_address = (
-            any(m in methods for m in _ADDRESS_METHODS)
-            and (
-                await s.exec(
-                    select(EmailAddressRow.id).where(
-                        col(EmailAddressRow.user_id) == user_id,
-                        col(EmailAddressRow.verified_at).is_not(None),
-                    )
-                )
-            ).first()
-            is not None
-        )
-        if not (others or has_password or by_address):
+        if not await has_another_way(svc, s, user_id, except_oauth_account=row.id):
             raise FlowError("oauth_last_way", provider=_label(svc, row.provider))
         await s.exec(delete(OAuthAccountRow).where(col(OAuthAccountRow.id) == row.id))
         record_event(

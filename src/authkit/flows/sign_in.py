@@ -35,7 +35,7 @@ from ..sessions import (
     prepare_session,
     revoke_session,
 )
-from ..store.models import EmailAddressRow, SessionRow, UserRow
+from ..store.models import EmailAddressRow, SessionRow, SignInAttemptRow, UserRow
 from .attempts import (
     Attempt,
     Purpose,
@@ -45,7 +45,7 @@ from .attempts import (
     record_failure,
     save_attempt,
 )
-from .factors import STRATEGIES, FactorKind, FactorStrategy
+from .factors import STRATEGIES, FactorKind, FactorStrategy, Proof
 from .mfa import PendingTotp, enable_totp
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "REVERIFY_METHODS",
     "Step",
     "choose_factor",
+    "claim_attempt",
     "complete_sign_in",
     "defer_to_mfa_setup",
     "first_factors",
@@ -263,22 +264,28 @@ async def submit_proven_first_factor(
     credential_generation: int,
     browser: str,
     meta: RequestMeta,
+    proof: Proof | None = None,
+    also_second: bool = False,
 ) -> Step:
     """
-    Move a sign-in on with a first factor proven away from its forms: a provider's
-    callback (`oauth_<name>`) has said whose account it is. The attempt must have been
-    started for that factor (its state under `name`) and claimed by this callback
-    (`first_factor`, see flows/social.py); then it goes on as after any first factor:
-    the second factor when the user has one, else the session.
+    Move an attempt on with a first factor proven away from its forms: a provider's
+    callback (`oauth_<name>`) or a passkey has said whose account it is. The attempt
+    must have been started for that factor (its state under `name`) and claimed by the
+    request that proved it (`first_factor`, see `claim_attempt`); then it goes on as
+    after any first factor: the second factor when the user has one, else the session.
+    `also_second`: the factor is two in one (a passkey: the device, and the user
+    verification that unlocked it), so no second factor is asked for. `proof.use` runs
+    in the recording transaction.
 
     Raises:
         AttemptGone: the attempt was not waiting for this factor, or moved on meanwhile.
     """
     if (
-        attempt.purpose != Purpose.SIGN_IN
+        attempt.purpose not in (Purpose.SIGN_IN, Purpose.REVERIFY)
         or attempt.status != Status.NEEDS_FIRST_FACTOR
-        or attempt.first_factor != name  # claimed by the one callback that may use it
+        or attempt.first_factor != name  # claimed by the one request that may use it
         or not attempt.state_of(name)
+        or (attempt.purpose == Purpose.REVERIFY and attempt.user_id != user_id)
     ):
         raise AttemptGone()
     identified = replace(
@@ -287,14 +294,43 @@ async def submit_proven_first_factor(
         identifier=identifier,
         credential_generation=credential_generation,
     )
-    status = await _status_after_first_factor(svc, identified)
-    moved = replace(identified, first_factor=name, first_factor_at=svc.clock(), status=status)
-    if status == Status.NEEDS_SECOND_FACTOR and not await second_factors(svc, identified):
-        moved = moved.with_state(MFA_SETUP, {"required": True})
-    if moved.status == Status.COMPLETE:
+    now = svc.clock()
+    if also_second:
+        moved = replace(
+            identified,
+            first_factor=name,
+            first_factor_at=now,
+            second_factor=name,
+            second_factor_at=now,
+            status=Status.COMPLETE,
+        )
+    else:
+        status = await _status_after_first_factor(svc, identified)
+        moved = replace(identified, first_factor=name, first_factor_at=now, status=status)
+        if status == Status.NEEDS_SECOND_FACTOR and not await second_factors(svc, identified):
+            moved = moved.with_state(MFA_SETUP, {"required": True})
+    if moved.status == Status.COMPLETE and moved.purpose == Purpose.SIGN_IN:
         await prepare_session(svc)
     async with svc.db.session() as s:
+        if proof is not None and not (await proof.use(s)).ok:
+            raise AttemptGone()  # a parallel request used it first
         return await _record(svc, s, attempt, moved, browser=browser, meta=meta)
+
+
+async def claim_attempt(svc: Services, attempt: Attempt, factor: str) -> bool:
+    """Mark the attempt's round trip or challenge used, once: of two requests that
+    answer the same one, one gets True."""
+    async with svc.db.session() as s:
+        claimed = await s.exec(
+            update(SignInAttemptRow)
+            .where(
+                col(SignInAttemptRow.id) == attempt.id,
+                col(SignInAttemptRow.status) == Status.NEEDS_FIRST_FACTOR.value,
+                col(SignInAttemptRow.first_factor).is_(None),
+            )
+            .values(first_factor=factor)
+        )
+        return bool(claimed.rowcount == 1)
 
 
 async def submit_mfa_setup(
@@ -401,7 +437,8 @@ async def complete_sign_in(
         s,
         user_id=user_id,
         meta=meta,
-        amr=[name for name, _ in factors],
+        # One name once: a passkey counts as both factors.
+        amr=list(dict.fromkeys(name for name, _ in factors)),
         first_factor_at=first_at,
         second_factor_at=second_at,
         credential_generation=credential_generation,

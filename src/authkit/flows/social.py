@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from cryptography.fernet import Fernet
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -39,9 +38,9 @@ from ..security.secrets import keyed_hash
 from ..services import Services
 from ..social.client import ProviderError, ProviderIdentity
 from ..social.providers import OAuthProvider
-from ..store.models import EmailAddressRow, OAuthAccountRow, SignInAttemptRow, UserRow
-from .attempts import Attempt, Purpose, Status, new_attempt, save_attempt
-from .sign_in import RETURN_TO, Step, submit_proven_first_factor
+from ..store.models import EmailAddressRow, OAuthAccountRow, UserRow
+from .attempts import Attempt, Purpose, new_attempt, save_attempt
+from .sign_in import RETURN_TO, Step, claim_attempt, submit_proven_first_factor
 
 __all__ = [
     "OAUTH_ERRORS",
@@ -263,7 +262,7 @@ async def _identify(
             raise ProviderSignInFailed("oauth_unavailable", exc.reason) from None
         if not same:
             raise ProviderSignInFailed("oauth_failed", "issuer_mismatch")
-    if not await _claim(svc, attempt, provider.factor):
+    if not await claim_attempt(svc, attempt, provider.factor):
         raise ProviderSignInFailed("oauth_expired", "state_reused")
     claimed = replace(attempt, first_factor=provider.factor)
     if "error" in params:
@@ -290,22 +289,6 @@ async def _identify(
             "oauth_unavailable" if unavailable else "oauth_failed", exc.reason
         ) from None
     return claimed, identity
-
-
-async def _claim(svc: Services, attempt: Attempt, factor: str) -> bool:
-    """Mark the attempt's round trip used, once: of two callbacks with the same state,
-    one gets True."""
-    async with svc.db.session() as s:
-        claimed = await s.exec(
-            update(SignInAttemptRow)
-            .where(
-                col(SignInAttemptRow.id) == attempt.id,
-                col(SignInAttemptRow.status) == Status.NEEDS_FIRST_FACTOR.value,
-                col(SignInAttemptRow.first_factor).is_(None),
-            )
-            .values(first_factor=factor)
-        )
-        return bool(claimed.rowcount == 1)
 
 
 async def _account_for(

@@ -46,6 +46,9 @@ _T = TypeVar("_T")
 #: IP rules count every attempt.
 DEFAULT_RULES: Mapping[str, str] = {
     "sign_in:ip": "30/minute;300/hour",
+    # A passkey challenge is asked for on every sign-in page view (for autofill): a row
+    # each, so a generous but real bound.
+    "passkey_options:ip": "60/minute;600/hour",
     # 5 wrong passwords a minute, 20 an hour, 50 a day, 90 in 30 days: growing delays,
     # and fewer than NIST 800-63B's 100 consecutive failures. A success or a password
     # reset by email clears them all, so the owner is never locked out for good.

@@ -20,6 +20,7 @@ __all__ = [
     "EmailAddressRow",
     "OAuthAccountRow",
     "OutboxRow",
+    "PasskeyRow",
     "PasswordCredentialRow",
     "RateLimitHitRow",
     "RecoveryCodeRow",
@@ -206,6 +207,35 @@ class OAuthAccountRow(SQLModel, table=True):
     last_used_at: datetime | None = None
     #: The provider's tokens, Fernet-encrypted, only for a provider set to keep them.
     tokens_encrypted: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class PasskeyRow(SQLModel, table=True):
+    """
+    A passkey (a WebAuthn discoverable credential) a user registered: its public key
+    signs them in, with the authenticator's own user verification as the second factor.
+    """
+
+    __tablename__ = "passkeys"
+    #: One credential, one row: a replayed registration cannot add it twice.
+    __table_args__ = (Index("ix_passkeys_credential_id", "credential_id", unique=True),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=40, ondelete="CASCADE")
+    #: The credential id, base64url (at most 1023 bytes by the spec).
+    credential_id: str = Field(max_length=1400)
+    #: The COSE public key, as the authenticator gave it.
+    public_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    #: The signature counter last seen: a lower one means a cloned authenticator.
+    sign_count: int = 0
+    #: The AAGUID (which kind of authenticator or password manager), and its transports.
+    aaguid: str = Field(default="", max_length=36)
+    transports: str = Field(default="", max_length=200)
+    #: Backup eligible (a synced passkey) and backed up now (the flags BE and BS).
+    backup_eligible: bool = False
+    backed_up: bool = False
+    name: str = Field(max_length=64)
+    created_at: datetime
+    last_used_at: datetime | None = None
 
 
 class RecoveryCodeRow(SQLModel, table=True):

@@ -18,6 +18,15 @@ from .emails import (
 )
 from .errors import exception_handlers
 from .guidance import password_guidance_endpoint
+from .passkeys import (
+    passkey_add_endpoint,
+    passkey_remove_endpoint,
+    passkey_rename_endpoint,
+    register_options_endpoint,
+    register_verify_endpoint,
+    sign_in_options_endpoint,
+    sign_in_verify_endpoint,
+)
 from .reset import forgot_password_endpoint, reset_password_endpoint
 from .reverify import REVERIFY, reverify_endpoint
 from .security import (
@@ -180,6 +189,47 @@ def build_routes() -> list[BaseRoute]:
             revoke_device_endpoint,
             methods=["POST"],
             name="user_security_revoke_session",
+        ),
+        Route(
+            "/user/security/passkeys/add",
+            passkey_add_endpoint,
+            name="user_security_passkey_add",
+        ),
+        Route(
+            "/user/security/passkeys/{passkey_id}/rename",
+            passkey_rename_endpoint,
+            methods=["GET", "POST"],
+            name="user_security_passkey_rename",
+        ),
+        Route(
+            "/user/security/passkeys/{passkey_id}/remove",
+            passkey_remove_endpoint,
+            methods=["GET", "POST"],
+            name="user_security_passkey_remove",
+        ),
+        Route(
+            "/passkeys/sign-in/options",
+            sign_in_options_endpoint,
+            methods=["POST"],
+            name="passkey_sign_in_options",
+        ),
+        Route(
+            "/passkeys/sign-in/verify",
+            sign_in_verify_endpoint,
+            methods=["POST"],
+            name="passkey_sign_in_verify",
+        ),
+        Route(
+            "/passkeys/register/options",
+            register_options_endpoint,
+            methods=["POST"],
+            name="passkey_register_options",
+        ),
+        Route(
+            "/passkeys/register/verify",
+            register_verify_endpoint,
+            methods=["POST"],
+            name="passkey_register_verify",
         ),
         Route("/user/security/activity", activity_endpoint, name="user_security_activity"),
         Route(

@@ -46,6 +46,7 @@ __all__ = [
     "meta_of",
     "new_csp_nonce",
     "page",
+    "read_body",
     "read_form",
     "redirect",
     "redirect_target",
@@ -113,20 +114,11 @@ def meta_of(request: Request) -> RequestMeta:
     return request_meta(context_of(request), request.scope)
 
 
-async def read_form(
-    request: Request,
-    *,
-    max_bytes: int = MAX_FORM_BYTES,
-    max_files: int = 0,
-    timeout: float | None = None,
-) -> FormData:
+async def read_body(request: Request, *, max_bytes: int, timeout: float | None = None) -> bytes:
     """
-    The posted form, refused with 413 past `max_bytes` (declared or as it arrives:
-    the rest is never read), 408 when the body takes longer than `timeout` (default
-    FORM_BODY_TIMEOUT_SECONDS), and 415 when the body is not a form (JSON to a form
-    endpoint, for instance). A client gone mid-body gets a quiet 400, not a logged
-    traceback. Files are refused unless `max_files` allows them (multipart only); the
-    caller closes them (`await form.close()`).
+    The request body, refused with 413 past `max_bytes` (declared or as it arrives: the
+    rest is never read), 408 when it takes longer than `timeout` (default
+    FORM_BODY_TIMEOUT_SECONDS), and a quiet 400 for a client gone mid-body.
     """
     declared = request.headers.get("content-length", "0")
     if not declared.isdigit() or int(declared) > max_bytes:
@@ -142,6 +134,25 @@ async def read_form(
         raise HTTPException(408) from None
     except ClientDisconnect:
         raise HTTPException(400) from None
+    return bytes(body)
+
+
+async def read_form(
+    request: Request,
+    *,
+    max_bytes: int = MAX_FORM_BYTES,
+    max_files: int = 0,
+    timeout: float | None = None,
+) -> FormData:
+    """
+    The posted form, refused with 413 past `max_bytes` (declared or as it arrives:
+    the rest is never read), 408 when the body takes longer than `timeout` (default
+    FORM_BODY_TIMEOUT_SECONDS), and 415 when the body is not a form (JSON to a form
+    endpoint, for instance). A client gone mid-body gets a quiet 400, not a logged
+    traceback. Files are refused unless `max_files` allows them (multipart only); the
+    caller closes them (`await form.close()`).
+    """
+    body = await read_body(request, max_bytes=max_bytes, timeout=timeout)
 
     async def once() -> AsyncGenerator[bytes, None]:
         for start in range(0, len(body), _PARSE_CHUNK_BYTES):
@@ -211,6 +222,8 @@ def base_context(request: Request) -> dict[str, Any]:
         "password_min_length": svc.settings.password_min_length,
         #: Social login: a "Continue with ..." button each on the sign-in and sign-up pages.
         "oauth_providers": svc.settings.oauth_providers,
+        #: Passkeys: the sign-in button and autofill (shown by authkit.js where WebAuthn is).
+        "passkeys_enabled": svc.settings.passkey_rp_id is not None,
         "embedded": False,
         "csp_nonce": None,
         "component_id": component_ids(_swap_target_id(request)),

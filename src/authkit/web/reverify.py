@@ -18,6 +18,7 @@ from ..context import context_of
 from ..errors import AttemptGone, FieldError
 from ..flows.attempts import Attempt, Purpose
 from ..flows.factors import STRATEGIES
+from ..flows.passkeys import list_passkeys
 from ..flows.sign_in import (
     choose_factor,
     first_factors,
@@ -110,10 +111,18 @@ async def _page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    methods = await first_factors(context_of(request).services, attempt)
+    svc = context_of(request).services
+    methods = await first_factors(svc, attempt)
+    has_passkeys = (
+        svc.settings.passkey_rp_id is not None
+        and attempt.user_id is not None
+        and bool(await list_passkeys(svc, attempt.user_id))
+    )
     context: dict[str, Any] = {
         "form": form,
         "email": attempt.identifier,
         "methods": methods,
+        # "Use a passkey" (shown by authkit.js where WebAuthn is) for a user with one.
+        "has_passkeys": has_passkeys,
     }
     return page(request, TEMPLATE, errors=errors or {}, status_code=status_code, **context)

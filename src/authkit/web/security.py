@@ -52,6 +52,9 @@ DONE_MESSAGES: Mapping[str, str] = {
     "password_set": "password_set",
     "device_signed_out": "device_signed_out",
     "devices_signed_out": "devices_signed_out",
+    "passkey_added": "passkey_added",
+    "passkey_renamed": "passkey_renamed",
+    "passkey_removed": "passkey_removed",
 }
 
 

@@ -12,6 +12,199 @@
     });
     root.querySelectorAll("[data-ak-countdown]").forEach(startCountdown);
     root.querySelectorAll("input[data-ak-code]").forEach(setUpCodeBoxes);
+    if (hasWebAuthn()) {
+      root.querySelectorAll("[data-ak-passkey-sign-in], [data-ak-passkey-register]").forEach(setUpPasskey);
+      root.querySelectorAll("[data-ak-passkey-unsupported]").forEach(function (el) { el.hidden = true; });
+    }
+  }
+
+  // Passkeys (WebAuthn). The server's JSON endpoints hand out a challenge bound to a
+  // sign-in attempt and judge the answer; this part only moves bytes between them and
+  // the browser's prompt. Everything is hidden until WebAuthn is found, so without
+  // JavaScript (or on a browser without passkeys) nothing points at what cannot work.
+  function hasWebAuthn() {
+    return typeof window.PublicKeyCredential === "function" &&
+      !!(navigator.credentials && navigator.credentials.get && navigator.credentials.create);
+  }
+
+  function bytesFrom(text) {
+    var base64 = String(text).replace(/-/g, "+").replace(/_/g, "/");
+    while (base64.length % 4) base64 += "=";
+    var binary = atob(base64);
+    var bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+    return bytes.buffer;
+  }
+
+  function textFrom(buffer) {
+    var bytes = new Uint8Array(buffer);
+    var binary = "";
+    for (var i = 0; i < bytes.length; i += 1) binary += String.fromCharCode(bytes[i]);
+    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function withIds(list) {
+    return (list || []).map(function (item) {
+      return Object.assign({}, item, { id: bytesFrom(item.id) });
+    });
+  }
+
+  function creationOptions(json) {
+    return Object.assign({}, json, {
+      challenge: bytesFrom(json.challenge),
+      user: Object.assign({}, json.user, { id: bytesFrom(json.user.id) }),
+      excludeCredentials: withIds(json.excludeCredentials)
+    });
+  }
+
+  function requestOptions(json) {
+    return Object.assign({}, json, {
+      challenge: bytesFrom(json.challenge),
+      allowCredentials: withIds(json.allowCredentials)
+    });
+  }
+
+  // A credential as WebAuthn's JSON (PublicKeyCredential.toJSON where the browser has it).
+  function credentialJSON(credential) {
+    if (typeof credential.toJSON === "function") {
+      try { return credential.toJSON(); } catch (ignored) { /* built by hand below */ }
+    }
+    var r = credential.response;
+    var json = {
+      id: credential.id,
+      rawId: textFrom(credential.rawId),
+      type: credential.type,
+      authenticatorAttachment: credential.authenticatorAttachment || null,
+      clientExtensionResults: credential.getClientExtensionResults ? credential.getClientExtensionResults() : {},
+      response: { clientDataJSON: textFrom(r.clientDataJSON) }
+    };
+    if (r.attestationObject) {
+      json.response.attestationObject = textFrom(r.attestationObject);
+      json.response.transports = r.getTransports ? r.getTransports() : [];
+    } else {
+      json.response.authenticatorData = textFrom(r.authenticatorData);
+      json.response.signature = textFrom(r.signature);
+      json.response.userHandle = r.userHandle ? textFrom(r.userHandle) : null;
+    }
+    return json;
+  }
+
+  function postJSON(box, url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": box.dataset.akCsrf },
+      body: JSON.stringify(body)
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        return { status: response.status, data: data };
+      });
+    });
+  }
+
+  function Refused(sentence) { this.sentence = sentence; }
+
+  function answered(result) {
+    if (result.status === 200) return result.data;
+    if (result.status === 403 && result.data.reverify) {
+      // "Confirm it's you" first; it comes back to the page that adds the passkey.
+      window.location.assign(result.data.reverify);
+      throw new Refused(null);
+    }
+    throw new Refused(result.data.error || null);
+  }
+
+  function showPasskeyMessage(box, sentence) {
+    var message = box.querySelector("[data-ak-passkey-message]");
+    if (!message) return;
+    message.textContent = sentence || "";
+    message.hidden = !sentence;
+  }
+
+  function passkeyFailure(box, error) {
+    if (error instanceof Refused) return error.sentence === null ? null : (error.sentence || box.dataset.akFailed);
+    var name = error && error.name;
+    if (name === "AbortError") return null; // we stopped it (a button press replaced autofill)
+    if (name === "NotAllowedError") return box.dataset.akCancelled;
+    if (name === "InvalidStateError" && box.dataset.akExists) return box.dataset.akExists;
+    return box.dataset.akFailed;
+  }
+
+  function busy(box, on) {
+    var start = box.querySelector("[data-ak-passkey-start]");
+    if (!start) return;
+    if (on) start.setAttribute("aria-busy", "true"); else start.removeAttribute("aria-busy");
+    if (start.tagName === "BUTTON") start.disabled = on;
+  }
+
+  var autofill = null; // the pending conditional request, aborted when a button is pressed
+
+  function signInWithPasskey(box, conditional) {
+    var reverify = box.hasAttribute("data-ak-reverify");
+    var controller = null;
+    if (autofill) { autofill.abort(); autofill = null; }
+    if (conditional) { controller = new AbortController(); autofill = controller; }
+    if (!conditional) { showPasskeyMessage(box, null); busy(box, true); }
+    return postJSON(box, box.dataset.akOptions, { redirect_url: box.dataset.akRedirect || "", reverify: reverify })
+      .then(answered)
+      .then(function (ceremony) {
+        var request = { publicKey: requestOptions(ceremony.publicKey) };
+        if (controller) { request.mediation = "conditional"; request.signal = controller.signal; }
+        return navigator.credentials.get(request).then(function (credential) {
+          if (controller) busy(box, true);
+          return postJSON(box, box.dataset.akVerify, {
+            attempt: ceremony.attempt, credential: credentialJSON(credential), reverify: reverify
+          });
+        });
+      })
+      .then(answered)
+      .then(function (done) { window.location.assign(done.redirect); })
+      .catch(function (error) {
+        busy(box, false);
+        if (controller && autofill === controller) autofill = null;
+        var sentence = passkeyFailure(box, error);
+        // A quiet autofill request that ends unused says nothing; one the user picked does.
+        if (sentence && !(conditional && error && error.name === "NotAllowedError")) showPasskeyMessage(box, sentence);
+      });
+  }
+
+  function registerPasskey(box) {
+    showPasskeyMessage(box, null);
+    busy(box, true);
+    return postJSON(box, box.dataset.akOptions, {})
+      .then(answered)
+      .then(function (ceremony) {
+        return navigator.credentials.create({ publicKey: creationOptions(ceremony.publicKey) })
+          .then(function (credential) {
+            return postJSON(box, box.dataset.akVerify, { attempt: ceremony.attempt, credential: credentialJSON(credential) });
+          });
+      })
+      .then(answered)
+      .then(function (done) { window.location.assign(done.redirect); })
+      .catch(function (error) {
+        busy(box, false);
+        showPasskeyMessage(box, passkeyFailure(box, error));
+      });
+  }
+
+  function setUpPasskey(box) {
+    if (box.dataset.akPasskeyReady) return;
+    box.dataset.akPasskeyReady = "1";
+    box.hidden = false;
+    var start = box.querySelector("[data-ak-passkey-start]");
+    var registering = box.hasAttribute("data-ak-passkey-register");
+    if (start) {
+      start.addEventListener("click", function (event) {
+        event.preventDefault();
+        if (start.getAttribute("aria-busy") === "true") return;
+        if (registering) registerPasskey(box); else signInWithPasskey(box, false);
+      });
+    }
+    if (box.hasAttribute("data-ak-autofill") && PublicKeyCredential.isConditionalMediationAvailable) {
+      PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
+        if (available && box.isConnected) signInWithPasskey(box, true);
+      }, function () { /* no autofill: the button still works */ });
+    }
   }
 
   // A mailed link (reset, sign-in) carries its token in the fragment, which no request
