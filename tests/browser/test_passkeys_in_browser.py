@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from playwright.sync_api import Browser, CDPSession, Page, expect
+from playwright.sync_api import Browser, CDPSession, Page, Route, expect
 
 from ..conftest import POSTGRES_URL, TEST_SECRET, Mailbox, free_port, needs_postgres, serve
 from ..hostapp import make_host_app
@@ -162,7 +162,7 @@ def credentials(cdp: CDPSession, authenticator_id: str) -> list[dict[str, Any]]:
 def add_passkey(page: Page, site: Site) -> None:
     """From the security page: "Add a passkey", and the authenticator makes one."""
     page.goto(f"{site.url}/auth/user/security")
-    page.get_by_role("link", name="Add a passkey").click()
+    page.get_by_role("button", name="Add a passkey").click()
     expect(page.get_by_role("status")).to_have_text("Passkey added.")
 
 
@@ -302,7 +302,7 @@ def test_no_passkey_buttons_where_they_cannot_work(
     sign_up(page, site, EMAIL)
     page.goto(f"{site.url}/auth/user/security")
     expect(page.get_by_role("heading", name="Passkeys")).to_be_visible()
-    expect(page.get_by_role("link", name="Add a passkey")).to_have_count(0)
+    expect(page.get_by_role("button", name="Add a passkey")).to_have_count(0)
     page.goto(f"{site.url}/auth/user/security/passkeys/add")
     expect(page.get_by_text("This browser cannot create passkeys.")).to_be_visible()
     expect(page.get_by_role("button", name="Create a passkey")).to_have_count(0)
@@ -320,7 +320,7 @@ def test_adding_after_an_old_sign_in_confirms_first(browser: Browser, passkey_si
     sign_up(page, site, EMAIL)
     age_sessions(site, 3600)
     page.goto(f"{site.url}/auth/user/security")
-    page.get_by_role("link", name="Add a passkey").click()
+    page.get_by_role("button", name="Add a passkey").click()
     expect(page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
     page.get_by_label("Password", exact=True).fill("a perfectly fine passphrase")
     page.get_by_role("button", name="Continue").click()
@@ -368,3 +368,47 @@ def test_use_another_method_offers_the_passkey_too(browser: Browser, passkey_sit
     page.get_by_role("link", name="Use another method").click()
     page.get_by_role("button", name="Sign in with a passkey").click()
     expect(page).to_have_url(f"{site.url}/")
+
+
+def test_a_failure_the_server_does_not_explain_still_gets_a_sentence(
+    browser: Browser, passkey_site: Site
+) -> None:
+    """An error page instead of JSON (a proxy's 502) is a failure with the general
+    sentence, not silence."""
+    site = passkey_site
+    page, _, _ = signed_up_with_a_passkey(browser, site)
+    sign_out(page, site)
+    page.route(
+        "**/auth/passkeys/sign-in/verify",
+        lambda route: route.fulfill(
+            status=502, body="<h1>Bad gateway</h1>", content_type="text/html"
+        ),
+    )
+    button = page.get_by_role("button", name="Sign in with a passkey")
+    button.click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "That passkey did not work. Please try again, or use another way."
+    )
+    expect(button).to_be_enabled()
+
+
+def test_autofill_is_offered_again_after_a_try_that_failed(
+    browser: Browser, passkey_site: Site
+) -> None:
+    site = passkey_site
+    page, _, _ = signed_up_with_a_passkey(browser, site, autofill=True)
+    page.context.clear_cookies()
+    calls: list[str] = []
+
+    def broken_once(route: Route) -> None:
+        calls.append(route.request.url)
+        if len(calls) == 1:
+            route.fulfill(status=502, body="down", content_type="text/plain")
+        else:
+            route.continue_()
+
+    page.route("**/auth/passkeys/sign-in/verify", broken_once)
+    # The first answer fails; the field offers the passkey again, and the second works.
+    page.goto(f"{site.url}/auth/sign-in?redirect_url=/dashboard")
+    expect(page).to_have_url(f"{site.url}/dashboard")
+    assert len(calls) == 2

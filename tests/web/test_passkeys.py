@@ -387,6 +387,20 @@ async def test_a_counter_that_goes_back_is_refused_and_audited(
         assert "Refused a passkey that may have been copied (Passkey)" in activity
 
 
+async def test_a_counter_past_two_to_the_31_is_kept(
+    app: Starlette, kit: AuthKit, users: tuple[str, str]
+) -> None:
+    """The counter is an unsigned 32-bit number: PostgreSQL keeps its top half too
+    (an int4 column answered "database unavailable")."""
+    authenticator = SoftAuthenticator(origin=SITE)
+    await registered(app, authenticator)
+    async with browser(app) as b:
+        answer = await sign_in_with(b, authenticator, sign_count=0xFFFF_FFF0)
+        assert answer.status_code == 200, answer.text
+    [row] = await rows(kit)
+    assert row.sign_count == 0xFFFF_FFF0
+
+
 async def test_a_synced_passkey_without_a_counter_signs_in_again_and_again(
     app: Starlette, users: tuple[str, str]
 ) -> None:
@@ -406,6 +420,7 @@ async def test_a_synced_passkey_without_a_counter_signs_in_again_and_again(
         (b'{"attempt": "sia_x", "credential": "text"}', "application/json", 400),
         (b'{"attempt": "x"}', "text/plain", 415),
         (b"\xff\xfe", "application/json", 400),
+        (b"[" * 50_000, "application/json", 400),
     ],
     ids=[
         "not-json",
@@ -414,6 +429,7 @@ async def test_a_synced_passkey_without_a_counter_signs_in_again_and_again(
         "credential-not-object",
         "not-json-type",
         "not-utf8",
+        "nested-past-the-parsers-depth",
     ],
 )
 async def test_malformed_requests_get_a_clear_400(
@@ -449,6 +465,7 @@ def _bent(credential: dict[str, Any], part: str, value: Any) -> dict[str, Any]:
         ("response", None),
         ("userHandle", b64url(b"\xff" * 2000)),
         ("type", "password"),
+        ("clientDataJSON", b64url(b"[" * 40_000)),
     ],
 )
 async def test_malformed_credentials_get_a_clear_400(
@@ -583,6 +600,10 @@ async def test_rename_and_remove(
         csrf = csrf_of(page.text)
         empty = await b.post(rename, data={"csrf_token": csrf, "name": "   "})
         assert empty.status_code == 422 and "Enter a name for this passkey." in empty.text
+        for hidden in ("nul\x00byte", "evil\u202etxt.exe"):
+            refused = await b.post(rename, data={"csrf_token": csrf, "name": hidden})
+            assert refused.status_code == 422, refused.text
+            assert "Names cannot contain control characters." in refused.text
         long = await b.post(rename, data={"csrf_token": csrf, "name": "x" * 65})
         assert long.status_code == 422 and 'value="' + "x" * 65 + '"' in long.text
         done = await b.post(rename, data={"csrf_token": csrf, "name": "  Work   laptop "})

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -441,6 +442,10 @@ async def rename_passkey(
         raise FieldError("passkey_name_required", field="name")
     if len(clean) > NAME_MAX_LENGTH:
         raise FieldError("passkey_name_too_long", field="name", max=NAME_MAX_LENGTH)
+    # Control and format characters (NUL, a right-to-left override) have no place in a
+    # name that mails and the activity list show.
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in clean):
+        raise FieldError("name_invalid", field="name")
     async with svc.db.session() as s:
         moved = await s.exec(
             update(PasskeyRow)
@@ -486,7 +491,16 @@ async def remove_passkey(
 
 #: What malformed bytes or JSON may raise inside py_webauthn's parsers and checks: its
 #: own exceptions, and the stdlib's for base64, CBOR and JSON it does not wrap.
-_MALFORMED = (WebAuthnException, ValueError, TypeError, KeyError, IndexError, AttributeError)
+_MALFORMED = (
+    WebAuthnException,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    # JSON nested thousands deep (in clientDataJSON) exhausts the parser's recursion.
+    RecursionError,
+)
 
 
 def parse_assertion(credential: Mapping[str, Any]) -> AuthenticationCredential:

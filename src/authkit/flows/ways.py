@@ -44,7 +44,9 @@ async def has_another_way(
     ).one()
     if providers:
         return True
-    if svc.settings.passkeys:
+    # A passkey is a way in only while the site can offer passkeys (a domain name in
+    # base_url, and not turned off).
+    if svc.settings.passkey_rp_id is not None:
         passkeys = (
             await s.exec(
                 select(func.count())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -225,8 +225,9 @@ class PasskeyRow(SQLModel, table=True):
     credential_id: str = Field(max_length=1400)
     #: The COSE public key, as the authenticator gave it.
     public_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    #: The signature counter last seen: a lower one means a cloned authenticator.
-    sign_count: int = 0
+    #: The signature counter last seen: a lower one means a cloned authenticator. An
+    #: unsigned 32-bit number, so a 64-bit column.
+    sign_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     #: The AAGUID (which kind of authenticator or password manager), and its transports.
     aaguid: str = Field(default="", max_length=36)
     transports: str = Field(default="", max_length=200)

@@ -93,7 +93,7 @@ def json_endpoint(handler: JsonHandler) -> Callable[[Request], Awaitable[Respons
         body = await read_body(request, max_bytes=MAX_JSON_BYTES)
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             return _error(request, "passkey_failed")
         if not isinstance(data, dict):
             return _error(request, "passkey_failed")

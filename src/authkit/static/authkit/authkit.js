@@ -111,7 +111,8 @@
       window.location.assign(result.data.reverify);
       throw new Refused(null);
     }
-    throw new Refused(result.data.error || null);
+    // A sentence from the server, else (an error page, not JSON) the generic one.
+    throw new Refused(result.data.error || undefined);
   }
 
   function showPasskeyMessage(box, sentence) {
@@ -142,6 +143,7 @@
   function signInWithPasskey(box, conditional) {
     var reverify = box.hasAttribute("data-ak-reverify");
     var controller = null;
+    var picked = false; // a passkey was chosen (autofill) or the prompt answered
     if (autofill) { autofill.abort(); autofill = null; }
     if (conditional) { controller = new AbortController(); autofill = controller; }
     if (!conditional) { showPasskeyMessage(box, null); busy(box, true); }
@@ -151,6 +153,7 @@
         var request = { publicKey: requestOptions(ceremony.publicKey) };
         if (controller) { request.mediation = "conditional"; request.signal = controller.signal; }
         return navigator.credentials.get(request).then(function (credential) {
+          picked = true;
           if (controller) busy(box, true);
           return postJSON(box, box.dataset.akVerify, {
             attempt: ceremony.attempt, credential: credentialJSON(credential), reverify: reverify
@@ -160,11 +163,18 @@
       .then(answered)
       .then(function (done) { window.location.assign(done.redirect); })
       .catch(function (error) {
+        // An autofill request stopped by a button press leaves the button's flow alone.
+        if (conditional && error && error.name === "AbortError") return;
         busy(box, false);
         if (controller && autofill === controller) autofill = null;
         var sentence = passkeyFailure(box, error);
         // A quiet autofill request that ends unused says nothing; one the user picked does.
-        if (sentence && !(conditional && error && error.name === "NotAllowedError")) showPasskeyMessage(box, sentence);
+        if (sentence && !(conditional && !picked)) showPasskeyMessage(box, sentence);
+        // The address field offers passkeys again after a try that did not sign in (not
+        // after an autofill request that failed by itself: that would only loop).
+        if (box.dataset.akAutofillOn && box.isConnected && (!conditional || picked)) {
+          signInWithPasskey(box, true);
+        }
       });
   }
 
@@ -202,7 +212,9 @@
     }
     if (box.hasAttribute("data-ak-autofill") && PublicKeyCredential.isConditionalMediationAvailable) {
       PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
-        if (available && box.isConnected) signInWithPasskey(box, true);
+        if (!available || !box.isConnected) return;
+        box.dataset.akAutofillOn = "1";
+        signInWithPasskey(box, true);
       }, function () { /* no autofill: the button still works */ });
     }
   }

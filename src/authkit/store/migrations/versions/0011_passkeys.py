@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("user_id", AutoString(length=40), nullable=False),
         sa.Column("credential_id", AutoString(length=1400), nullable=False),
         sa.Column("public_key", sa.LargeBinary(), nullable=False),
-        sa.Column("sign_count", sa.Integer(), nullable=False),
+        sa.Column("sign_count", sa.BigInteger(), nullable=False),
         sa.Column("aaguid", AutoString(length=36), nullable=False),
         sa.Column("transports", AutoString(length=200), nullable=False),
         sa.Column("backup_eligible", sa.Boolean(), nullable=False),
