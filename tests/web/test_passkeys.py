@@ -13,6 +13,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from sqlalchemy import delete
@@ -568,6 +569,33 @@ async def test_at_most_ten_passkeys(app: Starlette, kit: AuthKit, users: tuple[s
         page = (await b.get(SECURITY)).text
         assert "data-ak-passkey-register" not in page  # no "Add a passkey" past the limit
         assert "You have 10 passkeys" in (await b.get("/auth/user/security/passkeys/add")).text
+    assert len(await rows(kit)) == 10
+
+
+async def test_two_tabs_adding_the_tenth_passkey_at_once_add_one(
+    app: Starlette, kit: AuthKit, users: tuple[str, str]
+) -> None:
+    """The limit is counted with the user's row locked (on SQLite too)."""
+    async with browser(app) as b:
+        assert (await sign_in_password(b)).status_code == 303
+        for _ in range(9):
+            assert (await add_passkey(b, SoftAuthenticator(origin=SITE))).status_code == 200
+        csrf = await token(b, SECURITY)
+        bodies = []
+        for _ in range(2):
+            options = (await post_json(b, "/auth/passkeys/register/options", {}, csrf)).json()
+            credential = SoftAuthenticator(origin=SITE).create(options["publicKey"])
+            bodies.append({"attempt": options["attempt"], "credential": credential})
+        answers: list[int] = []
+
+        async def verify(body: dict[str, Any]) -> None:
+            answer = await post_json(b, "/auth/passkeys/register/verify", body, csrf)
+            answers.append(answer.status_code)
+
+        async with anyio.create_task_group() as tg:
+            for body in bodies:
+                tg.start_soon(verify, body)
+    assert sorted(answers) == [200, 400]
     assert len(await rows(kit)) == 10
 
 

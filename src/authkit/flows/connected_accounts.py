@@ -15,7 +15,8 @@ from sqlmodel import col, select
 from ..audit import RequestMeta, record_event
 from ..errors import FlowError, NotFound
 from ..services import Services
-from ..store.models import OAuthAccountRow, UserRow
+from ..store.models import OAuthAccountRow
+from .locks import lock_user
 from .ways import has_another_way
 
 __all__ = ["ConnectedAccount", "disconnect_account", "list_connected_accounts"]
@@ -68,8 +69,8 @@ async def disconnect_account(
     """
     async with svc.db.session() as s:
         # Two disconnects at once must not both see the other's link as a way left:
-        # the user's row is locked first (PostgreSQL; SQLite runs one writer at a time).
-        await s.exec(select(UserRow.id).where(col(UserRow.id) == user_id).with_for_update())
+        # the user's row is locked first (on both stores: flows/locks.py).
+        await lock_user(s, user_id)
         row = await s.get(OAuthAccountRow, account_id)
         if row is None or row.user_id != user_id:
             raise NotFound()

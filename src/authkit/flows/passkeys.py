@@ -70,6 +70,7 @@ from .attempts import (
     save_attempt,
 )
 from .factors import Proof, Used
+from .locks import lock_user
 from .notices import compose
 from .sign_in import (
     RETURN_TO,
@@ -411,7 +412,7 @@ async def finish_passkey_registration(
     )
     async with svc.db.session() as s:
         # Two tabs adding at once must not both squeeze under the limit.
-        await s.exec(select(UserRow.id).where(col(UserRow.id) == user_id).with_for_update())
+        await lock_user(s, user_id)
         if await _count(s, user_id) >= MAX_PASSKEYS:
             raise FlowError("passkey_limit", max=MAX_PASSKEYS)
         s.add(row)
@@ -472,7 +473,7 @@ async def remove_passkey(
         FlowError: `passkey_last_way`, it is the only way left to sign in.
     """
     async with svc.db.session() as s:
-        await s.exec(select(UserRow.id).where(col(UserRow.id) == user_id).with_for_update())
+        await lock_user(s, user_id)
         row = await s.get(PasskeyRow, passkey_id)
         if row is None or row.user_id != user_id:
             raise NotFound()
