@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import getpass
 import importlib
+import json
 import os
 import secrets
 import sys
@@ -99,6 +100,19 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("user", help="user id or email address")
     remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     remove.set_defaults(run=_users_delete)
+    metadata = users.add_parser(
+        "metadata",
+        help="show a user's metadata, or merge JSON into it (null removes a key)",
+    )
+    metadata.add_argument("user", help="user id or email address")
+    for kind in ("public", "private", "unsafe"):
+        metadata.add_argument(
+            f"--{kind}", metavar="JSON", help=f"a JSON object for {kind}_metadata"
+        )
+    metadata.add_argument(
+        "--replace", action="store_true", help="replace each object given instead of merging"
+    )
+    metadata.set_defaults(run=_users_metadata)
     return parser
 
 
@@ -224,6 +238,46 @@ def _users_delete(args: argparse.Namespace) -> int:
             print(f"authkit: no user {args.user!r}.", file=sys.stderr)
             return 1
         print(f"authkit: {user.id} deleted.")
+        return 0
+
+    return _with_kit(work)
+
+
+def _users_metadata(args: argparse.Namespace) -> int:
+    given: dict[str, Any] = {}
+    for kind in ("public", "private", "unsafe"):
+        text = getattr(args, kind)
+        if text is None:
+            continue
+        try:
+            given[f"{kind}_metadata"] = json.loads(text)
+        except ValueError as exc:
+            print(f"authkit: --{kind} is not JSON: {exc}", file=sys.stderr)
+            return 1
+
+    async def work(kit: AuthKit) -> int:
+        user_id = await admin.find_user_id(kit.services, args.user)
+        if user_id is None:
+            print(f"authkit: no user {args.user!r}.", file=sys.stderr)
+            return 1
+        try:
+            if args.replace:
+                user = await kit.users.update(user_id, **given)
+            else:
+                user = await kit.users.update_metadata(user_id, **given)
+        except FlowError as exc:
+            message = kit.services.messages(exc.code, **exc.params)
+            print(f"authkit: {exc.field or 'error'}: {message}", file=sys.stderr)
+            return 1
+        if user is None:
+            print(f"authkit: no user {args.user!r}.", file=sys.stderr)
+            return 1
+        shown = {
+            "public_metadata": user.public_metadata,
+            "private_metadata": user.private_metadata,
+            "unsafe_metadata": user.unsafe_metadata,
+        }
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
         return 0
 
     return _with_kit(work)

@@ -18,6 +18,11 @@ MESSAGES: Mapping[str, str] = {
     "password_is_email": "Your password must not be your email address.",
     "email_taken": "That email address already has an account.",
     "name_invalid": "Names cannot contain control characters.",
+    "metadata_not_object": "Metadata must be a JSON object.",
+    "metadata_not_json": "Metadata must be plain JSON (no NaN or infinity).",
+    "metadata_too_large": "Metadata must be at most {max} KB.",
+    "metadata_forbidden": "Only unsafe_metadata can be changed here.",
+    "signed_out": "You are signed out. Sign in and try again.",
     # flows
     # Same message for unknown email and wrong password: no account enumeration.
     "invalid_credentials": "The email or password is incorrect.",
@@ -448,6 +453,7 @@ MESSAGES: Mapping[str, str] = {
     "activity_passkey_renamed": "Renamed a passkey ({name})",
     "activity_passkey_removed": "Removed a passkey ({name})",
     "activity_passkey_counter_regressed": "Refused a passkey that may have been copied ({name})",
+    "activity_metadata_updated": "Account settings were updated",
     "activity_unknown": "Other account activity",
     # deleting the account
     "delete_account_heading": "Delete account",

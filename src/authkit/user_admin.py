@@ -14,12 +14,16 @@ names are checked, the audit log records who did what) are the same whoever asks
 from __future__ import annotations
 
 import builtins
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import or_, update
 from sqlmodel import col, select
 
 from .audit import RequestMeta, record_event
 from .flows import admin, avatars
+from .flows.metadata import replace_metadata, update_metadata
+from .metadata import MetadataKind, checked_metadata
 from .services import Services
 from .sessions import revoke_all_sessions
 from .store.models import EmailAddressRow, UserRow
@@ -98,15 +102,24 @@ class Users:
         return user
 
     async def update(
-        self, user_id: str, *, first_name: str | None = None, last_name: str | None = None
+        self,
+        user_id: str,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        public_metadata: Mapping[str, Any] | None = None,
+        private_metadata: Mapping[str, Any] | None = None,
+        unsafe_metadata: Mapping[str, Any] | None = None,
     ) -> User | None:
         """
-        Change what is given (None leaves a field alone); returns the user as now, or
-        None if there is no such user.
+        Change what is given (None leaves a field alone; a metadata object given
+        replaces the stored one whole); returns the user as now, or None if there is no
+        such user.
 
         Raises:
             FieldError: a name is too long, has control characters, or is required here
-                (`AUTHKIT_NAME_FIELDS=required`) and empty.
+                (`AUTHKIT_NAME_FIELDS=required`) and empty; a metadata object is not a
+                JSON object or is over 8 KB.
         """
         required = self._svc.settings.name_fields == "required"
         values: dict[str, str] = {}
@@ -114,19 +127,61 @@ class Users:
             values["first_name"] = clean_name(first_name, field="first_name", required=required)
         if last_name is not None:
             values["last_name"] = clean_name(last_name, field="last_name", required=required)
+        given: dict[MetadataKind, Mapping[str, Any] | None] = {
+            "public_metadata": public_metadata,
+            "private_metadata": private_metadata,
+            "unsafe_metadata": unsafe_metadata,
+        }
+        # Every value is checked before anything is written: all of it, or none.
+        replaced = {
+            kind: checked_metadata(value, kind=kind)
+            for kind, value in given.items()
+            if value is not None
+        }
         if values:
-            now = self._svc.clock()
-            async with self._svc.db.session() as s:
-                changed = await s.exec(
-                    update(UserRow)
-                    .where(col(UserRow.id) == user_id)
-                    .values(**values, updated_at=now)
-                )
-                if changed.rowcount:
-                    record_event(
-                        s, "profile.updated", at=now, meta=HOST, user_id=user_id, by="host"
-                    )
+            await self._write(user_id, values)
+        if replaced:
+            await replace_metadata(self._svc, user_id, replaced, meta=HOST, by="host")
         return await self.get(user_id)
+
+    async def update_metadata(
+        self,
+        user_id: str,
+        *,
+        public_metadata: Mapping[str, Any] | None = None,
+        private_metadata: Mapping[str, Any] | None = None,
+        unsafe_metadata: Mapping[str, Any] | None = None,
+    ) -> User | None:
+        """
+        Merge into the user's metadata, as Clerk's `updateUserMetadata`: objects merge
+        key by key, deeply, and a key set to None is removed. Returns the user as now, or
+        None if there is no such user.
+
+        Raises:
+            FieldError: a patch is not a JSON object, or the result is over 8 KB.
+        """
+        patches: dict[MetadataKind, Mapping[str, Any] | None] = {
+            "public_metadata": public_metadata,
+            "private_metadata": private_metadata,
+            "unsafe_metadata": unsafe_metadata,
+        }
+        await update_metadata(
+            self._svc,
+            user_id,
+            {k: v for k, v in patches.items() if v is not None},
+            meta=HOST,
+            by="host",
+        )
+        return await self.get(user_id)
+
+    async def _write(self, user_id: str, values: Mapping[str, str]) -> None:
+        now = self._svc.clock()
+        async with self._svc.db.session() as s:
+            changed = await s.exec(
+                update(UserRow).where(col(UserRow.id) == user_id).values(**values, updated_at=now)
+            )
+            if changed.rowcount:
+                record_event(s, "profile.updated", at=now, meta=HOST, user_id=user_id, by="host")
 
     async def set_image(self, user_id: str, data: bytes) -> User | None:
         """

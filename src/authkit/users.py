@@ -6,8 +6,10 @@ primary email address, and the one query that loads it.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -33,6 +35,12 @@ class User:
     #: WebP served with long-lived caching: a new picture gets a new URL), or None when
     #: they have none and their initials are shown.
     image_url: str | None = None
+    #: Clerk's metadata objects (authkit.metadata): `public_metadata` the server writes
+    #: and tokens carry; `private_metadata` for the server alone; `unsafe_metadata` the
+    #: user may write (never trust it).
+    public_metadata: Mapping[str, Any] = field(default_factory=dict)
+    private_metadata: Mapping[str, Any] = field(default_factory=dict)
+    unsafe_metadata: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
@@ -78,6 +86,9 @@ def user_of(user: UserRow, address: EmailAddressRow, *, mount_path: str) -> User
         email_verified=address.verified_at is not None,
         is_banned=user.banned_at is not None,
         image_url=avatar_path(mount_path, user.id, user.image_hash) if user.image_hash else None,
+        public_metadata=dict(user.public_metadata or {}),
+        private_metadata=dict(user.private_metadata or {}),
+        unsafe_metadata=dict(user.unsafe_metadata or {}),
     )
 
 

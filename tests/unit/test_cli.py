@@ -197,3 +197,35 @@ def test_prune_deletes_what_ended_and_says_how_much(
     assert capsys.readouterr().out.strip() == (
         "authkit: deleted 0 ended sessions, 0 code steps and 0 expired rate-limit hits."
     )
+
+
+def test_users_metadata_shows_merges_and_replaces(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`authkit users metadata USER --public '{...}'` merges (null removes a key), prints
+    all three objects; `--replace` sets one whole; bad JSON and oversize say why."""
+    import json
+
+    assert main(["db", "upgrade"]) == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a perfectly fine passphrase\n"))
+    assert main(["users", "create", "--email", "meta@example.com", "--password-stdin"]) == 0
+    capsys.readouterr()
+    command = ["users", "metadata", "meta@example.com"]
+    assert main([*command, "--public", '{"plan": "pro", "team": {"a": 1}}']) == 0
+    assert main([*command, "--public", '{"team": {"b": 2}}', "--private", '{"s": 1}']) == 0
+    capsys.readouterr()
+    assert main([*command, "--public", '{"plan": null}']) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown == {
+        "public_metadata": {"team": {"a": 1, "b": 2}},
+        "private_metadata": {"s": 1},
+        "unsafe_metadata": {},
+    }
+    assert main([*command, "--private", '{"t": 2}', "--replace"]) == 0
+    assert json.loads(capsys.readouterr().out)["private_metadata"] == {"t": 2}
+    assert main([*command, "--public", "{not json"]) == 1
+    assert "--public is not JSON" in capsys.readouterr().err
+    assert main([*command, "--unsafe", json.dumps({"x": "y" * 9000})]) == 1
+    assert "Metadata must be at most 8 KB." in capsys.readouterr().err
+    assert main(["users", "metadata", "nobody@example.com"]) == 1
+    assert "no user 'nobody@example.com'" in capsys.readouterr().err

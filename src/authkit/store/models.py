@@ -51,6 +51,17 @@ class UserRow(SQLModel, table=True):
     #: The current avatar's `AvatarRow.content_hash` (None: initials), kept here so the
     #: query that loads a user knows its URL without reading the image.
     image_hash: str | None = Field(default=None, max_length=64)
+    #: Clerk's three metadata objects (authkit.metadata): public (server-written, in
+    #: tokens), private (server only), unsafe (user-written).
+    public_metadata: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    private_metadata: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    unsafe_metadata: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
 
 
 class EmailAddressRow(SQLModel, table=True):

@@ -18,6 +18,7 @@ from .emails import (
 )
 from .errors import exception_handlers
 from .guidance import password_guidance_endpoint
+from .metadata import metadata_endpoint
 from .passkeys import (
     passkey_add_endpoint,
     passkey_remove_endpoint,
@@ -103,6 +104,7 @@ def build_routes() -> list[BaseRoute]:
         ),
         Route("/user", user_endpoint, methods=["GET", "POST"], name="user"),
         Route("/user/avatar", avatar_endpoint, methods=["POST"], name="user_avatar"),
+        Route("/user/metadata", metadata_endpoint, methods=["POST"], name="user_metadata"),
         Route(
             "/user/avatar/remove",
             avatar_remove_endpoint,

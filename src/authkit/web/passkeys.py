@@ -17,19 +17,16 @@ the page whose button creates one), `/user/security/passkeys/<id>/rename` and `/
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..access import auth
 from ..context import context_of
-from ..errors import AttemptGone, FlowError, NotFound, RateLimited
 from ..flows.passkeys import (
     MAX_PASSKEYS,
     PasskeyFailed,
@@ -47,7 +44,8 @@ from ..users import User, get_user
 from .attempt_pages import browser_of
 from .confirm import confirm_then
 from .form_post import Posted, post_form
-from .helpers import csrf_ok, meta_of, page, read_body, redirect, redirect_target
+from .helpers import meta_of, page, redirect, redirect_target
+from .json_api import NO_STORE, JsonHandler, json_endpoint, json_error
 from .profile_pages import needs_recent_confirmation, signed_in_page
 from .reverify import REVERIFY, require_reverification
 from .sign_in import SIGN_IN
@@ -64,49 +62,16 @@ __all__ = [
 
 SECURITY_PATH = "/user/security"
 PASSKEYS_PATH = "/user/security/passkeys"
-#: A credential is a few kilobytes at most (an attestation with certificates).
-MAX_JSON_BYTES = 64 * 1024
-_NO_STORE = {"Cache-Control": "no-store"}
-
-JsonHandler = Callable[[Request, Mapping[str, Any]], Awaitable[Response]]
 
 
-def _error(
-    request: Request, code: str, status: int = 400, params: Mapping[str, object] | None = None
-) -> JSONResponse:
-    sentence = context_of(request).services.messages(code, **(params or {}))
-    return JSONResponse({"error": sentence}, status_code=status, headers=_NO_STORE)
-
-
-def json_endpoint(handler: JsonHandler) -> Callable[[Request], Awaitable[Response]]:
-    """A JSON POST endpoint: CSRF by header, a capped body that must be a JSON object,
-    and every `FlowError` answered as a sentence."""
+def passkey_endpoint(handler: JsonHandler) -> Callable[[Request], Awaitable[Response]]:
+    """A JSON endpoint of the passkey script (404 where the site offers no passkeys)."""
+    checked = json_endpoint(handler, malformed="passkey_failed", gone="passkey_expired")
 
     async def endpoint(request: Request) -> Response:
         if context_of(request).services.settings.passkey_rp_id is None:
             raise HTTPException(404)
-        if not csrf_ok(request, FormData()):
-            return _error(request, "csrf_failed", 403)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/json":
-            return _error(request, "passkey_failed", 415)
-        body = await read_body(request, max_bytes=MAX_JSON_BYTES)
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
-            return _error(request, "passkey_failed")
-        if not isinstance(data, dict):
-            return _error(request, "passkey_failed")
-        try:
-            return await handler(request, data)
-        except RateLimited as limited:
-            response = _error(request, limited.code, 429, limited.params)
-            response.headers["Retry-After"] = str(limited.retry_after)
-            return response
-        except (AttemptGone, NotFound):
-            return _error(request, "passkey_expired")
-        except FlowError as error:
-            return _error(request, error.code, params=error.params)
+        return await checked(request)
 
     return endpoint
 
@@ -122,12 +87,12 @@ def _ceremony_fields(data: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
 def _as_json(finished: Response, url: str) -> JSONResponse:
     """A finished sign-in's redirect as the script's answer: the same cookies, and the
     address to go to."""
-    response = JSONResponse({"redirect": url}, headers=_NO_STORE)
+    response = JSONResponse({"redirect": url}, headers=NO_STORE)
     response.raw_headers.extend(h for h in finished.raw_headers if h[0] == b"set-cookie")
     return response
 
 
-@json_endpoint
+@passkey_endpoint
 async def sign_in_options_endpoint(request: Request, data: Mapping[str, Any]) -> Response:
     """POST `/passkeys/sign-in/options`: a challenge for any passkey of the site (or,
     with `reverify`, for one of the signed-in user's)."""
@@ -138,18 +103,18 @@ async def sign_in_options_endpoint(request: Request, data: Mapping[str, Any]) ->
     reverify = None
     if data.get("reverify") is True:
         if state.user_id is None or state.session_id is None:
-            return _error(request, "passkey_expired", 401)
+            return json_error(request, "passkey_expired", 401)
         reverify = (state.user_id, state.session_id)
     await svc.limiter.hit("passkey_options:ip", meta_of(request).ip_address)
     ceremony = await begin_passkey_sign_in(
         svc, browser=browser_of(request), return_to=target, reverify=reverify
     )
     return JSONResponse(
-        {"attempt": ceremony.attempt_id, "publicKey": ceremony.options}, headers=_NO_STORE
+        {"attempt": ceremony.attempt_id, "publicKey": ceremony.options}, headers=NO_STORE
     )
 
 
-@json_endpoint
+@passkey_endpoint
 async def sign_in_verify_endpoint(request: Request, data: Mapping[str, Any]) -> Response:
     """POST `/passkeys/sign-in/verify`: the passkey's answer; signed in (or reverified)."""
     svc = context_of(request).services
@@ -157,7 +122,7 @@ async def sign_in_verify_endpoint(request: Request, data: Mapping[str, Any]) -> 
     attempt_id, credential = _ceremony_fields(data)
     reverifying = data.get("reverify") is True
     if reverifying and state.session_id is None:
-        return _error(request, "passkey_expired", 401)
+        return json_error(request, "passkey_expired", 401)
     step = await finish_passkey_sign_in(
         svc,
         attempt_id=attempt_id,
@@ -182,20 +147,20 @@ def _signed_in(handler: UserJsonHandler) -> Callable[[Request], Awaitable[Respon
         state = auth(request)
         svc = context_of(request).services
         if state.user_id is None or state.session_id is None:
-            return _error(request, "passkey_expired", 401)
+            return json_error(request, "passkey_expired", 401)
         if not await is_reverified(svc, user_id=state.user_id, session_id=state.session_id):
             back = quote(f"{svc.mount_path}{PASSKEYS_PATH}/add", safe="")
             return JSONResponse(
                 {"reverify": f"{svc.mount_path}/reverify?redirect_url={back}"},
                 status_code=403,
-                headers=_NO_STORE,
+                headers=NO_STORE,
             )
         user = await get_user(svc, state.user_id)
         if user is None:
-            return _error(request, "passkey_expired", 401)
+            return json_error(request, "passkey_expired", 401)
         return await handler(request, user, data)
 
-    return json_endpoint(checked)
+    return passkey_endpoint(checked)
 
 
 @_signed_in
@@ -211,7 +176,7 @@ async def register_options_endpoint(
         browser=browser_of(request),
     )
     return JSONResponse(
-        {"attempt": ceremony.attempt_id, "publicKey": ceremony.options}, headers=_NO_STORE
+        {"attempt": ceremony.attempt_id, "publicKey": ceremony.options}, headers=NO_STORE
     )
 
 
@@ -232,7 +197,7 @@ async def register_verify_endpoint(
         meta=meta_of(request),
     )
     url = f"{svc.mount_path}{SECURITY_PATH}?done=passkey_added#passkeys"
-    return JSONResponse({"redirect": url}, headers=_NO_STORE)
+    return JSONResponse({"redirect": url}, headers=NO_STORE)
 
 
 @needs_recent_confirmation(PASSKEYS_PATH + "/add")
