@@ -16,10 +16,11 @@ from typing import Any
 import jinja2
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.routing import BaseRoute, Mount
 from starlette.types import Message, Receive, Scope, Send
 
+from .access import auth, current_user
 from .clock import Clock, system_clock
 from .components import Components
 from .config import Settings
@@ -29,6 +30,7 @@ from .email import Mailer, Outbox, make_transport
 from .email.mailer import after_the_answer
 from .errors import StoreError
 from .flows.factors import rate_limit_rules
+from .jwt_templates import load_templates, mint_template_token
 from .messages import Messages
 from .middleware import AuthKitMiddleware
 from .security.client_ip import TrustedProxies
@@ -118,6 +120,7 @@ class AuthKit:
             recovery_key=derive_key(secret, "recovery-codes"),
             social=ProviderClients(s.oauth_providers),
             oauth_token_key=fernet_key(secret, "oauth-tokens"),
+            jwt_templates=load_templates(s.jwt_templates),
         )
         self.trusted_proxies = TrustedProxies(s.trusted_proxies.split(","))
         self.csrf = CsrfGuard(
@@ -255,6 +258,25 @@ class AuthKit:
         `{{ authkit.csrf_input() }}`): same-origin and this browser's token.
         """
         return csrf_ok(request, form)
+
+    async def get_token(self, request: HTTPConnection, name: str) -> str | None:
+        """
+        A token of the JWT template `name` for the signed-in user (None when nobody is
+        signed in), as `GET /auth/tokens/<name>` answers it.
+
+        Raises:
+            KeyError: no template has that name.
+        """
+        template = self.services.jwt_templates.get(name)
+        if template is None:
+            known = ", ".join(sorted(self.services.jwt_templates)) or "none"
+            raise KeyError(f"no JWT template {name!r} (the templates are: {known})")
+        user = await current_user(request)
+        if user is None:
+            return None
+        return mint_template_token(
+            self.services, template, user, session_id=auth(request).session_id
+        )
 
     def jinja(self, env: jinja2.Environment) -> None:
         """

@@ -8,6 +8,7 @@ sub-app's page and comes back to `redirect_url`.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -80,6 +81,17 @@ class Components:
         request = self._request(context)
         token = self._context.csrf.token(request.scope, cookies_of(request))
         return Markup('<input type="hidden" name="csrf_token" value="{}">').format(token)
+
+    def token_url(self, name: str) -> str:
+        """Where the page's script fetches a token of the JWT template `name`
+        (`GET` answers `{"jwt": "..."}`).
+
+        Raises:
+            KeyError: no template has that name (a typo shows at once).
+        """
+        if name not in self._context.services.jwt_templates:
+            raise KeyError(f"no JWT template {name!r}")
+        return f"{self._context.services.mount_path}/tokens/{quote(name, safe='')}"
 
     @pass_context
     def sign_in(self, context: Context, redirect_url: str | None = None) -> Markup:

@@ -101,6 +101,9 @@ class Settings:
     #: Passkeys: the "Sign in with a passkey" button, autofill on the address field and
     #: the profile's list. They need a domain name in `base_url` (not an IP address).
     passkeys: bool = True
+    #: JWT templates: a mapping of name → settings, or (`AUTHKIT_JWT_TEMPLATES`) the path
+    #: of a .toml or .json file of them (jwt_templates/templates.py).
+    jwt_templates: Mapping[str, Any] | str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret_key, Secret):

@@ -23,6 +23,7 @@ MESSAGES: Mapping[str, str] = {
     "metadata_too_large": "Metadata must be at most {max} KB.",
     "metadata_forbidden": "Only unsafe_metadata can be changed here.",
     "signed_out": "You are signed out. Sign in and try again.",
+    "token_template_unknown": "There is no token of that name.",
     # flows
     # Same message for unknown email and wrong password: no account enumeration.
     "invalid_credentials": "The email or password is incorrect.",

@@ -6,8 +6,10 @@ nothing from HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import jinja2
 
@@ -21,6 +23,9 @@ from .security.ratelimit import RateLimiter
 from .security.tokens import KeyRing
 from .social.client import ProviderClients
 from .store.db import Database
+
+if TYPE_CHECKING:  # jwt_templates' minting needs Services itself
+    from .jwt_templates.templates import JwtTemplate
 
 __all__ = ["Services"]
 
@@ -58,3 +63,5 @@ class Services:
     social: ProviderClients = field(default_factory=lambda: ProviderClients(()))
     #: Fernet key encrypting the provider tokens a provider is set to keep.
     oauth_token_key: bytes = b""
+    #: The JWT templates, compiled and checked at start-up (name → template).
+    jwt_templates: Mapping[str, JwtTemplate] = field(default_factory=dict)

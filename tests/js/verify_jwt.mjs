@@ -1,10 +1,11 @@
-// node verify_jwt.mjs <jwks_url> <jwt> <issuer> <audience>
-// Verifies a JWT the way a third party would: keys fetched from the remote JWKS, EdDSA only.
+// node verify_jwt.mjs <jwks_url> <jwt> <issuer> <audience> [algorithms]
+// Verifies a JWT the way a third party would: keys fetched from the remote JWKS, EdDSA
+// only unless [algorithms] (comma-separated: a template's ES256 or RS256 key) says.
 // An empty <audience> means "no audience check" (session tokens carry no aud).
 // Prints {"payload", "protectedHeader"} as JSON; on failure exits 1 with "CODE: message".
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
-const [jwksUrl, token, issuer, audience] = process.argv.slice(2);
+const [jwksUrl, token, issuer, audience, algorithms] = process.argv.slice(2);
 if (!jwksUrl || !token || issuer === undefined) {
   console.error('USAGE: node verify_jwt.mjs <jwks_url> <jwt> <issuer> <audience or "">');
   process.exit(2);
@@ -13,7 +14,7 @@ try {
   const { payload, protectedHeader } = await jwtVerify(token, createRemoteJWKSet(new URL(jwksUrl)), {
     issuer,
     audience: audience ? audience : undefined,
-    algorithms: ['EdDSA', 'Ed25519'],
+    algorithms: algorithms ? algorithms.split(',') : ['EdDSA', 'Ed25519'],
     typ: 'JWT',
   });
   console.log(JSON.stringify({ payload, protectedHeader }));

@@ -49,6 +49,7 @@ from .sign_in import (
 )
 from .sign_up import resend_endpoint, sign_up_endpoint, verify_endpoint
 from .social import oauth_callback_endpoint, oauth_start_endpoint
+from .tokens import token_endpoint
 from .well_known import jwks_endpoint, openid_configuration_endpoint, theme_css_endpoint
 
 __all__ = ["build_routes", "exception_handlers"]
@@ -253,6 +254,7 @@ def build_routes() -> list[BaseRoute]:
             name="reset_password",
         ),
         Route("/.well-known/jwks.json", jwks_endpoint, name="jwks"),
+        Route("/tokens/{name}", token_endpoint, name="token"),
         Route(
             "/.well-known/openid-configuration",
             openid_configuration_endpoint,

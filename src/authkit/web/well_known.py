@@ -20,7 +20,11 @@ async def jwks_endpoint(request: Request) -> Response:
     svc = context_of(request).services
     # Every worker publishes what the database holds, give or take one reload interval.
     await reload_keys_if_stale(svc)
-    return JSONResponse(svc.keyring.jwks(), headers={"Cache-Control": CACHE_CONTROL})
+    keys = svc.keyring.jwks()["keys"]
+    # A template's own key pair verifies through the same JWKS (Convex, Firebase).
+    own = [t.key.public_jwk for t in svc.jwt_templates.values() if t.key and t.key.public_jwk]
+    unique = list({jwk["kid"]: jwk for jwk in [*keys, *own]}.values())
+    return JSONResponse({"keys": unique}, headers={"Cache-Control": CACHE_CONTROL})
 
 
 async def openid_configuration_endpoint(request: Request) -> Response:
