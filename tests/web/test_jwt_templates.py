@@ -309,3 +309,33 @@ async def test_npm_jose_verifies_template_tokens_through_the_remote_jwks(
         assert json.loads(result.stdout)["protectedHeader"]["alg"] == "ES256"
     finally:
         stop()
+
+
+async def test_unsafe_metadata_cannot_reach_a_claim_it_should_not(
+    make_kit: KitFactory,
+) -> None:
+    """A user's own unsafe_metadata, read whole by a template, stays inside its claim:
+    it cannot set `sub`, `iss`, `exp` or another claim of the token."""
+    kit = make_kit(jwt_templates={"t": {"claims": {"profile": "{{user.unsafe_metadata}}"}}})
+    try:
+        app = make_host_app(kit)
+        await kit.ensure_started()
+        user = await kit.users.create(email=EMAIL, password=PASSWORD)
+        async with browser(app) as b:
+            assert (await sign_in_password(b)).status_code == 303
+            page = (await b.get("/auth/user")).text
+            token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            hostile = {"sub": "user_admin", "iss": "https://evil.example", "exp": 9999999999}
+            r = await b.post(
+                "/auth/user/metadata",
+                json={"unsafe_metadata": hostile},
+                headers={"X-CSRF-Token": token},
+            )
+            assert r.status_code == 200, r.text
+            minted = (await b.get("/auth/tokens/t")).json()["jwt"]
+            claims = verify(minted, await jwks(b), "EdDSA", None)
+        assert claims["profile"] == hostile
+        assert (claims["sub"], claims["iss"]) == (user.id, ISSUER)
+        assert claims["exp"] == claims["iat"] + 60
+    finally:
+        await kit.aclose()
