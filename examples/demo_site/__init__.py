@@ -5,6 +5,8 @@ in its own pages, with its own layout and theme.
 It uses only authkit's public face: `AuthKit`, `install()`, `jinja()`, `auth()`,
 `current_user()`, `requires_user`, and `csrf_ok()` for its own form. Notes live in the
 same database as the users, with the user id as a foreign key.
+The greetings page hands a JWT template's token to a stand-in third-party service
+(standin_api.py) that verifies it through authkit's JWKS.
 Run it with `authkit demo` (SQLite, emails printed to the console).
 """
 
@@ -24,6 +26,9 @@ from starlette.templating import Jinja2Templates
 from authkit import AuthKit, auth, current_user, load_profile, requires_user
 
 from .notes import MAX_NOTE_LENGTH, NoteStore
+from .standin_api import DEMO_JWT_TEMPLATES, StandInApi
+
+__all__ = ["DEMO_JWT_TEMPLATES", "DEMO_THEME", "create_app"]
 
 HERE = Path(__file__).parent
 DEMO_THEME = {
@@ -74,6 +79,13 @@ def create_app(kit: AuthKit) -> Starlette:
             request, "account.html", {"user": user, "profile": profile}
         )
 
+    @requires_user
+    async def greetings(request: Request) -> Response:
+        user = await current_user(request)
+        return templates.TemplateResponse(request, "greetings.html", {"user": user})
+
+    standin = StandInApi(kit.settings.base_url)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await notes.create_table()
@@ -85,6 +97,8 @@ def create_app(kit: AuthKit) -> Starlette:
             Route("/", home),
             Route("/notes", notes_page, methods=["GET", "POST"]),
             Route("/account", account),
+            Route("/greetings", greetings),
+            Route("/standin-api/greet", standin.greet),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
             Mount("/auth", app=kit),
         ],

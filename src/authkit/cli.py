@@ -334,7 +334,8 @@ def _demo(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(examples))
     site = importlib.import_module("demo_site")  # the example site, found on sys.path above
     theme = {**site.DEMO_THEME, **Theme.from_env(environ).values()}
-    app = site.create_app(AuthKit.from_env(environ, theme=theme))
+    templates = environ.get("AUTHKIT_JWT_TEMPLATES") or site.DEMO_JWT_TEMPLATES
+    app = site.create_app(AuthKit.from_env(environ, theme=theme, jwt_templates=templates))
     print(f"authkit demo: {public}  (emails are printed here)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

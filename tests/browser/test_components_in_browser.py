@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from .conftest import Site
-from .steps import PASSWORD, axe_violations, new_page
+from .steps import PASSWORD, axe_violations, new_page, sign_up
 
 
 def _embedded_sign_up(page: Page, demo: Site, email: str, js: bool) -> None:
@@ -117,7 +117,7 @@ def test_every_page_passes_axe(browser: Browser, demo: Site, axe_script: Path, s
     page.get_by_label("Verification code").fill(demo.code_for(email))
     page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(f"{demo.url}/")
-    for path in ("/notes", "/account", "/auth/user"):
+    for path in ("/notes", "/account", "/greetings", "/auth/user"):
         page.goto(demo.url + path)
         check(path)
     page.goto(f"{demo.url}/notes")
@@ -147,3 +147,15 @@ def test_host_pages_render_for_screenshots(
     page.get_by_label("Open user menu").click()
     expect(page.get_by_role("menuitem", name="Manage account")).to_be_focused()
     page.screenshot(path=screenshot_dir / f"host-user-button-{label}.png", full_page=True)
+
+
+def test_the_demo_hands_a_template_token_to_a_third_party(browser: Browser, demo: Site) -> None:
+    """Jotter's greetings page: a `greetings` token from /auth/tokens, verified by the
+    stand-in service through authkit's JWKS over HTTP."""
+    page = new_page(browser)
+    sign_up(page, demo, "ada@example.com")
+    page.get_by_role("link", name="Greetings").click()
+    page.get_by_role("button", name="Call the greeting service").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "Hello, ada@example.com! Your plan: free. (token valid for"
+    )
