@@ -31,6 +31,7 @@ from .email.mailer import after_the_answer
 from .errors import StoreError
 from .flows.factors import rate_limit_rules
 from .jwt_templates import load_templates, mint_template_token
+from .jwt_templates.session_claims import plan_session_claims
 from .messages import Messages
 from .middleware import AuthKitMiddleware
 from .security.client_ip import TrustedProxies
@@ -121,6 +122,9 @@ class AuthKit:
             social=ProviderClients(s.oauth_providers),
             oauth_token_key=fernet_key(secret, "oauth-tokens"),
             jwt_templates=load_templates(s.jwt_templates),
+            session_claims=plan_session_claims(
+                s.session_claims, issuer=s.base_url.rstrip("/") + "/auth"
+            ),
         )
         self.trusted_proxies = TrustedProxies(s.trusted_proxies.split(","))
         self.csrf = CsrfGuard(

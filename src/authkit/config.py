@@ -104,6 +104,9 @@ class Settings:
     #: JWT templates: a mapping of name → settings, or (`AUTHKIT_JWT_TEMPLATES`) the path
     #: of a .toml or .json file of them (jwt_templates/templates.py).
     jwt_templates: Mapping[str, Any] | str | None = None
+    #: Claims added to the session token, in the templates' grammar: a mapping, or
+    #: (`AUTHKIT_SESSION_CLAIMS`) inline JSON or a .json/.toml path (session_claims.py).
+    session_claims: Mapping[str, Any] | str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret_key, Secret):

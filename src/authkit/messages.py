@@ -20,7 +20,7 @@ MESSAGES: Mapping[str, str] = {
     "name_invalid": "Names cannot contain control characters.",
     "metadata_not_object": "Metadata must be a JSON object.",
     "metadata_not_json": "Metadata must be plain JSON (no NaN or infinity).",
-    "metadata_too_large": "Metadata must be at most {max} KB.",
+    "metadata_too_large": "Metadata must be at most {size}.",
     "metadata_forbidden": "Only unsafe_metadata can be changed here.",
     "signed_out": "You are signed out. Sign in and try again.",
     "token_template_unknown": "There is no token of that name.",

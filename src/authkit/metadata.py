@@ -35,10 +35,13 @@ METADATA_KINDS: tuple[MetadataKind, ...] = (
 )
 
 
-def checked_metadata(value: object, *, kind: MetadataKind) -> dict[str, Any]:
+def checked_metadata(
+    value: object, *, kind: MetadataKind, max_bytes: int = MAX_METADATA_BYTES
+) -> dict[str, Any]:
     """
     `value` as a metadata object to store: a JSON object (string keys, JSON values,
-    no NaN or infinity) within the size cap, as a plain dict.
+    no NaN or infinity) within `max_bytes` (smaller than the usual cap when the session
+    token carries it: jwt_templates/session_claims.py), as a plain dict.
 
     Raises:
         FieldError: `metadata_not_object`, `metadata_not_json` or `metadata_too_large`
@@ -50,8 +53,9 @@ def checked_metadata(value: object, *, kind: MetadataKind) -> dict[str, Any]:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError, RecursionError):
         raise FieldError("metadata_not_json", field=kind) from None
-    if len(text.encode()) > MAX_METADATA_BYTES:
-        raise FieldError("metadata_too_large", field=kind, max=MAX_METADATA_BYTES // 1024)
+    if len(text.encode()) > max_bytes:
+        size = f"{max_bytes // 1024} KB" if max_bytes % 1024 == 0 else f"{max_bytes} bytes"
+        raise FieldError("metadata_too_large", field=kind, size=size)
     loaded: dict[str, Any] = json.loads(text)  # a copy of plain JSON types, keys as text
     if not _finite(loaded):
         raise FieldError("metadata_not_json", field=kind)

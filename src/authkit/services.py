@@ -25,6 +25,7 @@ from .social.client import ProviderClients
 from .store.db import Database
 
 if TYPE_CHECKING:  # jwt_templates' minting needs Services itself
+    from .jwt_templates.session_claims import SessionClaims
     from .jwt_templates.templates import JwtTemplate
 
 __all__ = ["Services"]
@@ -65,3 +66,5 @@ class Services:
     oauth_token_key: bytes = b""
     #: The JWT templates, compiled and checked at start-up (name → template).
     jwt_templates: Mapping[str, JwtTemplate] = field(default_factory=dict)
+    #: AUTHKIT_SESSION_CLAIMS compiled and sized (None: the session token has no more).
+    session_claims: SessionClaims | None = None

@@ -39,11 +39,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .audit import RequestMeta, record_event
 from .ids import new_id
+from .jwt_templates.minting import template_context
 from .pruning import prune_if_due
 from .security.secrets import token_hash
 from .security.tokens import KEY_PUBLISH_AHEAD, KEY_RELOAD_INTERVAL, KeyRing, new_signing_key_row
 from .services import Services
-from .store.models import SessionRow, SigningKeyRow, UserRow
+from .store.models import EmailAddressRow, SessionRow, SigningKeyRow, UserRow
+from .users import user_of
 
 __all__ = [
     "REFRESH_REUSE_GRACE",
@@ -228,20 +230,47 @@ async def create_session(
         credential_generation=credential_generation,
     )
     s.add(row)
-    return _start(svc, row, refresh_token, expires_at, now)
+    extra = await session_claim_values(svc, s, user_id, session_id)
+    return _start(svc, row, refresh_token, expires_at, now, extra)
 
 
-def mint_session(svc: Services, row: SessionRow) -> str:
+async def mint_session(svc: Services, s: AsyncSession, row: SessionRow) -> str:
     """A new session token for a session whose factor times just moved (a "Confirm it's
-    you"); the refresh token the browser holds stays as it is."""
+    you"), in the open transaction `s`; the refresh token the browser holds stays."""
+    extra = await session_claim_values(svc, s, row.user_id, row.id)
     token, _ = svc.keyring.mint_session_token(
         user_id=row.user_id,
         session_id=row.id,
         now=svc.clock(),
         lifetime_seconds=svc.settings.session_token_lifetime,
-        extra_claims={"fva": factor_ages(row, svc.clock())},
+        extra_claims={**extra, "fva": factor_ages(row, svc.clock())},
     )
     return token
+
+
+async def session_claim_values(
+    svc: Services, s: AsyncSession, user: UserRow | str, session_id: str
+) -> dict[str, Any]:
+    """The claims `AUTHKIT_SESSION_CLAIMS` adds for this user and session; none (and no
+    query) when it is not set."""
+    plan = svc.session_claims
+    if plan is None or plan.compiled is None:
+        return {}
+    row = user if isinstance(user, UserRow) else await s.get(UserRow, user)
+    if row is None:
+        return {}
+    address = (
+        await s.exec(
+            select(EmailAddressRow).where(
+                col(EmailAddressRow.user_id) == row.id, col(EmailAddressRow.is_primary)
+            )
+        )
+    ).first()
+    if address is None:
+        return {}
+    view = user_of(row, address, mount_path=svc.mount_path)
+    context = template_context(view, session_id=session_id, base_url=svc.settings.base_url)
+    return plan.compiled.render(context)
 
 
 def _start(
@@ -250,13 +279,14 @@ def _start(
     refresh_token: str,
     expires_at: datetime,
     now: datetime,
+    extra: Mapping[str, Any],
 ) -> SessionStart:
     token, claims = svc.keyring.mint_session_token(
         user_id=row.user_id,
         session_id=row.id,
         now=now,
         lifetime_seconds=svc.settings.session_token_lifetime,
-        extra_claims={"fva": factor_ages(row, now)},
+        extra_claims={**extra, "fva": factor_ages(row, now)},
     )
     return SessionStart(row.user_id, row.id, token, claims, refresh_token, expires_at)
 
@@ -319,11 +349,13 @@ async def refresh_session(
             rotation = PendingRotation(
                 row.id, row.refresh_generation, token_hash(token), at, expires_at
             )
-            return replace(_start(svc, row, token, expires_at, now), rotation=rotation)
+            extra = await session_claim_values(svc, s, user, row.id)
+            return replace(_start(svc, row, token, expires_at, now, extra), rotation=rotation)
         if parsed.generation == row.refresh_generation - 1 and _within_grace(row, at):
             generation = row.refresh_generation
             current = _refresh_token(svc.refresh_key, row.id, row.refresh_salt, generation)
-            return _start(svc, row, current, row.expires_at, now)
+            extra = await session_claim_values(svc, s, user, row.id)
+            return _start(svc, row, current, row.expires_at, now, extra)
         if parsed.generation < row.refresh_generation:
             await _revoke_for_reuse(s, row, parsed.generation, at, meta or RequestMeta())
     return None

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 from .audit import RequestMeta, record_event
 from .flows import admin, avatars
-from .flows.metadata import replace_metadata, update_metadata
+from .flows.metadata import metadata_cap, replace_metadata, update_metadata
 from .metadata import MetadataKind, checked_metadata
 from .services import Services
 from .sessions import revoke_all_sessions
@@ -134,7 +134,7 @@ class Users:
         }
         # Every value is checked before anything is written: all of it, or none.
         replaced = {
-            kind: checked_metadata(value, kind=kind)
+            kind: checked_metadata(value, kind=kind, max_bytes=metadata_cap(self._svc, kind))
             for kind, value in given.items()
             if value is not None
         }

@@ -14,12 +14,17 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from ..audit import RequestMeta, record_event
-from ..metadata import MetadataKind, checked_metadata, merged_metadata
+from ..metadata import MAX_METADATA_BYTES, MetadataKind, checked_metadata, merged_metadata
 from ..services import Services
 from ..store.models import UserRow
 from .locks import lock_user
 
-__all__ = ["replace_metadata", "update_metadata"]
+__all__ = ["metadata_cap", "replace_metadata", "update_metadata"]
+
+
+def metadata_cap(svc: Services, kind: MetadataKind) -> int:
+    """The most `kind` may weigh here: 8 KB, or less when the session token carries it."""
+    return svc.session_claims.cap(kind) if svc.session_claims else MAX_METADATA_BYTES
 
 
 async def update_metadata(
@@ -67,7 +72,10 @@ async def _write(
     meta: RequestMeta,
     by: str,
 ) -> dict[MetadataKind, dict[str, Any]] | None:
-    checked = {kind: checked_metadata(patch, kind=kind) for kind, patch in patches.items()}
+    checked = {
+        kind: checked_metadata(patch, kind=kind, max_bytes=metadata_cap(svc, kind))
+        for kind, patch in patches.items()
+    }
     async with svc.db.session() as s:
         # Locked first: two merges at once must each see the other's keys.
         if not await lock_user(s, user_id):
@@ -77,7 +85,11 @@ async def _write(
             return None
         now = svc.clock()
         merged: dict[MetadataKind, dict[str, Any]] = {
-            kind: checked_metadata(merged_metadata(getattr(row, kind) or {}, patch), kind=kind)
+            kind: checked_metadata(
+                merged_metadata(getattr(row, kind) or {}, patch),
+                kind=kind,
+                max_bytes=metadata_cap(svc, kind),
+            )
             if merge
             else patch
             for kind, patch in checked.items()

@@ -555,7 +555,7 @@ async def _reverified(svc: Services, s: AsyncSession, attempt: Attempt, meta: Re
         method=attempt.first_factor,
         second_factor=attempt.second_factor,
     )
-    return mint_session(svc, row)
+    return await mint_session(svc, s, row)
 
 
 async def _fitting(svc: Services, attempt: Attempt, name: str) -> FactorStrategy:

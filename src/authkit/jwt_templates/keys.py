@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from ..errors import ConfigError
+from ..security.tokens import Utf8JsonEncoder
 
 __all__ = ["HMAC_ALGORITHMS", "TemplateKey", "load_template_key"]
 
@@ -45,7 +46,13 @@ class TemplateKey:
 
     def sign(self, claims: Mapping[str, Any]) -> str:
         headers = {"typ": "JWT", **({"kid": self.kid} if self.kid else {})}
-        return jwt.encode(dict(claims), self.key, algorithm=self.algorithm, headers=headers)
+        return jwt.encode(
+            dict(claims),
+            self.key,
+            algorithm=self.algorithm,
+            headers=headers,
+            json_encoder=Utf8JsonEncoder,
+        )
 
 
 def load_template_key(

@@ -120,8 +120,17 @@ class Compiled:
     """A template's claims, compiled: `render` them for a user and session."""
 
     tree: Any
-    #: Every path the template reads, as `root.field` (e.g. `user.private_metadata`).
-    reads: frozenset[str]
+    #: Every path the template reads, as `root.field` (e.g. `user.private_metadata`),
+    #: once per shortcode operand that reads it.
+    read_list: tuple[str, ...]
+
+    @property
+    def reads(self) -> frozenset[str]:
+        return frozenset(self.read_list)
+
+    def reads_count(self, path: str) -> int:
+        """How many shortcode operands read `path` (`root.field`)."""
+        return self.read_list.count(path)
 
     def render(self, context: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         rendered = _render(self.tree, context)
@@ -136,9 +145,9 @@ def compile_claims(claims: Mapping[str, Any], *, where: str) -> Compiled:
     Raises:
         ConfigError: a shortcode that does not parse, or names an unknown root or field.
     """
-    reads: set[str] = set()
+    reads: list[str] = []
     tree = _compile(dict(claims), where=where, reads=reads)
-    return Compiled(tree, frozenset(reads))
+    return Compiled(tree, tuple(reads))
 
 
 def render_claims(compiled: Compiled, context: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -146,7 +155,7 @@ def render_claims(compiled: Compiled, context: Mapping[str, Mapping[str, Any]]) 
     return compiled.render(context)
 
 
-def _compile(value: Any, *, where: str, reads: set[str]) -> Any:
+def _compile(value: Any, *, where: str, reads: list[str]) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _compile(v, where=where, reads=reads) for k, v in value.items()}
     if isinstance(value, Sequence) and not isinstance(value, str):
@@ -158,7 +167,7 @@ def _compile(value: Any, *, where: str, reads: set[str]) -> Any:
     raise ConfigError(f"JWT template {where}: {value!r} is not a JSON value.")
 
 
-def _compile_string(text: str, *, where: str, reads: set[str]) -> Any:
+def _compile_string(text: str, *, where: str, reads: list[str]) -> Any:
     matches = list(_SHORTCODE.finditer(text))
     if not matches:
         if "{{" in text:
@@ -181,7 +190,7 @@ def _compile_string(text: str, *, where: str, reads: set[str]) -> Any:
     return _Interpolated(tuple(parts))
 
 
-def _expression(source: str, *, where: str, reads: set[str]) -> _Expression:
+def _expression(source: str, *, where: str, reads: list[str]) -> _Expression:
     operands = [_operand(piece.strip(), where=where, reads=reads) for piece in _split(source)]
     return _Expression(tuple(operands))
 
@@ -213,7 +222,7 @@ def _split(source: str) -> list[str]:
     return pieces
 
 
-def _operand(piece: str, *, where: str, reads: set[str]) -> _Path | _Literal:
+def _operand(piece: str, *, where: str, reads: list[str]) -> _Path | _Literal:
     if not piece:
         raise ConfigError(f"JWT template {where}: an empty operand in a shortcode.")
     if len(piece) >= 2 and piece[0] == piece[-1] and piece[0] in "'\"":
@@ -244,7 +253,7 @@ def _operand(piece: str, *, where: str, reads: set[str]) -> _Path | _Literal:
             f"JWT template {where}: {{{{{piece}}}}} goes into {root}.{field}, which is not "
             "a metadata object."
         )
-    reads.add(f"{root}.{field}")
+    reads.append(f"{root}.{field}")
     return _Path(root, field, tuple(keys))
 
 

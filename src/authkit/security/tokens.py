@@ -212,6 +212,7 @@ class KeyRing:
             key.private,
             algorithm=ALGORITHM,
             headers={**(headers or {}), "kid": key.kid, "typ": "JWT"},
+            json_encoder=Utf8JsonEncoder,
         )
 
     def mint_session_token(
@@ -343,6 +344,14 @@ class KeyRing:
         """The public keys, current and recently retired, newest first."""
         keys = sorted(self._keys.values(), key=lambda k: (k.created_at, k.kid), reverse=True)
         return {"keys": [k.public_jwk for k in keys]}
+
+
+class Utf8JsonEncoder(json.JSONEncoder):
+    """JWT payloads as UTF-8 JSON, not ASCII escapes: a name in another script costs
+    its bytes, not six or twelve per character (session claims ride in a 4 KB cookie)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**{**options, "ensure_ascii": False})
 
 
 def _peek_header(token: str) -> dict[str, Any] | None:

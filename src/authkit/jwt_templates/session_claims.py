@@ -1,0 +1,143 @@
+"""
+`AUTHKIT_SESSION_CLAIMS`: claims added to the session token itself, in the JWT
+templates' grammar (`{"plan": "{{user.public_metadata.plan || 'free'}}"}`), so a host's
+own code and its other services read them from `__session` without a query.
+
+The session token lives in a cookie, and a browser drops a cookie over 4 KB, which
+would sign everyone out. So the claims are sized when authkit starts, for the largest
+values they could ever hold: names and addresses at their length limits in characters
+of four UTF-8 bytes, and each metadata object they read at its size cap. When that does not
+fit, start-up stops with a sentence; when it fits only with a smaller cap, the metadata
+objects read here get that smaller cap (a write past it is refused with a sentence), so
+no user's data can ever push the cookie over.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..metadata import MAX_METADATA_BYTES, METADATA_KINDS, MetadataKind
+from ..store.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
+from .shortcodes import Compiled, compile_claims
+
+__all__ = ["SESSION_RESERVED", "SessionClaims", "plan_session_claims"]
+
+#: The session token's own claims (and those a later issue gives it): never set here.
+SESSION_RESERVED = frozenset(
+    {"iss", "sub", "sid", "iat", "nbf", "exp", "fva", "aud", "jti", "azp", "act", "o"}
+)
+#: What the session cookie's value may weigh: 4096 bytes for name, value and
+#: attributes, less room for `__Host-session=` and `; Path=/; Secure; HttpOnly;
+#: SameSite=Lax`.
+COOKIE_VALUE_BUDGET = 3900
+#: The token's header ({"alg":"EdDSA","kid":<43>,"typ":"JWT"}) and signature, encoded.
+_HEADER_AND_SIGNATURE = 100 + 88
+#: The session's own claims at their widest (ids, times, fva), the issuer apart.
+_OWN_CLAIMS_BYTES = 200
+#: Tokens are UTF-8 JSON (security/tokens.py), as metadata is measured: a metadata
+#: object costs the token what it costs its cap.
+_WORST_ESCAPING = 1
+#: A metadata cap smaller than this makes the claims pointless: refuse the setting.
+_SMALLEST_USEFUL_CAP = 256
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClaims:
+    """The compiled claims, and the metadata caps they need (kind → bytes)."""
+
+    compiled: Compiled | None = None
+    metadata_caps: Mapping[MetadataKind, int] = field(default_factory=dict)
+
+    def cap(self, kind: MetadataKind) -> int:
+        return self.metadata_caps.get(kind, MAX_METADATA_BYTES)
+
+
+def plan_session_claims(source: Mapping[str, Any] | str | None, *, issuer: str) -> SessionClaims:
+    """
+    Compile `source` (a mapping, inline JSON, or a .json/.toml path) and size it.
+
+    Raises:
+        ConfigError: a claim is reserved or does not compile, or the claims cannot fit
+            the session cookie.
+    """
+    if source is None or source == "":
+        return SessionClaims()
+    claims = _read(source) if isinstance(source, str) else source
+    if not isinstance(claims, Mapping):
+        raise ConfigError("AUTHKIT_SESSION_CLAIMS must be a JSON object of claims.")
+    reserved = sorted(set(claims) & SESSION_RESERVED)
+    if reserved:
+        raise ConfigError(
+            f"AUTHKIT_SESSION_CLAIMS: the claim {reserved[0]!r} is the session token's own "
+            "and cannot be set."
+        )
+    compiled = compile_claims(claims, where="AUTHKIT_SESSION_CLAIMS")
+    # The payload's room once the header, the signature and the session's own claims
+    # are counted, in JSON bytes (base64 makes 3 bytes 4 characters).
+    room = (COOKIE_VALUE_BUDGET - _HEADER_AND_SIGNATURE) * 3 // 4
+    room -= _OWN_CLAIMS_BYTES + len(json.dumps(issuer, ensure_ascii=False).encode())
+    fixed = len(json.dumps(compiled.render(_widest_context()), ensure_ascii=False).encode())
+    reads = {kind: compiled.reads_count(f"user.{kind}") for kind in METADATA_KINDS}
+    total_reads = sum(reads.values())
+    if fixed > room:
+        raise ConfigError(
+            f"AUTHKIT_SESSION_CLAIMS could make the session cookie larger than 4 KB "
+            f"({fixed} bytes of claims at their widest, with room for {room})."
+        )
+    if not total_reads:
+        return SessionClaims(compiled)
+    cap = min(MAX_METADATA_BYTES, (room - fixed) // (_WORST_ESCAPING * total_reads))
+    if cap < _SMALLEST_USEFUL_CAP:
+        raise ConfigError(
+            "AUTHKIT_SESSION_CLAIMS reads metadata more often than the session cookie has "
+            f"room for (each read would allow only {max(cap, 0)} bytes of metadata)."
+        )
+    caps = {kind: cap for kind, count in reads.items() if count}
+    return SessionClaims(compiled, caps)
+
+
+def _read(source: str) -> Any:
+    text = source.strip()
+    if text.startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"AUTHKIT_SESSION_CLAIMS is not JSON: {exc}.") from None
+    path = Path(text).expanduser()
+    try:
+        content = path.read_text()
+    except OSError as exc:
+        raise ConfigError(
+            f"AUTHKIT_SESSION_CLAIMS: cannot read {text!r} ({exc.strerror})."
+        ) from None
+    try:
+        return tomllib.loads(content) if path.suffix == ".toml" else json.loads(content)
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        raise ConfigError(f"AUTHKIT_SESSION_CLAIMS: {text!r} does not parse: {exc}.") from None
+
+
+def _widest_context() -> dict[str, dict[str, Any]]:
+    """Every field at its widest, metadata empty (its share is counted per read)."""
+    widest_name = "\U0001f600" * NAME_MAX_LENGTH
+    return {
+        "user": {
+            "id": "user_" + "x" * 26,
+            "first_name": widest_name,
+            "last_name": widest_name,
+            "full_name": widest_name + " " + widest_name,
+            "primary_email_address": "\U0001f600" * EMAIL_MAX_LENGTH,
+            "email_verified": False,
+            "image_url": "https://" + "x" * 200,
+            "created_at": 10**10,
+            "public_metadata": {},
+            "unsafe_metadata": {},
+            "private_metadata": {},
+        },
+        "session": {"id": "sess_" + "x" * 26},
+    }
