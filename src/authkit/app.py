@@ -122,9 +122,7 @@ class AuthKit:
             social=ProviderClients(s.oauth_providers),
             oauth_token_key=fernet_key(secret, "oauth-tokens"),
             jwt_templates=load_templates(s.jwt_templates),
-            session_claims=plan_session_claims(
-                s.session_claims, issuer=s.base_url.rstrip("/") + "/auth"
-            ),
+            session_claims=plan_session_claims(s.session_claims, base_url=s.base_url),
         )
         self.trusted_proxies = TrustedProxies(s.trusted_proxies.split(","))
         self.csrf = CsrfGuard(

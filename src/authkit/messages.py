@@ -19,7 +19,9 @@ MESSAGES: Mapping[str, str] = {
     "email_taken": "That email address already has an account.",
     "name_invalid": "Names cannot contain control characters.",
     "metadata_not_object": "Metadata must be a JSON object.",
-    "metadata_not_json": "Metadata must be plain JSON (no NaN or infinity).",
+    "metadata_not_json": (
+        "Metadata must be plain JSON text, nested at most 32 deep (no NaN or infinity)."
+    ),
     "metadata_too_large": "Metadata must be at most {size}.",
     "metadata_forbidden": "Only unsafe_metadata can be changed here.",
     "signed_out": "You are signed out. Sign in and try again.",

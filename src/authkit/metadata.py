@@ -11,7 +11,6 @@ deeply, and a key set to null is removed.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -27,6 +26,8 @@ __all__ = [
 
 #: The most one metadata object may weigh, serialised compactly.
 MAX_METADATA_BYTES = 8 * 1024
+#: How deeply objects and lists may nest in one.
+MAX_METADATA_DEPTH = 32
 MetadataKind = Literal["public_metadata", "private_metadata", "unsafe_metadata"]
 METADATA_KINDS: tuple[MetadataKind, ...] = (
     "public_metadata",
@@ -49,16 +50,18 @@ def checked_metadata(
     """
     if not isinstance(value, Mapping):
         raise FieldError("metadata_not_object", field=kind)
+    if _depth(value) > MAX_METADATA_DEPTH:
+        raise FieldError("metadata_not_json", field=kind)
     try:
+        # allow_nan=False refuses NaN and infinity; encode() refuses lone surrogates.
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        size = len(text.encode())
     except (TypeError, ValueError, RecursionError):
         raise FieldError("metadata_not_json", field=kind) from None
-    if len(text.encode()) > max_bytes:
-        size = f"{max_bytes // 1024} KB" if max_bytes % 1024 == 0 else f"{max_bytes} bytes"
-        raise FieldError("metadata_too_large", field=kind, size=size)
+    if size > max_bytes:
+        shown = f"{max_bytes // 1024} KB" if max_bytes % 1024 == 0 else f"{max_bytes} bytes"
+        raise FieldError("metadata_too_large", field=kind, size=shown)
     loaded: dict[str, Any] = json.loads(text)  # a copy of plain JSON types, keys as text
-    if not _finite(loaded):
-        raise FieldError("metadata_not_json", field=kind)
     return loaded
 
 
@@ -76,11 +79,21 @@ def merged_metadata(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dic
     return merged
 
 
-def _finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return True
+def _depth(value: Any) -> int:
+    """How deeply objects and lists nest in `value` (iteratively: a hostile value must
+    not exhaust the stack before it is refused)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_METADATA_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest

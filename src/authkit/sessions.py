@@ -270,7 +270,7 @@ async def session_claim_values(
         return {}
     view = user_of(row, address, mount_path=svc.mount_path)
     context = template_context(view, session_id=session_id, base_url=svc.settings.base_url)
-    return plan.compiled.render(context)
+    return plan.render(context)
 
 
 def _start(

@@ -149,3 +149,39 @@ def test_signing_keys_by_kind(tmp_path: Path) -> None:
         load_templates(
             {"fb": {"preset": "firebase", "signing_key": str(account), "lifetime": 7200}}
         )
+
+
+def test_files_that_are_not_what_they_should_be(tmp_path: Path) -> None:
+    binary = tmp_path / "key.der"
+    binary.write_bytes(b"\x30\x82\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="is not text"):
+        load_templates({"t": {"signing_key": str(binary)}})
+    array = tmp_path / "templates.json"
+    array.write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="must hold an object of named templates"):
+        load_templates(str(array))
+
+
+def test_a_secret_files_final_newline_is_not_part_of_the_secret(tmp_path: Path) -> None:
+    import jwt
+
+    secret = tmp_path / "supabase.secret"
+    secret.write_text(SECRET + "\n")
+    key = load_templates({"t": {"signing_key": str(secret)}})["t"].key
+    token = key.sign({"sub": "user_1"})
+    assert jwt.decode(token, SECRET, algorithms=["HS256"]) == {"sub": "user_1"}
+
+
+def test_a_firebase_token_names_the_service_accounts_own_key_id(tmp_path: Path) -> None:
+    account = tmp_path / "service-account.json"
+    account.write_text(
+        json.dumps(
+            {
+                "private_key": pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+                "client_email": "sa@proj.iam.gserviceaccount.com",
+                "private_key_id": "0123abcd",
+            }
+        )
+    )
+    key = load_templates({"fb": {"preset": "firebase", "signing_key": str(account)}})["fb"].key
+    assert key.kid == "0123abcd" and key.public_jwk is None  # Google publishes it, not us

@@ -139,19 +139,88 @@ def test_claims_that_could_not_fit_or_are_reserved_stop_start_up(
     claims: dict[str, Any], sentence: str
 ) -> None:
     with pytest.raises(ConfigError) as refused:
-        plan_session_claims(claims, issuer=ISSUER)
+        plan_session_claims(claims, base_url="http://testserver")
     assert sentence in str(refused.value), str(refused.value)
 
 
 def test_session_claims_from_inline_json_or_a_file(tmp_path: Path) -> None:
     inline = plan_session_claims(
-        json.dumps({"plan": "{{user.public_metadata.plan}}"}), issuer=ISSUER
+        json.dumps({"plan": "{{user.public_metadata.plan}}"}), base_url="http://testserver"
     )
     assert inline.compiled is not None and inline.cap("public_metadata") < 8192
     assert inline.cap("private_metadata") == 8192
     path = tmp_path / "claims.toml"
     path.write_text("role = \"{{user.public_metadata.role || 'member'}}\"\n")
-    assert plan_session_claims(str(path), issuer=ISSUER).compiled is not None
-    assert plan_session_claims(None, issuer=ISSUER).compiled is None
+    assert plan_session_claims(str(path), base_url="http://testserver").compiled is not None
+    assert plan_session_claims(None, base_url="http://testserver").compiled is None
     with pytest.raises(ConfigError, match="is not JSON"):
-        plan_session_claims("{nope", issuer=ISSUER)
+        plan_session_claims("{nope", base_url="http://testserver")
+
+
+async def test_metadata_inside_a_string_is_counted_twice(make_kit: KitFactory) -> None:
+    """Interpolated, a metadata object's JSON is escaped again (quotes double): at its
+    cap, full of quotes, the cookie still fits."""
+    kit = make_kit(session_claims={"m": "meta: {{user.public_metadata}}"})
+    try:
+        app = make_host_app(kit)
+        await kit.ensure_started()
+        user = await kit.users.create(email=EMAIL, password=PASSWORD)
+        cap = kit.services.session_claims.cap("public_metadata")  # type: ignore[union-attr]
+        quotes = {"q": '"' * ((cap - 10) // 2)}  # each quote is 2 bytes stored (\")
+        await kit.users.update(user.id, public_metadata=quotes)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as b:
+            response = await sign_in_password(b)
+            cookies = [v for k, v in response.headers.multi_items() if k == "set-cookie"]
+            session = next(
+                c for c in cookies if c.startswith(kit.settings.cookie_names.session + "=")
+            )
+            assert len(session) < 4096, len(session)
+    finally:
+        await kit.aclose()
+
+
+async def test_metadata_stored_before_the_claims_never_overflows_the_cookie(
+    make_kit: KitFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """8 KB written while no session claims read it, then the claims are configured:
+    the claims that read it are left empty (and logged), and the cookie fits."""
+    before = make_kit()
+    await before.ensure_started()
+    user = await before.users.create(email=EMAIL, password=PASSWORD)
+    await before.users.update(user.id, public_metadata={"big": "x" * 8000, "plan": "pro"})
+    await before.aclose()
+    kit = make_kit(
+        session_claims={
+            "meta": "{{user.public_metadata}}",
+            "email": "{{user.primary_email_address}}",
+        }
+    )
+    try:
+        app = make_host_app(kit)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as b:
+            response = await sign_in_password(b)
+            assert response.status_code == 303
+            cookies = [v for k, v in response.headers.multi_items() if k == "set-cookie"]
+            session = next(
+                c for c in cookies if c.startswith(kit.settings.cookie_names.session + "=")
+            )
+            assert len(session) < 4096, len(session)
+            claims = session_claims(b, kit)
+            assert claims["meta"] is None and claims["email"] == EMAIL
+            assert (await b.get("/")).json()["user_id"] == user.id
+        assert "has metadata over its cap" in caplog.text
+    finally:
+        await kit.aclose()
+
+
+def test_private_metadata_and_out_of_range_numbers_are_refused() -> None:
+    with pytest.raises(ConfigError, match="cannot read private_metadata"):
+        plan_session_claims({"s": "{{user.private_metadata.x}}"}, base_url="http://testserver")
+    with pytest.raises(ConfigError, match="the number 1e999 is out of range"):
+        plan_session_claims(
+            {"n": "{{user.public_metadata.n || 1e999}}"}, base_url="http://testserver"
+        )

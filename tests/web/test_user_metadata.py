@@ -202,3 +202,42 @@ async def test_the_endpoint_needs_a_session_and_csrf(
     user = await kit.users.get(user_id)
     assert user is not None and user.unsafe_metadata == {}
     assert json.dumps(user.unsafe_metadata) == "{}"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"unsafe_metadata": {"a": "\\ud800"}}',
+        b'{"unsafe_metadata": ' + b'{"a":' * 400 + b"1" + b"}" * 401,
+    ],
+    ids=["lone-surrogate", "nested-400-deep"],
+)
+async def test_hostile_json_in_metadata_is_a_400_not_a_500(
+    app: Starlette, kit: AuthKit, user_id: str, body: bytes
+) -> None:
+    async with browser(app) as b:
+        assert (await sign_in_password(b)).status_code == 303
+        r = await b.post(
+            ENDPOINT,
+            content=body,
+            headers={"X-CSRF-Token": await csrf(b), "Content-Type": "application/json"},
+        )
+        assert r.status_code == 400, r.text
+        assert r.json()["field"] == "unsafe_metadata"
+    with pytest.raises(FieldError):
+        await kit.users.update(user_id, public_metadata={"a": "\ud800"})
+
+
+async def test_a_banned_user_cannot_write_metadata(
+    app: Starlette, kit: AuthKit, user_id: str
+) -> None:
+    async with browser(app) as b:
+        assert (await sign_in_password(b)).status_code == 303
+        token = await csrf(b)
+        await kit.users.ban(user_id)
+        r = await b.post(
+            ENDPOINT, json={"unsafe_metadata": {"x": 1}}, headers={"X-CSRF-Token": token}
+        )
+        assert r.status_code == 401
+    user = await kit.users.get(user_id)
+    assert user is not None and user.unsafe_metadata == {}

@@ -77,7 +77,8 @@ def load_template_key(
         raise ConfigError(
             f"JWT template {where}: a secret signs {', '.join(HMAC_ALGORITHMS)}, not {chosen}."
         )
-    secret = text.encode()
+    # A file's final newline is not part of the secret (an editor adds one).
+    secret = text.rstrip("\r\n").encode()
     if len(secret) < MIN_HMAC_SECRET_BYTES:
         raise ConfigError(
             f"JWT template {where}: the signing secret must be at least "
@@ -96,6 +97,11 @@ def _read(spec: str, *, where: str, environ: Mapping[str, str]) -> str:
     path = Path(spec).expanduser()
     try:
         return path.read_text()
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"JWT template {where}: the signing key {spec!r} is not text (a PEM file, a "
+            "secret, or a service account's JSON)."
+        ) from None
     except OSError as exc:
         raise ConfigError(
             f"JWT template {where}: cannot read the signing key {spec!r} ({exc.strerror})."
@@ -143,11 +149,14 @@ def _service_account(text: str, *, where: str) -> TemplateKey:
             "(private_key and client_email)."
         ) from None
     pair = _key_pair(str(pem), algorithm="RS256", where=where)
+    # Google matches `kid` against the account's own key id, and verifies with the keys
+    # it publishes for the account: ours neither names nor publishes this one.
+    key_id = account.get("private_key_id")
     return TemplateKey(
         pair.algorithm,
         pair.key,
-        kid=pair.kid,
-        public_jwk=pair.public_jwk,
+        kid=str(key_id) if key_id else None,
+        public_jwk=None,
         client_email=str(email),
     )
 

@@ -15,6 +15,7 @@ no user's data can ever push the cookie over.
 from __future__ import annotations
 
 import json
+import logging
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from .shortcodes import Compiled, compile_claims
 
 __all__ = ["SESSION_RESERVED", "SessionClaims", "plan_session_claims"]
 
+logger = logging.getLogger("authkit.session_claims")
+
 #: The session token's own claims (and those a later issue gives it): never set here.
 SESSION_RESERVED = frozenset(
     {"iss", "sub", "sid", "iat", "nbf", "exp", "fva", "aud", "jti", "azp", "act", "o"}
@@ -40,9 +43,12 @@ COOKIE_VALUE_BUDGET = 3900
 _HEADER_AND_SIGNATURE = 100 + 88
 #: The session's own claims at their widest (ids, times, fva), the issuer apart.
 _OWN_CLAIMS_BYTES = 200
+#: Room for the mount path in the issuer (`/auth`, or a host's longer one).
+_MOUNT_PATH_ALLOWANCE = 64
 #: Tokens are UTF-8 JSON (security/tokens.py), as metadata is measured: a metadata
-#: object costs the token what it costs its cap.
-_WORST_ESCAPING = 1
+#: object read as a claim's value costs the token what it costs its cap; read inside a
+#: string, its JSON text is escaped again (every quote and backslash doubles).
+_AS_VALUE, _IN_TEXT = 1, 2
 #: A metadata cap smaller than this makes the claims pointless: refuse the setting.
 _SMALLEST_USEFUL_CAP = 256
 
@@ -53,12 +59,33 @@ class SessionClaims:
 
     compiled: Compiled | None = None
     metadata_caps: Mapping[MetadataKind, int] = field(default_factory=dict)
+    #: The JSON bytes the claims may take in the token.
+    payload_room: int = 0
 
     def cap(self, kind: MetadataKind) -> int:
         return self.metadata_caps.get(kind, MAX_METADATA_BYTES)
 
+    def render(self, context: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """The claims for this user; those that read metadata are null when the user's
+        metadata is over today's cap (stored before the claims were configured), so the
+        cookie still fits. Logged once per render that had to."""
+        assert self.compiled is not None
+        claims = self.compiled.render(context)
+        size = len(json.dumps(claims, ensure_ascii=False).encode())
+        if size <= self.payload_room:
+            return claims
+        logger.warning(
+            "AUTHKIT_SESSION_CLAIMS: user %s has metadata over its cap (%d bytes of claims, "
+            "room for %d); the claims that read metadata are left empty",
+            context.get("user", {}).get("id"),
+            size,
+            self.payload_room,
+        )
+        reading = self.compiled.claims_reading(*(f"user.{k}" for k in METADATA_KINDS))
+        return {k: (None if k in reading else v) for k, v in claims.items()}
 
-def plan_session_claims(source: Mapping[str, Any] | str | None, *, issuer: str) -> SessionClaims:
+
+def plan_session_claims(source: Mapping[str, Any] | str | None, *, base_url: str) -> SessionClaims:
     """
     Compile `source` (a mapping, inline JSON, or a .json/.toml path) and size it.
 
@@ -78,28 +105,39 @@ def plan_session_claims(source: Mapping[str, Any] | str | None, *, issuer: str) 
             "and cannot be set."
         )
     compiled = compile_claims(claims, where="AUTHKIT_SESSION_CLAIMS")
+    if "user.private_metadata" in compiled.reads:
+        raise ConfigError(
+            "AUTHKIT_SESSION_CLAIMS cannot read private_metadata: the session cookie is "
+            "readable by its user (use a JWT template for a third party instead)."
+        )
     # The payload's room once the header, the signature and the session's own claims
     # are counted, in JSON bytes (base64 makes 3 bytes 4 characters).
     room = (COOKIE_VALUE_BUDGET - _HEADER_AND_SIGNATURE) * 3 // 4
-    room -= _OWN_CLAIMS_BYTES + len(json.dumps(issuer, ensure_ascii=False).encode())
+    # The issuer is the base URL and the sub-app's mount path (known only once mounted).
+    room -= _OWN_CLAIMS_BYTES + len(base_url.encode()) + _MOUNT_PATH_ALLOWANCE
     fixed = len(json.dumps(compiled.render(_widest_context()), ensure_ascii=False).encode())
     reads = {kind: compiled.reads_count(f"user.{kind}") for kind in METADATA_KINDS}
     total_reads = sum(reads.values())
+    weight = sum(
+        _IN_TEXT * compiled.reads_count(f"user.{kind}", in_text=True)
+        + _AS_VALUE * compiled.reads_count(f"user.{kind}", in_text=False)
+        for kind in METADATA_KINDS
+    )
     if fixed > room:
         raise ConfigError(
             f"AUTHKIT_SESSION_CLAIMS could make the session cookie larger than 4 KB "
             f"({fixed} bytes of claims at their widest, with room for {room})."
         )
     if not total_reads:
-        return SessionClaims(compiled)
-    cap = min(MAX_METADATA_BYTES, (room - fixed) // (_WORST_ESCAPING * total_reads))
+        return SessionClaims(compiled, payload_room=room)
+    cap = min(MAX_METADATA_BYTES, (room - fixed) // weight)
     if cap < _SMALLEST_USEFUL_CAP:
         raise ConfigError(
             "AUTHKIT_SESSION_CLAIMS reads metadata more often than the session cookie has "
             f"room for (each read would allow only {max(cap, 0)} bytes of metadata)."
         )
     caps = {kind: cap for kind, count in reads.items() if count}
-    return SessionClaims(compiled, caps)
+    return SessionClaims(compiled, caps, payload_room=room)
 
 
 def _read(source: str) -> Any:
@@ -112,6 +150,8 @@ def _read(source: str) -> Any:
     path = Path(text).expanduser()
     try:
         content = path.read_text()
+    except UnicodeDecodeError:
+        raise ConfigError(f"AUTHKIT_SESSION_CLAIMS: {text!r} is not text.") from None
     except OSError as exc:
         raise ConfigError(
             f"AUTHKIT_SESSION_CLAIMS: cannot read {text!r} ({exc.strerror})."

@@ -18,6 +18,7 @@ values that are then serialised as JSON, so no value can break out of its string
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -116,21 +117,40 @@ class _Interpolated:
 
 
 @dataclass(frozen=True, slots=True)
+class Read:
+    """One shortcode operand's read: its `root.field`, whether it is interpolated into
+    text, and the top-level claim it sits in."""
+
+    path: str
+    in_text: bool
+    claim: str
+
+
+@dataclass(frozen=True, slots=True)
 class Compiled:
     """A template's claims, compiled: `render` them for a user and session."""
 
     tree: Any
-    #: Every path the template reads, as `root.field` (e.g. `user.private_metadata`),
-    #: once per shortcode operand that reads it.
-    read_list: tuple[str, ...]
+    #: Every read of every shortcode operand, in order.
+    read_list: tuple[Read, ...]
 
     @property
     def reads(self) -> frozenset[str]:
-        return frozenset(self.read_list)
+        """Every path the template reads, as `root.field` (`user.private_metadata`)."""
+        return frozenset(r.path for r in self.read_list)
 
-    def reads_count(self, path: str) -> int:
-        """How many shortcode operands read `path` (`root.field`)."""
-        return self.read_list.count(path)
+    def reads_count(self, path: str, *, in_text: bool | None = None) -> int:
+        """How many shortcode operands read `path`; `in_text` counts only those inside
+        (True) or outside (False) a string."""
+        return sum(
+            1
+            for r in self.read_list
+            if r.path == path and (in_text is None or r.in_text == in_text)
+        )
+
+    def claims_reading(self, *paths: str) -> frozenset[str]:
+        """The top-level claims that read any of `paths`."""
+        return frozenset(r.claim for r in self.read_list if r.path in paths)
 
     def render(self, context: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         rendered = _render(self.tree, context)
@@ -145,8 +165,11 @@ def compile_claims(claims: Mapping[str, Any], *, where: str) -> Compiled:
     Raises:
         ConfigError: a shortcode that does not parse, or names an unknown root or field.
     """
-    reads: list[str] = []
-    tree = _compile(dict(claims), where=where, reads=reads)
+    reads: list[Read] = []
+    tree = {
+        str(claim): _compile(value, where=where, reads=reads, claim=str(claim))
+        for claim, value in claims.items()
+    }
     return Compiled(tree, tuple(reads))
 
 
@@ -155,19 +178,21 @@ def render_claims(compiled: Compiled, context: Mapping[str, Mapping[str, Any]]) 
     return compiled.render(context)
 
 
-def _compile(value: Any, *, where: str, reads: list[str]) -> Any:
+def _compile(value: Any, *, where: str, reads: list[Read], claim: str) -> Any:
     if isinstance(value, Mapping):
-        return {str(k): _compile(v, where=where, reads=reads) for k, v in value.items()}
+        return {
+            str(k): _compile(v, where=where, reads=reads, claim=claim) for k, v in value.items()
+        }
     if isinstance(value, Sequence) and not isinstance(value, str):
-        return [_compile(v, where=where, reads=reads) for v in value]
+        return [_compile(v, where=where, reads=reads, claim=claim) for v in value]
     if isinstance(value, str):
-        return _compile_string(value, where=where, reads=reads)
+        return _compile_string(value, where=where, reads=reads, claim=claim)
     if value is None or isinstance(value, (bool, int, float)):
         return _Literal(value)
     raise ConfigError(f"JWT template {where}: {value!r} is not a JSON value.")
 
 
-def _compile_string(text: str, *, where: str, reads: list[str]) -> Any:
+def _compile_string(text: str, *, where: str, reads: list[Read], claim: str) -> Any:
     matches = list(_SHORTCODE.finditer(text))
     if not matches:
         if "{{" in text:
@@ -175,13 +200,13 @@ def _compile_string(text: str, *, where: str, reads: list[str]) -> Any:
         return _Literal(text)
     if len(matches) == 1 and matches[0].span() == (0, len(text)):
         # A shortcode alone keeps its value's JSON type.
-        return _expression(matches[0].group(1), where=where, reads=reads)
+        return _expression(matches[0].group(1), where=where, reads=reads, at=(claim, False))
     parts: list[str | _Expression] = []
     at = 0
     for match in matches:
         if match.start() > at:
             parts.append(text[at : match.start()])
-        parts.append(_expression(match.group(1), where=where, reads=reads))
+        parts.append(_expression(match.group(1), where=where, reads=reads, at=(claim, True)))
         at = match.end()
     if at < len(text):
         if "{{" in text[at:]:
@@ -190,8 +215,10 @@ def _compile_string(text: str, *, where: str, reads: list[str]) -> Any:
     return _Interpolated(tuple(parts))
 
 
-def _expression(source: str, *, where: str, reads: list[str]) -> _Expression:
-    operands = [_operand(piece.strip(), where=where, reads=reads) for piece in _split(source)]
+def _expression(source: str, *, where: str, reads: list[Read], at: tuple[str, bool]) -> _Expression:
+    operands = [
+        _operand(piece.strip(), where=where, reads=reads, at=at) for piece in _split(source)
+    ]
     return _Expression(tuple(operands))
 
 
@@ -222,7 +249,9 @@ def _split(source: str) -> list[str]:
     return pieces
 
 
-def _operand(piece: str, *, where: str, reads: list[str]) -> _Path | _Literal:
+def _operand(
+    piece: str, *, where: str, reads: list[Read], at: tuple[str, bool]
+) -> _Path | _Literal:
     if not piece:
         raise ConfigError(f"JWT template {where}: an empty operand in a shortcode.")
     if len(piece) >= 2 and piece[0] == piece[-1] and piece[0] in "'\"":
@@ -233,7 +262,10 @@ def _operand(piece: str, *, where: str, reads: list[str]) -> _Path | _Literal:
     if piece in _KEYWORDS:
         return _Literal(_KEYWORDS[piece])
     if _NUMBER.fullmatch(piece):
-        return _Literal(json.loads(piece))
+        number = json.loads(piece)
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ConfigError(f"JWT template {where}: the number {piece} is out of range.")
+        return _Literal(number)
     if not _PATH.fullmatch(piece):
         raise ConfigError(f"JWT template {where}: {{{{{piece}}}}} is not a shortcode.")
     root, _, rest = piece.partition(".")
@@ -253,7 +285,8 @@ def _operand(piece: str, *, where: str, reads: list[str]) -> _Path | _Literal:
             f"JWT template {where}: {{{{{piece}}}}} goes into {root}.{field}, which is not "
             "a metadata object."
         )
-    reads.append(f"{root}.{field}")
+    claim, in_text = at
+    reads.append(Read(f"{root}.{field}", in_text, claim))
     return _Path(root, field, tuple(keys))
 
 

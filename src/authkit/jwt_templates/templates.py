@@ -145,6 +145,8 @@ def _read(path: str) -> Mapping[str, Any]:
     file = Path(path).expanduser()
     try:
         text = file.read_text()
+    except UnicodeDecodeError:
+        raise ConfigError(f"AUTHKIT_JWT_TEMPLATES: {path!r} is not text.") from None
     except OSError as exc:
         raise ConfigError(
             f"AUTHKIT_JWT_TEMPLATES: cannot read {path!r} ({exc.strerror})."
@@ -154,7 +156,11 @@ def _read(path: str) -> Mapping[str, Any]:
             return tomllib.loads(text)
         if file.suffix == ".json":
             loaded = json.loads(text)
-            return loaded if isinstance(loaded, Mapping) else {}
+            if not isinstance(loaded, Mapping):
+                raise ConfigError(
+                    f"AUTHKIT_JWT_TEMPLATES: {path!r} must hold an object of named templates."
+                )
+            return loaded
     except (tomllib.TOMLDecodeError, ValueError) as exc:
         raise ConfigError(f"AUTHKIT_JWT_TEMPLATES: {path!r} does not parse: {exc}.") from None
     raise ConfigError(f"AUTHKIT_JWT_TEMPLATES must name a .toml or .json file, not {path!r}.")
@@ -214,7 +220,7 @@ def _template(name: str, settings: Any, *, environ: Mapping[str, str] | None) ->
 def _preset(value: Any, *, where: str) -> str | None:
     if value is None:
         return None
-    if value not in PRESETS:
+    if not isinstance(value, str) or value not in PRESETS:
         raise ConfigError(
             f"JWT template {where}: unknown preset {value!r} "
             f"(the presets are {', '.join(sorted(PRESETS))})."

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..access import auth
+from ..access import current_user
 from ..context import context_of
 from ..flows.metadata import replace_metadata, update_metadata
 from .helpers import meta_of
@@ -25,8 +25,9 @@ _KNOWN = {"unsafe_metadata", "merge"}
 
 
 async def _update_own_metadata(request: Request, data: Mapping[str, Any]) -> Response:
-    state = auth(request)
-    if state.user_id is None:
+    # A banned user's token lives out its minute: the account is read, not the token.
+    user = await current_user(request)
+    if user is None:
         return json_error(request, "signed_out", 401)
     if set(data) - _KNOWN or "unsafe_metadata" not in data:
         return json_error(request, "metadata_forbidden", 403)
@@ -35,11 +36,11 @@ async def _update_own_metadata(request: Request, data: Mapping[str, Any]) -> Res
     meta = meta_of(request)
     if data.get("merge") is True:
         stored = await update_metadata(
-            svc, state.user_id, {"unsafe_metadata": patch}, meta=meta, by="user"
+            svc, user.id, {"unsafe_metadata": patch}, meta=meta, by="user"
         )
     else:
         stored = await replace_metadata(
-            svc, state.user_id, {"unsafe_metadata": patch}, meta=meta, by="user"
+            svc, user.id, {"unsafe_metadata": patch}, meta=meta, by="user"
         )
     if stored is None:
         return json_error(request, "signed_out", 401)
