@@ -12,14 +12,17 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+import typing
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar, overload
 from urllib.parse import quote
 
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from .context import context_of
+from .errors import ConfigError
 from .request_auth import AUTH_KEY, USER_KEY, Auth
 from .users import User, get_user
 
@@ -130,14 +133,27 @@ def is_recently_verified(state: Auth, max_age_seconds: int, *, now: float) -> bo
 Guard = Callable[[HTTPConnection], Awaitable[Response | None]]
 
 
+#: The parameter a guarded endpoint without one of its own is given, so a framework that
+#: injects by signature (FastAPI) hands the wrapper the request.
+_INJECTED = "authkit_request"
+#: Every endpoint a guard wrapped: found among an app's routes, the guard was applied
+#: after the route had registered the unguarded function (`check_guarded_routes`).
+_WRAPPED: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+
+
 def _guarded(endpoint: _F, refuse: Guard) -> _F:
     index = _request_index(endpoint)
+    _WRAPPED.add(endpoint)
 
     @functools.wraps(endpoint)
     async def guarded(*args: Any, **kwargs: Any) -> Any:
-        request = kwargs.get("request") or kwargs.get("websocket")
-        if request is None and len(args) > index:
-            request = args[index]
+        request = kwargs.pop(_INJECTED, None)
+        if request is None:
+            request = kwargs.get("request") or kwargs.get("websocket")
+        # Starlette passes the request first, whatever the parameter is called.
+        position = 0 if index is None else index
+        if request is None and len(args) > position:
+            request = args[position]
         if not isinstance(request, HTTPConnection):
             raise TypeError(
                 f"{endpoint.__qualname__} is guarded by authkit but was called without "
@@ -148,14 +164,84 @@ def _guarded(endpoint: _F, refuse: Guard) -> _F:
             return refused
         return await endpoint(*args, **kwargs)
 
+    guarded.__signature__ = _signature_for(endpoint, needs_request=index is None)  # type: ignore[attr-defined]
     return guarded  # type: ignore[return-value]
 
 
-def _request_index(endpoint: Callable[..., Any]) -> int:
+def _request_index(endpoint: Callable[..., Any]) -> int | None:
+    """Where the endpoint takes its request (or websocket), as Starlette's `requires`
+    finds it: by name, or by a Request/WebSocket annotation; None when it takes none."""
+    hints = _hints(endpoint)
     for index, parameter in enumerate(inspect.signature(endpoint).parameters.values()):
-        if parameter.name in ("request", "websocket"):
+        annotation = hints.get(parameter.name)
+        if parameter.name in ("request", "websocket") or (
+            isinstance(annotation, type) and issubclass(annotation, HTTPConnection)
+        ):
             return index
-    return 0
+    return None
+
+
+def _signature_for(endpoint: Callable[..., Any], *, needs_request: bool) -> inspect.Signature:
+    """The endpoint's signature with its annotations resolved where the endpoint was
+    written (the wrapper lives in another module), plus a request parameter when it has
+    none: FastAPI then injects the request, and the path parameters pass through."""
+    signature = inspect.signature(endpoint)
+    hints = _hints(endpoint)
+    parameters = [
+        p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()
+    ]
+    if needs_request:
+        extra = inspect.Parameter(_INJECTED, inspect.Parameter.KEYWORD_ONLY, annotation=Request)
+        # Keyword-only parameters go before a **kwargs one.
+        at = next(
+            (i for i, p in enumerate(parameters) if p.kind == inspect.Parameter.VAR_KEYWORD),
+            len(parameters),
+        )
+        parameters.insert(at, extra)
+    return signature.replace(
+        parameters=parameters,
+        return_annotation=hints.get("return", signature.return_annotation),
+    )
+
+
+def _hints(endpoint: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(endpoint, include_extras=True)
+    except Exception:
+        return {}
+
+
+def check_guarded_routes(app: object) -> None:
+    """
+    Refuse to start when a route serves an endpoint unguarded because the guard was
+    written above the route decorator (`@requires_user` over `@app.get(...)`: the route
+    registered the function before the guard wrapped it).
+
+    Raises:
+        ConfigError: naming the endpoint and the order to write.
+    """
+    for endpoint in _route_endpoints(getattr(app, "routes", ()) or ()):
+        if endpoint in _WRAPPED:
+            name = getattr(endpoint, "__qualname__", repr(endpoint))
+            raise ConfigError(
+                f"{name} is served unprotected: @requires_user (or @requires_reverification) "
+                "is written above the route decorator, so the route registered the function "
+                "before it was guarded. Put the guard below the route decorator."
+            )
+
+
+def _route_endpoints(routes: Iterable[Any], depth: int = 0) -> Iterator[Any]:
+    if depth > 16:
+        return
+    for route in routes:
+        endpoint = getattr(route, "endpoint", None)
+        if endpoint is not None:
+            yield endpoint
+        nested = getattr(route, "routes", None)
+        if nested is None:
+            nested = getattr(getattr(route, "app", None), "routes", None)
+        if nested:
+            yield from _route_endpoints(nested, depth + 1)
 
 
 def _wants_json(request: HTTPConnection) -> bool:

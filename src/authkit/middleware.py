@@ -22,6 +22,7 @@ from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .access import check_guarded_routes
 from .clock import system_clock
 from .context import CONTEXT_KEY, KitContext, header, request_meta
 from .cookies import MEMO_MAX_HEADER, CookieMemo, clear_cookie, one_cookie, set_cookie
@@ -55,6 +56,7 @@ class AuthKitMiddleware:
     """Installed by `AuthKit.install(app)`; verifies the session on every request."""
 
     def __init__(self, app: ASGIApp, *, kit: Startable) -> None:
+        self._routes_checked = False
         self.app = app
         self.kit = kit
         # One refresh per refresh token at a time in this process; others await it.
@@ -65,6 +67,11 @@ class AuthKitMiddleware:
         self._refresh_prefix = self.names.refresh.encode() + b"="
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._routes_checked:
+            # Once, at start-up (lifespan) or else on the first request: a route that
+            # serves a guarded endpoint unguarded stops the app here, loudly.
+            self._routes_checked = True
+            check_guarded_routes(scope.get("app"))
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
