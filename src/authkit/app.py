@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
-from typing import Any
+from typing import Unpack
 
 import jinja2
 from starlette.applications import Starlette
@@ -23,7 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 from .access import auth, current_user
 from .clock import Clock, system_clock
 from .components import Components
-from .config import Settings
+from .config import Settings, SettingValues, settings_from
 from .context import CONTEXT_KEY, KitContext
 from .cookies import CookieNames
 from .email import Mailer, Outbox, make_transport
@@ -85,9 +85,9 @@ class AuthKit:
         store_clock: Clock | None = None,
         rate_limits: Mapping[str, str] | None = None,
         theme: Theme | Mapping[str, str] | None = None,
-        **setting_values: Any,
+        **setting_values: Unpack[SettingValues],
     ) -> None:
-        self.settings = settings if settings is not None else Settings(**setting_values)
+        self.settings = settings if settings is not None else settings_from(setting_values)
         self.theme = theme if isinstance(theme, Theme) else Theme.from_mapping(theme or {})
         s = self.settings
         secret = str(s.secret_key)
@@ -152,7 +152,7 @@ class AuthKit:
         clock: Clock = system_clock,
         rate_limits: Mapping[str, str] | None = None,
         theme: Theme | Mapping[str, str] | None = None,
-        **overrides: Any,
+        **overrides: Unpack[SettingValues],
     ) -> AuthKit:
         """Build from `AUTHKIT_*` variables (`AUTHKIT_THEME_*` for the theme); keyword
         arguments win."""

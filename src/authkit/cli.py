@@ -1,6 +1,7 @@
 """
-The `authkit` command: run the demo site, migrate the database, rotate signing keys and
-manage users. Every command but `demo` reads its settings from `AUTHKIT_*` variables.
+The `authkit` command: run the demo site, make a secret key, migrate the database, rotate
+signing keys and manage users. Every command but `demo` and `secret` reads its settings
+from `AUTHKIT_*` variables.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.set_defaults(run=_demo)
+
+    commands.add_parser(
+        "secret", help="print a new random secret key for AUTHKIT_SECRET_KEY"
+    ).set_defaults(run=_secret)
 
     db = commands.add_parser("db", help="database migrations").add_subparsers(title="db")
     db.add_parser("upgrade", help="migrate to the newest schema").set_defaults(run=_db_upgrade)
@@ -299,6 +304,12 @@ def _act_on_user(
         return 0
 
     return _with_kit(work)
+
+
+def _secret(args: argparse.Namespace) -> int:
+    # 48 random bytes, URL-safe: 64 characters, twice the minimum length.
+    print(secrets.token_urlsafe(48))
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

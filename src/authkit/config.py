@@ -6,11 +6,12 @@ sentence instead of failing at the first request.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypedDict, get_args
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Secret
@@ -120,7 +121,7 @@ class Settings:
         if len(str(self.secret_key)) < MIN_SECRET_KEY_LENGTH:
             problems.append(
                 f"AUTHKIT_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long "
-                '(make one with: python -c "import secrets; print(secrets.token_urlsafe(48))").'
+                f"({MAKE_A_SECRET})."
             )
         if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             problems.append(
@@ -277,10 +278,75 @@ class Settings:
         if "secret_key" not in values:
             raise ConfigError(
                 "AUTHKIT_SECRET_KEY is not set: authkit needs a secret key of at least "
-                f"{MIN_SECRET_KEY_LENGTH} characters to sign sessions (only `authkit demo` "
-                "makes one up)."
+                f"{MIN_SECRET_KEY_LENGTH} characters to sign sessions; {MAKE_A_SECRET} "
+                "(only `authkit demo` makes one up)."
             )
-        return cls(**values)
+        return settings_from(values)
+
+
+class SettingValues(TypedDict, total=False):
+    """`AuthKit(...)`'s setting keywords, typed: a misspelt one is a mypy error, and at
+    run time a `ConfigError` naming the nearest setting (`settings_from`)."""
+
+    secret_key: str | Secret
+    database_url: str
+    database_schema: str | None
+    email_url: str
+    email_from: str
+    base_url: str
+    session_token_lifetime: int
+    session_lifetime: int
+    session_max_lifetime: int
+    code_lifetime: int
+    redis_url: str | None
+    app_name: str
+    after_sign_in_url: str
+    after_sign_out_url: str
+    home_url: str
+    password_min_length: int
+    password_max_length: int
+    password_hash_profile: str
+    password_hash_concurrency: int
+    name_fields: NameFields
+    auto_migrate: bool
+    email_timeout: float
+    trusted_proxies: str
+    sign_out_clear_site_data: str
+    sign_in_methods: str
+    mfa: MfaPolicy
+    reverification_window: int
+    email_link_same_browser: bool
+    oauth_providers: Sequence[OAuthProvider]
+    passkeys: bool
+    jwt_templates: Mapping[str, Any] | str | None
+    session_claims: Mapping[str, Any] | str | None
+
+
+#: How to make a secret key, said wherever one is missing or too short.
+MAKE_A_SECRET = "make one with `authkit secret`"  # noqa: S105 (advice, not a secret)
+
+
+def settings_from(values: Mapping[str, Any]) -> Settings:
+    """
+    `Settings` from keyword values, as `AuthKit(...)` takes them.
+
+    Raises:
+        ConfigError: an unknown setting (naming the nearest one), no secret key, or an
+            invalid value.
+    """
+    names = [f.name for f in fields(Settings)]
+    for name in values:
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f": did you mean {close[0]!r}?" if close else " (the README lists them all)."
+            raise ConfigError(f"AuthKit() has no setting {name!r}{hint}")
+    if "secret_key" not in values:
+        raise ConfigError(
+            "AuthKit() needs secret_key (or AUTHKIT_SECRET_KEY with AuthKit.from_env()): at "
+            f"least {MIN_SECRET_KEY_LENGTH} random characters that sign sessions; "
+            f"{MAKE_A_SECRET}."
+        )
+    return Settings(**values)
 
 
 def _parse(key: str, raw: str, annotation: object) -> Any:

@@ -118,7 +118,7 @@ def test_short_secret_key_message_says_how_to_make_one() -> None:
     with pytest.raises(ConfigError) as exc:
         settings(secret_key="too short")
     message = assert_one_sentence_naming(exc, "AUTHKIT_SECRET_KEY")
-    assert "secrets.token_urlsafe" in message
+    assert "`authkit secret`" in message
     assert "too short" not in message
 
 
@@ -286,9 +286,10 @@ def test_authkit_with_short_secret_key_fails_at_construction() -> None:
 
 
 def test_authkit_with_unknown_keyword_fails_at_construction() -> None:
-    """A misspelt setting is a TypeError at construction, not a silently ignored value."""
-    with pytest.raises(TypeError, match="sesion_lifetime"):
-        AuthKit(secret_key=TEST_SECRET, sesion_lifetime=60)
+    """A misspelt setting fails at construction, naming the nearest setting, never a
+    silently ignored value."""
+    with pytest.raises(ConfigError, match="'sesion_lifetime': did you mean 'session_lifetime'"):
+        AuthKit(secret_key=TEST_SECRET, sesion_lifetime=60)  # type: ignore[call-arg]
 
 
 async def test_authkit_construction_does_not_touch_the_database() -> None:

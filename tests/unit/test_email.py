@@ -358,15 +358,34 @@ class TestLocalTransports:
     async def test_console_transport_prints_readable_message(
         self, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """console:// prints headers and the decoded text, even when it is not ASCII."""
+        """console:// prints who and what, the code on a line of its own, and the decoded
+        plain text (even when it is not ASCII), and neither MIME nor the HTML copy."""
         await make_transport("console://", timeout=5).send(sign_up_code_message(app_name="Café"))
 
         out = capsys.readouterr().out
         assert "Subject: Verify your email for Café" in out
-        assert f"To: {RECIPIENT}" in out
-        assert "--- text/plain ---" in out
-        assert "    123456\n" in out
-        assert "for Café:" in out
+        assert f"To:      {RECIPIENT}" in out
+        assert "\nCode:    123456\n" in out
+        assert "for Café:" in out and "    123456\n" in out
+        for mime in ("Content-Type", "MIME-Version", "--- text/html", "<html", "base64"):
+            assert mime not in out
+        assert len(out.splitlines()) < 30
+
+    @pytest.mark.anyio
+    async def test_console_transport_puts_each_link_on_a_line_of_its_own(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        message = EmailMessage()
+        message["To"] = RECIPIENT
+        message["Subject"] = "Reset your password"
+        message.set_content(
+            "Open https://example.com/auth/reset-password?link=1#token=abc-123 within an hour."
+        )
+        message.add_alternative("<p>html copy</p>", subtype="html")
+        await make_transport("console://", timeout=5).send(message)
+        out = capsys.readouterr().out
+        assert "\nLink:    https://example.com/auth/reset-password?link=1#token=abc-123\n" in out
+        assert "html copy" not in out
 
 
 @dataclass

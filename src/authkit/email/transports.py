@@ -9,6 +9,7 @@ a failure means).
 
 from __future__ import annotations
 
+import re
 import secrets
 import sys
 from datetime import UTC, datetime
@@ -58,8 +59,8 @@ class EmailTransport(Protocol):
 
 class ConsoleTransport:
     """
-    Prints every message to stdout, headers and decoded parts, so codes and links can be
-    copied while developing.
+    Prints every message to stdout readably (recipient, subject, the code and links each
+    on a line of its own, the plain-text body), so they can be copied while developing.
 
     Never use it in production: codes and reset links end up in whatever collects stdout.
     """
@@ -234,15 +235,23 @@ def _verify_option(query: str, scheme: str) -> bool:
     )
 
 
+_CODE = re.compile(r"(?<![\w/#=-])(\d{6})(?![\w/-])")
+_LINK = re.compile(r"https?://[^\s<>\"']+")
+_RULE = "─" * 72
+
+
 def _readable(message: EmailMessage) -> str:
-    # as_string() would show base64 for non-ASCII text; print decoded parts instead.
-    lines = [f"{name}: {value}" for name, value in message.items()]
-    for part in message.walk():
-        if part.is_multipart():
-            continue
-        lines.append(f"\n--- {part.get_content_type()} ---")
-        if part.get_content_maintype() == "text":
-            lines.append(str(part.get_content()).rstrip("\n"))
-        else:
-            lines.append(f"[{len(part.get_payload(decode=True) or b'')} bytes]")
-    return "\n".join([*lines, "", ""])
+    """One message as a developer wants it in the terminal: who and what, the code or
+    links each on a line of their own to copy, then the plain-text body (never the
+    HTML copy, never MIME)."""
+    body = message.get_body(preferencelist=("plain",))
+    text = str(body.get_content()).rstrip("\n") if body is not None else ""
+    lines = [
+        f"── mail {_RULE[8:]}",
+        f"To:      {message['To']}",
+        f"Subject: {message['Subject']}",
+    ]
+    lines += [f"Code:    {code}" for code in dict.fromkeys(_CODE.findall(text))]
+    lines += [f"Link:    {link}" for link in dict.fromkeys(_LINK.findall(text))]
+    lines += ["", text or "(no text part)", _RULE, "", ""]
+    return "\n".join(lines)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, Timeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..errors import StoreError
+from ..errors import ConfigError, StoreError
 
 __all__ = ["Database"]
 
@@ -35,7 +35,15 @@ class Database:
         self.url = url
         self.schema = schema
         self.is_sqlite = url.startswith("sqlite")
-        self.engine: AsyncEngine = _make_engine(url, schema)
+        try:
+            self.engine: AsyncEngine = _make_engine(url, schema)
+        except ModuleNotFoundError as exc:
+            if exc.name == "asyncpg":
+                raise ConfigError(
+                    "AUTHKIT_DATABASE_URL names PostgreSQL, and its driver is not installed: "
+                    "pip install 'authkit[postgres]'."
+                ) from None
+            raise
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
