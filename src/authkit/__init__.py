@@ -14,6 +14,7 @@ from .app import AuthKit as AuthKit
 from .config import Settings as Settings
 from .errors import AuthKitError as AuthKitError
 from .errors import ConfigError as ConfigError
+from .middleware import AuthKitMiddleware as AuthKitMiddleware
 from .profile_view import Profile as Profile
 from .profile_view import load_profile as load_profile
 from .request_auth import Auth as Auth
@@ -24,6 +25,7 @@ __all__ = [
     "Auth",
     "AuthKit",
     "AuthKitError",
+    "AuthKitMiddleware",
     "ConfigError",
     "FactorAge",
     "Profile",

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
 from starlette.routing import BaseRoute, Mount
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .access import auth, current_user
 from .clock import Clock, system_clock
@@ -170,15 +170,23 @@ class AuthKit:
     def mount_path(self) -> str:
         return self.services.mount_path
 
-    def install(self, app: Starlette) -> None:
+    def install(self, app: ASGIApp, *, mount_path: str | None = None) -> ASGIApp:
         """
         Add the session middleware to the host `app` and learn where this sub-app is
-        mounted (for sign-in redirects, mailed links and the token issuer).
+        mounted (for sign-in redirects, mailed links and the token issuer). A Starlette
+        or FastAPI app gets the middleware in place (and its mount is found); any other
+        ASGI app is returned wrapped, to be served instead, with `mount_path` saying
+        where it serves this sub-app. (Or list `Middleware(AuthKitMiddleware, kit=kit)`
+        in a Starlette app's middleware yourself.)
         """
-        path = _find_mount(app.routes, self)
-        if path is not None:
-            self._set_mount_path(path)
-        app.add_middleware(AuthKitMiddleware, kit=self)
+        if mount_path is None and isinstance(app, Starlette):
+            mount_path = _find_mount(app.routes, self)
+        if mount_path is not None:
+            self._set_mount_path(mount_path)
+        if isinstance(app, Starlette):
+            app.add_middleware(AuthKitMiddleware, kit=self)
+            return app
+        return AuthKitMiddleware(app, kit=self)
 
     def _set_mount_path(self, path: str) -> None:
         path = "/" + path.strip("/") if path.strip("/") else ""

@@ -20,6 +20,7 @@ import logging
 import time
 from typing import Protocol
 
+from starlette.authentication import AuthCredentials, BaseUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .access import check_guarded_routes
@@ -50,6 +51,28 @@ class Startable(Protocol):
     is_started: bool
 
     async def ensure_started(self) -> None: ...
+
+
+class SessionUser(BaseUser):
+    """`request.user` for Starlette's conventions: signed in or not, and the user id
+    (no query: `current_user(request)` loads the rest)."""
+
+    __slots__ = ("_auth",)
+
+    def __init__(self, state: Auth) -> None:
+        self._auth = state
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self._auth.is_signed_in
+
+    @property
+    def display_name(self) -> str:
+        return self._auth.user_id or ""
+
+    @property
+    def identity(self) -> str:
+        return self._auth.user_id or ""
 
 
 class AuthKitMiddleware:
@@ -112,6 +135,12 @@ class AuthKitMiddleware:
             elif token and scope["type"] == "http":
                 extra = [clear_cookie(names.session, secure=secure)]
         scope[AUTH_KEY] = state
+        if "user" not in scope:
+            # Starlette's own conventions, as its AuthenticationMiddleware fills them:
+            # request.user.is_authenticated and starlette.authentication.requires work
+            # (an authentication middleware of the host's own, outside, keeps its user).
+            scope["user"] = SessionUser(state)
+            scope["auth"] = AuthCredentials(["authenticated"] if state.is_signed_in else [])
 
         async def send_with_cookies(message: Message) -> None:
             nonlocal extra
