@@ -28,7 +28,7 @@ from .context import CONTEXT_KEY, KitContext
 from .cookies import CookieNames
 from .email import Mailer, Outbox, make_transport
 from .email.mailer import after_the_answer
-from .errors import StoreError
+from .errors import StoreError, TablesMissing
 from .flows.factors import rate_limit_rules
 from .jwt_templates import load_templates, mint_template_token
 from .jwt_templates.session_claims import plan_session_claims
@@ -44,7 +44,7 @@ from .services import Services
 from .sessions import load_keys
 from .social.client import ProviderClients
 from .store import migrate
-from .store.db import Database
+from .store.db import Database, is_missing_table
 from .theming import Theme
 from .user_admin import Users
 from .web import build_routes, exception_handlers
@@ -204,7 +204,12 @@ class AuthKit:
         return self.services.keyring.issuer
 
     async def ensure_started(self) -> None:
-        """Migrate (when `auto_migrate`) and load the signing keys, once."""
+        """Migrate (`Settings.migrates_at_start_up`) and load the signing keys, once.
+
+        Raises:
+            TablesMissing: the database answers but has no authkit tables.
+            StoreError: the database is unavailable (its cause chained).
+        """
         if self.is_started:
             return
         if self._start_lock is None:
@@ -212,9 +217,14 @@ class AuthKit:
         async with self._start_lock:
             if self.is_started:
                 return
-            if self.settings.auto_migrate:
+            if self.settings.migrates_at_start_up:
                 await migrate.upgrade(self.services.db)
-            await load_keys(self.services)
+            try:
+                await load_keys(self.services)
+            except StoreError as exc:
+                if is_missing_table(exc.__cause__):
+                    raise TablesMissing() from exc.__cause__
+                raise
             # Make the dummy hash now, so the first unknown-address sign-in is not the
             # only one that pays for it (that would be a timing tell).
             await self.services.hasher.dummy_verify("warm-up")
@@ -234,9 +244,10 @@ class AuthKit:
             send = _with_hsts(send)
         try:
             await self.ensure_started()
-        except StoreError:
-            # Fail closed with a clear page; the next request tries again.
-            logger.error("authkit cannot start: database unavailable")
+        except StoreError as exc:
+            # Fail closed with a clear page; the next request tries again. The log says
+            # why: missing tables are not an outage, and an outage names its cause.
+            logger.error("authkit cannot start: %s%s", exc, _cause_of(exc))
             response = simple_error_page(503, self.services.messages("unavailable"))
             await response(scope, receive, send)
             return
@@ -321,6 +332,11 @@ def _with_hsts(send: Send) -> Send:
         await send(message)
 
     return sending
+
+
+def _cause_of(exc: BaseException) -> str:
+    cause = exc.__cause__
+    return f" ({type(cause).__name__}: {cause})" if cause is not None else ""
 
 
 def _find_mount(routes: Sequence[BaseRoute], kit: AuthKit, prefix: str = "") -> str | None:

@@ -77,8 +77,9 @@ class Settings:
     #: How many argon2 hashes may run at once; 0 means one per CPU core.
     password_hash_concurrency: int = 0
     name_fields: NameFields = "optional"
-    #: Run the Alembic migrations on the first request (the demo and tests do).
-    auto_migrate: bool = False
+    #: Run the Alembic migrations at start-up. None (the default): on for SQLite (the
+    #: embedded store needs no step), off for PostgreSQL (`authkit db upgrade` at deploy).
+    auto_migrate: bool | None = None
     email_timeout: float = 10.0
     #: Comma-separated IPs or networks of reverse proxies whose X-Forwarded-For is
     #: believed; empty means the header is ignored.
@@ -237,6 +238,13 @@ class Settings:
         return cookie_names(https=self.is_https)
 
     @property
+    def migrates_at_start_up(self) -> bool:
+        """Whether start-up runs the migrations (`auto_migrate`, else SQLite's default)."""
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return self.database_url.startswith("sqlite")
+
+    @property
     def passkey_rp_id(self) -> str | None:
         """The relying party id of passkeys, the host of `base_url`; None when passkeys
         are off or the host is an IP address (WebAuthn accepts only a domain)."""
@@ -308,7 +316,7 @@ class SettingValues(TypedDict, total=False):
     password_hash_profile: str
     password_hash_concurrency: int
     name_fields: NameFields
-    auto_migrate: bool
+    auto_migrate: bool | None
     email_timeout: float
     trusted_proxies: str
     sign_out_clear_site_data: str
@@ -361,7 +369,7 @@ def _parse(key: str, raw: str, annotation: object) -> Any:
             return float(raw)
         except ValueError:
             raise ConfigError(f"{key} must be a number, not {raw!r}.") from None
-    if text == "bool":
+    if text in ("bool", "bool | None"):
         lowered = raw.strip().lower()
         if lowered in ("1", "true", "yes", "on"):
             return True

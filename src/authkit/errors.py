@@ -60,6 +60,16 @@ class StoreError(AuthKitError):
     """
 
 
+class TablesMissing(StoreError):
+    """The database answers, but authkit's tables are not there: not an outage."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "authkit's tables are missing: run `authkit db upgrade` (with the same "
+            "AUTHKIT_* variables), or set AUTHKIT_AUTO_MIGRATE=true"
+        )
+
+
 class NotFound(AuthKitError):
     """
     What a request names (an address, a session) is not the signed-in user's, or is not

@@ -102,8 +102,10 @@ class AuthKitMiddleware:
         if not kit.is_started:
             try:
                 await kit.ensure_started()
-            except StoreError:
-                logger.warning("authkit start-up failed: database unavailable")
+            except StoreError as exc:
+                cause = exc.__cause__
+                detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
+                logger.warning("authkit start-up failed: %s%s", exc, detail)
         context = kit.context
         svc = context.services
         scope[CONTEXT_KEY] = context

@@ -17,7 +17,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..errors import ConfigError, StoreError
 
-__all__ = ["Database"]
+__all__ = [
+    "Database",
+    "is_missing_table",
+]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: How long a request waits for a pooled connection before it gets the 503 page
@@ -82,3 +85,19 @@ def _make_engine(url: str, schema: str | None) -> AsyncEngine:
     if schema:
         kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
     return create_async_engine(url, **kwargs)
+
+
+def is_missing_table(exc: BaseException | None) -> bool:
+    """Whether a database error says a table is not there (SQLite's "no such table",
+    PostgreSQL's undefined_table, 42P01), as against the database being unreachable."""
+    if exc is None:
+        return False
+    original = getattr(exc, "orig", None)
+    if getattr(original, "sqlstate", None) == "42P01" or getattr(exc, "sqlstate", None) == "42P01":
+        return True
+    text = f"{exc} {original or ''}"
+    return (
+        "no such table" in text
+        or "UndefinedTable" in type(original).__name__
+        or ("does not exist" in text and "relation" in text)
+    )
