@@ -18,9 +18,11 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from .addresses import normalize_email
 from .app import AuthKit
-from .errors import ConfigError, FlowError, StoreError
+from .errors import ConfigError, FieldError, FlowError, StoreError
 from .flows import admin
+from .messages import Messages
 from .pruning import prune
 from .security.tokens import KEY_PUBLISH_AHEAD
 from .sessions import rotate_keys
@@ -172,10 +174,26 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _users_create(args: argparse.Namespace) -> int:
+    try:
+        normalize_email(args.email)  # a wrong address is said before any password is asked
+    except FieldError as exc:
+        print(f"authkit: --email: {Messages({})(exc.code, **exc.params)}", file=sys.stderr)
+        return 1
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        print(
+            "authkit: there is no terminal to ask for the password: give it on standard "
+            "input with --password-stdin.",
+            file=sys.stderr,
+        )
+        return 2
     else:
-        password = getpass.getpass("Password: ")
+        try:
+            password = getpass.getpass("Password: ")
+        except (EOFError, KeyboardInterrupt):
+            print("\nauthkit: no password given; nothing created.", file=sys.stderr)
+            return 1
 
     async def work(kit: AuthKit) -> int:
         try:

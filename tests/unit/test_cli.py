@@ -229,3 +229,32 @@ def test_users_metadata_shows_merges_and_replaces(
     assert "Metadata must be at most 8 KB." in capsys.readouterr().err
     assert main(["users", "metadata", "nobody@example.com"]) == 1
     assert "no user 'nobody@example.com'" in capsys.readouterr().err
+
+
+def test_users_create_without_a_terminal_or_with_a_bad_address_answers_in_one_sentence(
+    cli_env: dict[str, str],
+) -> None:
+    """No traceback: the address is judged before any password is asked, and with no
+    terminal to ask on, the command says how to give the password instead."""
+    command = [str(Path(sys.executable).parent / "authkit"), "users", "create", "--email"]
+    bad = subprocess.run(
+        [*command, "not-an-address"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (bad.returncode, bad.stderr) == (1, "authkit: --email: Enter a valid email address.\n")
+    no_terminal = subprocess.run(
+        [*command, "ok@example.com"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert no_terminal.returncode == 2
+    assert no_terminal.stderr == (
+        "authkit: there is no terminal to ask for the password: give it on standard input "
+        "with --password-stdin.\n"
+    )
+    assert "Traceback" not in bad.stderr + no_terminal.stderr
