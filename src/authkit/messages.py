@@ -35,6 +35,10 @@ MESSAGES: Mapping[str, str] = {
     "sign_up_closed": "Sign-up is closed.",
     "rate_limited": "Too many attempts. Try again in {wait}.",
     "csrf_failed": "Your form expired. Please try again.",
+    "csrf_failed_insecure": (
+        "This site is set up for https, but this page came over plain http, so your browser "
+        "cannot keep its sign-in cookies. Open it with https:// instead."
+    ),
     "attempt_missing": "Start again: that sign-up has expired.",
     "resend_too_soon": "Wait {seconds} seconds before asking for another code.",
     "too_many_codes": "Too many codes were sent. Start again in a few minutes.",

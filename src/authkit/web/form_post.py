@@ -29,6 +29,7 @@ from .helpers import (
     limit_errors,
     read_form,
 )
+from .origin_check import served_insecurely
 
 __all__ = ["Posted", "Render", "Upload", "post_form"]
 
@@ -112,7 +113,12 @@ async def _run(
         if isinstance(f, PasswordField):
             f.data = ""  # never echo a password back
     if not csrf_ok(request, data):
-        return await render(form, {"__all__": ctx.services.messages("csrf_failed")}, 403)
+        why = (
+            "csrf_failed_insecure"
+            if served_insecurely(ctx.services.settings, request)
+            else "csrf_failed"
+        )
+        return await render(form, {"__all__": ctx.services.messages(why)}, 403)
     if errors := limit_errors(ctx, form):
         return await render(form, errors, 422)
     try:

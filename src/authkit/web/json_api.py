@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from ..context import context_of
 from ..errors import AttemptGone, FlowError, NotFound, RateLimited
 from .helpers import csrf_ok, read_body
+from .origin_check import served_insecurely
 
 __all__ = ["NO_STORE", "JsonHandler", "json_endpoint", "json_error"]
 
@@ -50,7 +51,9 @@ def json_endpoint(
 
     async def endpoint(request: Request) -> Response:
         if not csrf_ok(request, FormData()):
-            return json_error(request, "csrf_failed", 403)
+            settings = context_of(request).services.settings
+            why = "csrf_failed_insecure" if served_insecurely(settings, request) else "csrf_failed"
+            return json_error(request, why, 403)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
             return json_error(request, malformed, 415)
