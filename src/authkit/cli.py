@@ -17,6 +17,9 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlmodel import SQLModel
 
 from .addresses import normalize_email
 from .app import AuthKit
@@ -139,13 +142,34 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     async def run() -> int:
         kit = AuthKit.from_env()
         try:
-            await migrate.upgrade(kit.services.db)
+            before, after = await migrate.upgrade(kit.services.db)
+            tables = sorted(SQLModel.metadata.tables)
         finally:
             await kit.aclose()
-        print("authkit: database is up to date.")
+        where = _redacted_url(kit.settings.database_url)
+        if kit.settings.database_schema:
+            where += f" (schema {kit.settings.database_schema})"
+        if before is None:
+            print(
+                f"authkit: created authkit's {len(tables)} tables in {where}, at revision "
+                f"{after}: {', '.join(tables)}."
+            )
+        elif before != after:
+            print(f"authkit: upgraded {where} from revision {before} to {after}.")
+        else:
+            print(f"authkit: database is up to date (revision {after}).")
         return 0
 
     return asyncio.run(run())
+
+
+def _redacted_url(url: str) -> str:
+    """The database URL without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _keys_rotate(args: argparse.Namespace) -> int:

@@ -68,7 +68,12 @@ def test_db_upgrade_then_user_lifecycle(
     """upgrade, create (password on stdin), list, ban (ends sessions), unban and delete
     (after typing the address)."""
     assert main(["db", "upgrade"]) == 0
-    assert "up to date" in capsys.readouterr().out
+    created = capsys.readouterr().out
+    # A new database: what was made, and where (a password never printed).
+    assert created.startswith("authkit: created authkit's ") and " tables in " in created
+    assert "users" in created and "sessions" in created and "revision 00" in created
+    assert main(["db", "upgrade"]) == 0
+    assert "authkit: database is up to date (revision 00" in capsys.readouterr().out
 
     monkeypatch.setattr(sys, "stdin", io.StringIO("a perfectly fine passphrase\n"))
     assert (
@@ -258,3 +263,12 @@ def test_users_create_without_a_terminal_or_with_a_bad_address_answers_in_one_se
         "with --password-stdin.\n"
     )
     assert "Traceback" not in bad.stderr + no_terminal.stderr
+
+
+def test_db_upgrade_never_prints_the_database_password() -> None:
+    from authkit.cli import _redacted_url
+
+    assert _redacted_url("postgresql+asyncpg://app:s3cret@db:5432/app") == (
+        "postgresql+asyncpg://app:***@db:5432/app"
+    )
+    assert _redacted_url("sqlite+aiosqlite:///x.db") == "sqlite+aiosqlite:///x.db"
