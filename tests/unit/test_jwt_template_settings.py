@@ -158,7 +158,7 @@ def test_files_that_are_not_what_they_should_be(tmp_path: Path) -> None:
         load_templates({"t": {"signing_key": str(binary)}})
     array = tmp_path / "templates.json"
     array.write_text("[1, 2]")
-    with pytest.raises(ConfigError, match="must hold an object of named templates"):
+    with pytest.raises(ConfigError, match=r"must hold a table \(a JSON object\)"):
         load_templates(str(array))
 
 

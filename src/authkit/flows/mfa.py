@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..audit import RequestMeta, record_event
@@ -37,10 +37,10 @@ from ..security.totp import (
 )
 from ..services import Services
 from ..sessions import new_credential_generation
-from ..store.models import AuthenticatorRow, EmailAddressRow, RecoveryCodeRow, SessionRow
+from ..store.models import AuthenticatorRow, RecoveryCodeRow, SessionRow
 from .factors.recovery_code import unused_recovery_codes
 from .factors.totp import TOTP_KIND, confirmed_totp
-from .notices import compose
+from .notices import notify_owner
 
 __all__ = [
     "MfaStatus",
@@ -55,8 +55,6 @@ __all__ = [
     "turn_on_totp",
 ]
 
-#: A notice of a security change is still worth sending this long after.
-NOTICE_LIFETIME = timedelta(days=1)
 #: How long a shown QR code may be confirmed.
 SETUP_LIFETIME = timedelta(minutes=15)
 
@@ -206,7 +204,7 @@ async def enable_totp(
             .values(second_factor_at=now)
         )
     record_event(s, "mfa.enabled", at=now, meta=meta, user_id=user_id, method="totp")
-    mail_id = await _notice(svc, s, user_id, "mfa_enabled")
+    mail_id = await notify_owner(svc, s, user_id, "mfa_enabled")
     return codes, mail_id, generation
 
 
@@ -275,7 +273,7 @@ async def turn_off_mfa(
             raise FlowError("mfa_off")
         await new_credential_generation(svc, s, user_id, keep_session_id=session_id)
         record_event(s, "mfa.disabled", at=svc.clock(), meta=meta, user_id=user_id, method="totp")
-        mail_id = await _notice(svc, s, user_id, "mfa_disabled")
+        mail_id = await notify_owner(svc, s, user_id, "mfa_disabled")
     if mail_id is not None:
         svc.outbox.send_soon(mail_id)
 
@@ -294,21 +292,6 @@ async def _replace_recovery_codes(svc: Services, s: AsyncSession, user_id: str) 
             )
         )
     return codes
-
-
-async def _notice(svc: Services, s: AsyncSession, user_id: str, template: str) -> str | None:
-    owner = (
-        await s.exec(
-            select(EmailAddressRow.email).where(
-                col(EmailAddressRow.user_id) == user_id, col(EmailAddressRow.is_primary)
-            )
-        )
-    ).first()
-    if owner is None:
-        return None
-    return await svc.outbox.add(
-        s, compose(svc, template, owner), not_after=svc.clock() + NOTICE_LIFETIME
-    )
 
 
 def _seal(svc: Services, user_id: str, secret: str) -> str:

@@ -6,13 +6,21 @@ so a forged Host cannot point a mailed link at another site).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from ..email import render_email
 from ..services import Services
+from ..store.models import EmailAddressRow
 
-__all__ = ["compose", "site_url"]
+__all__ = ["NOTICE_LIFETIME", "compose", "notify_owner", "site_url"]
+
+#: A notice about a change to the account is worth sending for a day; after that, noise.
+NOTICE_LIFETIME = timedelta(days=1)
 
 
 def site_url(svc: Services, path: str) -> str:
@@ -33,3 +41,21 @@ def compose(svc: Services, template: str, to: str, **context: Any) -> EmailMessa
     return render_email(
         svc.templates, template, {**base, **context}, sender=svc.settings.email_from, to=to
     )
+
+
+async def notify_owner(
+    svc: Services, s: AsyncSession, user_id: str, template: str, **context: Any
+) -> str | None:
+    """Queue the notice `template` to the user's primary address, in the open
+    transaction `s` (sent once it commits); its outbox id, or None without an address."""
+    owner = (
+        await s.exec(
+            select(EmailAddressRow.email).where(
+                col(EmailAddressRow.user_id) == user_id, col(EmailAddressRow.is_primary)
+            )
+        )
+    ).first()
+    if owner is None:
+        return None
+    message = compose(svc, template, owner, **context)
+    return await svc.outbox.add(s, message, not_after=svc.clock() + NOTICE_LIFETIME)

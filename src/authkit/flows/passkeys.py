@@ -20,7 +20,7 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, update
@@ -71,7 +71,7 @@ from .attempts import (
 )
 from .factors import Proof, Used
 from .locks import lock_user
-from .notices import compose
+from .notices import notify_owner
 from .sign_in import (
     RETURN_TO,
     Step,
@@ -107,8 +107,6 @@ MAX_PASSKEYS = 10
 #: ten minutes).
 CEREMONY_TIMEOUT_MS = 5 * 60 * 1000
 _CHALLENGE_BYTES = 32
-#: Mail about a passkey change is worth sending for a day; after that it is noise.
-_NOTICE_HOURS = 24
 
 
 class PasskeyFailed(FlowError):
@@ -423,7 +421,7 @@ async def finish_passkey_registration(
         done = replace(attempt, first_factor=PASSKEY, first_factor_at=now, status=Status.COMPLETE)
         await save_attempt(svc, s, done, browser=browser, previous=attempt.status)
         record_event(s, "passkey.added", at=now, meta=meta, user_id=user_id, passkey=row.name)
-        mail_id = await _notice(svc, s, user_id, "passkey_added", name=row.name)
+        mail_id = await notify_owner(svc, s, user_id, "passkey_added", passkey=row.name)
     if mail_id is not None:
         svc.outbox.send_soon(mail_id)
     return Passkey(row.id, row.name, row.created_at, None, row.backup_eligible)
@@ -483,7 +481,7 @@ async def remove_passkey(
         record_event(
             s, "passkey.removed", at=svc.clock(), meta=meta, user_id=user_id, passkey=row.name
         )
-        mail_id = await _notice(svc, s, user_id, "passkey_removed", name=row.name)
+        mail_id = await notify_owner(svc, s, user_id, "passkey_removed", passkey=row.name)
     if mail_id is not None:
         svc.outbox.send_soon(mail_id)
 
@@ -664,19 +662,3 @@ async def _counter_regressed(
             received=count,
             attempt_id=attempt.id,
         )
-
-
-async def _notice(
-    svc: Services, s: AsyncSession, user_id: str, template: str, *, name: str
-) -> str | None:
-    owner = (
-        await s.exec(
-            select(EmailAddressRow.email).where(
-                col(EmailAddressRow.user_id) == user_id, col(EmailAddressRow.is_primary)
-            )
-        )
-    ).first()
-    if owner is None:
-        return None
-    message = compose(svc, template, owner, passkey=name)
-    return await svc.outbox.add(s, message, not_after=svc.clock() + timedelta(hours=_NOTICE_HOURS))

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ..metadata import MAX_METADATA_BYTES, METADATA_KINDS, MetadataKind
 from ..store.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
+from .config_files import read_table
 from .shortcodes import Compiled, compile_claims
 
 __all__ = ["SESSION_RESERVED", "SessionClaims", "plan_session_claims"]
@@ -147,19 +146,7 @@ def _read(source: str) -> Any:
             return json.loads(text)
         except ValueError as exc:
             raise ConfigError(f"AUTHKIT_SESSION_CLAIMS is not JSON: {exc}.") from None
-    path = Path(text).expanduser()
-    try:
-        content = path.read_text()
-    except UnicodeDecodeError:
-        raise ConfigError(f"AUTHKIT_SESSION_CLAIMS: {text!r} is not text.") from None
-    except OSError as exc:
-        raise ConfigError(
-            f"AUTHKIT_SESSION_CLAIMS: cannot read {text!r} ({exc.strerror})."
-        ) from None
-    try:
-        return tomllib.loads(content) if path.suffix == ".toml" else json.loads(content)
-    except (tomllib.TOMLDecodeError, ValueError) as exc:
-        raise ConfigError(f"AUTHKIT_SESSION_CLAIMS: {text!r} does not parse: {exc}.") from None
+    return read_table(text, setting="AUTHKIT_SESSION_CLAIMS")
 
 
 def _widest_context() -> dict[str, dict[str, Any]]:

@@ -18,15 +18,13 @@ token must never pass for a session token.
 
 from __future__ import annotations
 
-import json
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .config_files import read_table
 from .keys import HMAC_ALGORITHMS, TemplateKey, load_template_key
 from .shortcodes import Compiled, compile_claims
 
@@ -133,37 +131,12 @@ def load_templates(
     """
     if source is None:
         return {}
-    raw = _read(source) if isinstance(source, str) else source
+    raw = read_table(source, setting="AUTHKIT_JWT_TEMPLATES") if isinstance(source, str) else source
     if not isinstance(raw, Mapping):
         raise ConfigError("AUTHKIT_JWT_TEMPLATES must hold a table of named templates.")
     return {
         str(name): _template(str(name), settings, environ=environ) for name, settings in raw.items()
     }
-
-
-def _read(path: str) -> Mapping[str, Any]:
-    file = Path(path).expanduser()
-    try:
-        text = file.read_text()
-    except UnicodeDecodeError:
-        raise ConfigError(f"AUTHKIT_JWT_TEMPLATES: {path!r} is not text.") from None
-    except OSError as exc:
-        raise ConfigError(
-            f"AUTHKIT_JWT_TEMPLATES: cannot read {path!r} ({exc.strerror})."
-        ) from None
-    try:
-        if file.suffix == ".toml":
-            return tomllib.loads(text)
-        if file.suffix == ".json":
-            loaded = json.loads(text)
-            if not isinstance(loaded, Mapping):
-                raise ConfigError(
-                    f"AUTHKIT_JWT_TEMPLATES: {path!r} must hold an object of named templates."
-                )
-            return loaded
-    except (tomllib.TOMLDecodeError, ValueError) as exc:
-        raise ConfigError(f"AUTHKIT_JWT_TEMPLATES: {path!r} does not parse: {exc}.") from None
-    raise ConfigError(f"AUTHKIT_JWT_TEMPLATES must name a .toml or .json file, not {path!r}.")
 
 
 def _template(name: str, settings: Any, *, environ: Mapping[str, str] | None) -> JwtTemplate:
