@@ -14,7 +14,7 @@ import pytest
 
 from authkit import AuthKit
 
-from ..conftest import Mailbox, free_port
+from ..conftest import KitFactory, Mailbox, free_port
 from .flow_helpers import csrf_of, sign_up
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -103,3 +103,40 @@ def test_authkit_demo_command_serves_the_site(tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=10)
     assert "Traceback" not in out, out
     assert f"authkit demo: http://localhost:{port}" in out
+
+
+@pytest.mark.anyio
+async def test_the_fastapi_example(make_kit: KitFactory) -> None:
+    """examples/fastapi_app: its endpoints behind authkit.fastapi's dependencies."""
+    examples = str(Path(__file__).resolve().parents[2] / "examples")
+    sys.path.insert(0, examples)
+    try:
+        import fastapi_app
+    finally:
+        sys.path.remove(examples)
+    kit = make_kit()
+    try:
+        await kit.ensure_started()
+        await kit.users.create(email="ada@example.com", password="a perfectly fine passphrase")
+        app = fastapi_app.create_app(kit)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as c:
+            assert (await c.get("/me", headers={"Accept": "application/json"})).status_code == 401
+            page = await c.get("/auth/sign-in")
+            token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            signed_in = await c.post(
+                "/auth/sign-in",
+                data={
+                    "csrf_token": token,
+                    "email": "ada@example.com",
+                    "password": "a perfectly fine passphrase",
+                },
+            )
+            assert signed_in.status_code == 303
+            assert (await c.get("/me")).json()["email"] == "ada@example.com"
+            assert (await c.post("/projects/alpha")).status_code == 201
+            assert (await c.get("/projects")).json() == ["alpha"]
+            assert (await c.delete("/projects")).json() == {"removed": 1}
+    finally:
+        await kit.aclose()
