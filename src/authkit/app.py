@@ -50,6 +50,7 @@ from .user_admin import Users
 from .web import build_routes, exception_handlers
 from .web.errors import simple_error_page
 from .web.helpers import HSTS, csrf_ok
+from .web.origin_check import OriginCheck
 from .web.templates import make_environment
 
 __all__ = ["AuthKit"]
@@ -125,6 +126,8 @@ class AuthKit:
             session_claims=plan_session_claims(s.session_claims, base_url=s.base_url),
         )
         self.trusted_proxies = TrustedProxies(s.trusted_proxies.split(","))
+        #: Warns once when requests arrive elsewhere than AUTHKIT_BASE_URL says.
+        self._origins = OriginCheck(s)
         self.csrf = CsrfGuard(
             secret, allowed_origins=frozenset({s.base_origin}), cookie_name=s.cookie_names.csrf
         )
@@ -242,6 +245,7 @@ class AuthKit:
             return
         if self.settings.is_https:
             send = _with_hsts(send)
+        self._origins.look(scope)
         try:
             await self.ensure_started()
         except StoreError as exc:

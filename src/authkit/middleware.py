@@ -21,7 +21,6 @@ import time
 from typing import Protocol
 
 from starlette.authentication import AuthCredentials, BaseUser
-from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .access import check_guarded_routes
@@ -39,7 +38,6 @@ from .sessions import (
     commit_rotation,
     refresh_session,
 )
-from .web.origin_check import OriginCheck
 
 __all__ = ["AuthKitMiddleware", "Startable"]
 
@@ -82,7 +80,6 @@ class AuthKitMiddleware:
 
     def __init__(self, app: ASGIApp, *, kit: Startable) -> None:
         self._routes_checked = False
-        self._origins = OriginCheck(kit.context.services.settings)
         self.app = app
         self.kit = kit
         # One refresh per refresh token at a time in this process; others await it.
@@ -112,7 +109,6 @@ class AuthKitMiddleware:
         context = kit.context
         svc = context.services
         scope[CONTEXT_KEY] = context
-        self._origins.look(HTTPConnection(scope))
         # Only the session cookie is read here; the rest wait for whoever needs them
         # (request_cookies), so a site's other cookies cost this check nothing.
         raw_cookies = header(scope, b"cookie")

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from ..config import Settings
+from ..context import header
 
 __all__ = ["OriginCheck", "served_insecurely"]
 
@@ -33,12 +35,16 @@ class OriginCheck:
         self._warned_host = False
         self._warned_scheme = False
 
-    def look(self, request: HTTPConnection) -> None:
+    def look(self, scope: Scope) -> None:
+        """Look at a request to the sub-app (its pages make the links and forms)."""
         if self._warned_host and self._warned_scheme:
             return
         base = self._settings.base_origin
-        seen = f"{request.url.scheme}://{request.url.netloc}"
-        if not self._warned_scheme and served_insecurely(self._settings, request):
+        scheme = str(scope.get("scheme", "http"))
+        netloc = (header(scope, b"host") or b"").decode("latin-1")
+        seen = f"{scheme}://{netloc}"
+        insecure = self._settings.is_https and scheme in ("http", "ws")
+        if not self._warned_scheme and insecure:
             self._warned_scheme = True
             logger.warning(
                 "AUTHKIT_BASE_URL is %s but this request came over plain http (%s): the "
@@ -49,7 +55,7 @@ class OriginCheck:
                 seen,
             )
         base_netloc = base.split("://", 1)[1]
-        if not self._warned_host and request.url.netloc != base_netloc:
+        if not self._warned_host and netloc and netloc != base_netloc:
             self._warned_host = True
             logger.warning(
                 "A request came to %s but AUTHKIT_BASE_URL is %s: mailed links, redirects "
