@@ -207,7 +207,9 @@ def _signature_for(endpoint: Callable[..., Any], *, needs_request: bool) -> insp
 def _hints(endpoint: Callable[..., Any]) -> dict[str, Any]:
     try:
         return typing.get_type_hints(endpoint, include_extras=True)
-    except Exception:
+    except (NameError, TypeError, AttributeError):
+        # An annotation that does not resolve (a name imported only for type checking):
+        # the parameters keep their annotations as written.
         return {}
 
 

@@ -12,12 +12,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .errors import FieldError
 from .services import Services
 from .store.models import NAME_MAX_LENGTH, EmailAddressRow, UserRow
 
-__all__ = ["User", "avatar_path", "clean_name", "get_user", "user_of"]
+__all__ = [
+    "User",
+    "active_account",
+    "avatar_path",
+    "clean_name",
+    "get_user",
+    "primary_address",
+    "user_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,34 @@ async def get_user(svc: Services, user_id: str) -> User | None:
     if found is None:
         return None
     return user_of(*found, mount_path=svc.mount_path)
+
+
+async def active_account(s: AsyncSession, user_id: str) -> tuple[UserRow, str] | None:
+    """The user's row and primary address, when the account exists and is not banned
+    (who may confirm it's them, or add a passkey)."""
+    found = (
+        await s.exec(
+            select(UserRow, EmailAddressRow.email)
+            .join(EmailAddressRow, col(EmailAddressRow.user_id) == col(UserRow.id))
+            .where(
+                col(UserRow.id) == user_id,
+                col(EmailAddressRow.is_primary),
+                col(UserRow.banned_at).is_(None),
+            )
+        )
+    ).first()
+    return (found[0], found[1]) if found is not None else None
+
+
+async def primary_address(s: AsyncSession, user_id: str) -> str | None:
+    """The user's primary address, or None."""
+    return (
+        await s.exec(
+            select(EmailAddressRow.email).where(
+                col(EmailAddressRow.user_id) == user_id, col(EmailAddressRow.is_primary)
+            )
+        )
+    ).first()
 
 
 def user_of(user: UserRow, address: EmailAddressRow, *, mount_path: str) -> User:

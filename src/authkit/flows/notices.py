@@ -10,12 +10,11 @@ from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..email import render_email
 from ..services import Services
-from ..store.models import EmailAddressRow
+from ..users import primary_address
 
 __all__ = ["NOTICE_LIFETIME", "compose", "notify_owner", "site_url"]
 
@@ -48,13 +47,7 @@ async def notify_owner(
 ) -> str | None:
     """Queue the notice `template` to the user's primary address, in the open
     transaction `s` (sent once it commits); its outbox id, or None without an address."""
-    owner = (
-        await s.exec(
-            select(EmailAddressRow.email).where(
-                col(EmailAddressRow.user_id) == user_id, col(EmailAddressRow.is_primary)
-            )
-        )
-    ).first()
+    owner = await primary_address(s, user_id)
     if owner is None:
         return None
     message = compose(svc, template, owner, **context)

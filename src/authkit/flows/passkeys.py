@@ -59,7 +59,8 @@ from ..errors import FieldError, FlowError, NotFound
 from ..ids import new_id
 from ..passkey_names import NAME_MAX_LENGTH, default_passkey_name
 from ..services import Services
-from ..store.models import EmailAddressRow, PasskeyRow, UserRow
+from ..store.models import PasskeyRow, UserRow
+from ..users import active_account, primary_address
 from .attempts import (
     Attempt,
     Purpose,
@@ -291,7 +292,7 @@ async def finish_passkey_sign_in(
         claimed,
         PASSKEY,
         user_id=row.user_id,
-        identifier=await _primary_address(svc, row.user_id),
+        identifier=await _address_of(svc, row.user_id),
         credential_generation=user.credential_generation,
         browser=browser,
         meta=meta,
@@ -319,17 +320,7 @@ async def begin_passkey_registration(
     async with svc.db.session() as s:
         if await _count(s, user_id) >= MAX_PASSKEYS:
             raise FlowError("passkey_limit", max=MAX_PASSKEYS)
-        found = (
-            await s.exec(
-                select(UserRow, EmailAddressRow.email)
-                .join(EmailAddressRow, col(EmailAddressRow.user_id) == col(UserRow.id))
-                .where(
-                    col(UserRow.id) == user_id,
-                    col(EmailAddressRow.is_primary),
-                    col(UserRow.banned_at).is_(None),
-                )
-            )
-        ).first()
+        found = await active_account(s, user_id)
     if found is None:
         raise NotFound()
     user, email = found
@@ -625,16 +616,9 @@ async def _credential(svc: Services, credential_id: str) -> tuple[PasskeyRow, Us
     return (found[0], found[1]) if found is not None else None
 
 
-async def _primary_address(svc: Services, user_id: str) -> str:
+async def _address_of(svc: Services, user_id: str) -> str:
     async with svc.db.session() as s:
-        found = (
-            await s.exec(
-                select(EmailAddressRow.email).where(
-                    col(EmailAddressRow.user_id) == user_id, col(EmailAddressRow.is_primary)
-                )
-            )
-        ).first()
-    return found or ""
+        return await primary_address(s, user_id) or ""
 
 
 async def _failed(

@@ -36,6 +36,7 @@ from ..sessions import (
     revoke_session,
 )
 from ..store.models import EmailAddressRow, SessionRow, SignInAttemptRow, UserRow
+from ..users import active_account
 from .attempts import (
     Attempt,
     Purpose,
@@ -135,26 +136,17 @@ async def start_reverification(svc: Services, *, user_id: str, session_id: str) 
         AttemptGone: the account is gone or banned.
     """
     async with svc.db.session() as s:
-        found = (
-            await s.exec(
-                select(EmailAddressRow.email, UserRow.credential_generation)
-                .join(UserRow, col(UserRow.id) == col(EmailAddressRow.user_id))
-                .where(
-                    col(EmailAddressRow.user_id) == user_id,
-                    col(EmailAddressRow.is_primary),
-                    col(UserRow.banned_at).is_(None),
-                )
-            )
-        ).first()
+        found = await active_account(s, user_id)
     if found is None:
         raise AttemptGone()
+    user, email = found
     return new_attempt(
         svc,
         purpose=Purpose.REVERIFY,
-        identifier=found[0],
+        identifier=email,
         user_id=user_id,
         session_id=session_id,
-        credential_generation=found[1],
+        credential_generation=user.credential_generation,
     )
 
 
