@@ -52,7 +52,8 @@ async def test_migrations_build_exactly_the_models(store: Store) -> None:
         await migrate.upgrade(db)  # idempotent
 
         def diff(conn: Connection) -> list[object]:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            options = {"compare_type": True, "version_table": migrate.VERSION_TABLE}
+            context = MigrationContext.configure(conn, opts=options)
             return list(compare_metadata(context, SQLModel.metadata))
 
         async with db.engine.connect() as conn:

@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 from authkit.store import models  # noqa: F401  (registers the tables)
+from authkit.store.migrate import VERSION_TABLE
 
 config = context.config
 connection = config.attributes.get("connection")
@@ -15,6 +16,7 @@ if connection is None:
 context.configure(
     connection=connection,
     target_metadata=SQLModel.metadata,
+    version_table=VERSION_TABLE,
     version_table_schema=config.attributes.get("schema"),
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
