@@ -92,6 +92,11 @@ class Mailer:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    @property
+    def pending_count(self) -> int:
+        """Deliveries (and sweeps) scheduled and not yet finished."""
+        return len(self._pending)
+
     async def drain(self) -> None:
         """
         Wait until every scheduled delivery has finished, including ones scheduled meanwhile
