@@ -14,6 +14,7 @@ from os import PathLike
 from typing import Unpack
 
 import jinja2
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
@@ -52,6 +53,7 @@ from .web.errors import simple_error_page
 from .web.helpers import HSTS, csrf_ok
 from .web.origin_check import OriginCheck
 from .web.templates import make_environment
+from .webhooks import Webhooks, load_endpoints
 
 __all__ = ["AuthKit"]
 
@@ -95,6 +97,14 @@ class AuthKit:
         templates = make_environment(template_dirs)
         db = Database(s.database_url, schema=s.database_schema)
         mailer = Mailer(make_transport(s.email_url, timeout=s.email_timeout))
+        outbox = Outbox(db=db, mailer=mailer, key=fernet_key(secret, "outbox"), clock=clock)
+        webhooks = Webhooks(
+            endpoints=load_endpoints(s.webhooks),
+            db=db,
+            runner=mailer,
+            key=fernet_key(secret, "webhooks"),
+            clock=clock,
+        )
         self.services = Services(
             settings=s,
             db=db,
@@ -110,7 +120,8 @@ class AuthKit:
                 db=db,
             ),
             mailer=mailer,
-            outbox=Outbox(db=db, mailer=mailer, key=fernet_key(secret, "outbox"), clock=clock),
+            outbox=outbox,
+            webhooks=webhooks,
             templates=templates,
             messages=Messages(messages),
             clock=clock,
@@ -125,6 +136,8 @@ class AuthKit:
             jwt_templates=load_templates(s.jwt_templates),
             session_claims=plan_session_claims(s.session_claims, base_url=s.base_url),
         )
+        if webhooks.enabled:
+            self._hear_changes(webhooks)
         self.trusted_proxies = TrustedProxies(s.trusted_proxies.split(","))
         #: Warns once when requests arrive elsewhere than AUTHKIT_BASE_URL says.
         self._origins = OriginCheck(s)
@@ -144,6 +157,20 @@ class AuthKit:
         self._start_lock: asyncio.Lock | None = None
         self._standalone: AuthKitMiddleware | None = None
         self.is_started = False
+
+    def _hear_changes(self, webhooks: Webhooks) -> None:
+        """Every commit adds the webhook events of the changes it audited (and emails
+        it queued), and starts sending them once it committed."""
+        services = self.services
+
+        async def before_commit(s: AsyncSession) -> None:
+            await webhooks.before_commit(
+                s, base_url=services.settings.base_url, mount_path=services.mount_path
+            )
+
+        services.db.hooks.before.append(before_commit)
+        services.db.hooks.after.append(webhooks.after_commit)
+        services.outbox.on_add = webhooks.email_created
 
     @classmethod
     def from_env(
@@ -264,6 +291,7 @@ class AuthKit:
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Mail a crash or a mail-server outage left behind goes out on a later request.
         self.services.outbox.sweep_if_due()
+        self.services.webhooks.sweep_if_due()
         if CONTEXT_KEY not in scope:
             # Mounted without install(): the sub-app's own pages still get their session
             # check, but the host's routes cannot see it. Say so once, loudly.

@@ -13,7 +13,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from .ids import new_id
 from .store.models import AuditEventRow
 
-__all__ = ["RequestMeta", "record_event"]
+__all__ = ["Audited", "RequestMeta", "audited_in", "record_event"]
+
+#: Where a transaction keeps what it audited (`AsyncSession.info`).
+AUDITED_KEY = "authkit.audited"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +25,19 @@ class RequestMeta:
 
     ip_address: str = ""
     user_agent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Audited:
+    """An event audited in a transaction: what happened, to whom."""
+
+    event: str
+    user_id: str | None
+
+
+def audited_in(s: AsyncSession) -> list[Audited]:
+    """The events audited in the open transaction `s` so far, oldest first."""
+    return list(s.info.get(AUDITED_KEY, ()))
 
 
 def record_event(
@@ -34,8 +50,10 @@ def record_event(
     session_id: str | None = None,
     **detail: str | int | bool | None,
 ) -> str:
-    """Add an audit row to the open transaction; returns its id."""
+    """Add an audit row to the open transaction; returns its id. The transaction also
+    keeps a list of what it audited (`audited_in`): the webhooks hear of changes from it."""
     event_id = new_id("evt")
+    s.info.setdefault(AUDITED_KEY, []).append(Audited(event, user_id))
     s.add(
         AuditEventRow(
             id=event_id,

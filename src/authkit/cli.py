@@ -1,6 +1,6 @@
 """
 The `authkit` command: run the demo site, make a secret key, migrate the database, rotate
-signing keys and manage users. Every command but `demo` and `secret` reads its settings
+signing keys, manage users and webhooks. Every command but `demo` and `secret` reads its settings
 from `AUTHKIT_*` variables.
 """
 
@@ -23,6 +23,7 @@ from sqlmodel import SQLModel
 
 from .addresses import normalize_email
 from .app import AuthKit
+from .cli_webhooks import add_commands as add_webhook_commands
 from .errors import ConfigError, FieldError, FlowError, StoreError
 from .flows import admin
 from .messages import Messages
@@ -123,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
         "--replace", action="store_true", help="replace each object given instead of merging"
     )
     metadata.set_defaults(run=_users_metadata)
+    add_webhook_commands(commands, _with_kit)
     return parser
 
 
@@ -189,8 +191,9 @@ def _prune(args: argparse.Namespace) -> int:
     async def work(kit: AuthKit) -> int:
         pruned = await prune(kit.services)
         print(
-            f"authkit: deleted {pruned.sessions} ended sessions, {pruned.codes} code steps "
-            f"and {pruned.rate_limit_hits} expired rate-limit hits."
+            f"authkit: deleted {pruned.sessions} ended sessions, {pruned.codes} code steps, "
+            f"{pruned.rate_limit_hits} expired rate-limit hits and {pruned.webhook_events} "
+            "old webhook events."
         )
         return 0
 

@@ -109,6 +109,9 @@ class Settings:
     #: Claims added to the session token, in the templates' grammar: a mapping, or
     #: (`AUTHKIT_SESSION_CLAIMS`) inline JSON or a .json/.toml path (session_claims.py).
     session_claims: Mapping[str, Any] | str | None = None
+    #: Webhook endpoints: a list of `{url, secret, events}`, or (`AUTHKIT_WEBHOOKS`)
+    #: inline JSON or a .toml/.json path (webhooks/endpoints.py).
+    webhooks: Sequence[Mapping[str, Any]] | str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret_key, Secret):
@@ -328,6 +331,7 @@ class SettingValues(TypedDict, total=False):
     passkeys: bool
     jwt_templates: Mapping[str, Any] | str | None
     session_claims: Mapping[str, Any] | str | None
+    webhooks: Sequence[Mapping[str, Any]] | str | None
 
 
 #: How to make a secret key, said wherever one is missing or too short.

@@ -31,11 +31,12 @@ class Pruned:
     sessions: int
     codes: int
     rate_limit_hits: int = 0
+    webhook_events: int = 0
 
 
 async def prune(svc: Services) -> Pruned:
     """Delete sessions and code steps that ended more than `ENDED_RETENTION` ago, and
-    rate-limit hits that can no longer count."""
+    rate-limit hits that can no longer count, and webhook events past the log's days."""
     now = svc.clock()
     cutoff = now - ENDED_RETENTION
     async with svc.db.session() as s:
@@ -53,8 +54,9 @@ async def prune(svc: Services) -> Pruned:
             )
         )
     hits = await prune_rate_limit_hits(svc.db)
+    events = await svc.webhooks.prune()
     svc.pruned_at = now
-    return Pruned(int(sessions.rowcount), int(codes.rowcount), hits)
+    return Pruned(int(sessions.rowcount), int(codes.rowcount), hits, events)
 
 
 async def prune_if_due(svc: Services) -> None:

@@ -24,9 +24,10 @@ from .security.tokens import KeyRing
 from .social.client import ProviderClients
 from .store.db import Database
 
-if TYPE_CHECKING:  # jwt_templates' minting needs Services itself
+if TYPE_CHECKING:  # jwt_templates' minting and webhooks' payloads need Services' modules
     from .jwt_templates.session_claims import SessionClaims
     from .jwt_templates.templates import JwtTemplate
+    from .webhooks import Webhooks
 
 __all__ = ["Services"]
 
@@ -41,6 +42,8 @@ class Services:
     mailer: Mailer
     #: Mail written with the change that needs it, sent after the commit, retried.
     outbox: Outbox
+    #: Webhook events written with the change they report, sent after the commit.
+    webhooks: Webhooks
     templates: jinja2.Environment
     messages: Messages
     clock: Clock

@@ -46,6 +46,7 @@ from .security.tokens import KEY_PUBLISH_AHEAD, KEY_RELOAD_INTERVAL, KeyRing, ne
 from .services import Services
 from .store.models import EmailAddressRow, SessionRow, SigningKeyRow, UserRow
 from .users import user_of
+from .webhooks.payloads import session_data
 
 __all__ = [
     "REFRESH_REUSE_GRACE",
@@ -231,6 +232,7 @@ async def create_session(
     )
     s.add(row)
     extra = await session_claim_values(svc, s, user_id, session_id)
+    await svc.webhooks.emit(s, "session.created", session_data(row, "active"), about=user_id)
     return _start(svc, row, refresh_token, expires_at, now, extra)
 
 
@@ -462,14 +464,18 @@ async def _revoke_for_reuse(
     )
 
 
-async def revoke_session(svc: Services, s: AsyncSession, session_id: str) -> bool:
-    """End one session, in the open transaction `s`; True when it was active."""
-    result = await s.exec(
-        update(SessionRow)
-        .where(col(SessionRow.id) == session_id, col(SessionRow.revoked_at).is_(None))
-        .values(revoked_at=svc.clock())
+async def revoke_session(
+    svc: Services, s: AsyncSession, session_id: str, *, signed_out: bool = False
+) -> bool:
+    """End one session, in the open transaction `s`; True when it was active. The
+    webhooks hear `session.ended` for a sign-out, `session.revoked` otherwise."""
+    ended = await _end_sessions(
+        svc,
+        s,
+        [col(SessionRow.id) == session_id],
+        event="session.ended" if signed_out else "session.revoked",
     )
-    return bool(result.rowcount)
+    return ended > 0
 
 
 async def revoke_all_sessions(
@@ -484,15 +490,31 @@ async def revoke_all_sessions(
     `within` to do it in an open transaction, together with the change that requires it
     (a password reset), so a crash cannot leave one without the other.
     """
-    conditions = [col(SessionRow.user_id) == user_id, col(SessionRow.revoked_at).is_(None)]
+    conditions = [col(SessionRow.user_id) == user_id]
     if except_session_id is not None:
         conditions.append(col(SessionRow.id) != except_session_id)
-    statement = update(SessionRow).where(*conditions).values(revoked_at=svc.clock())
     if within is not None:
-        return int((await within.exec(statement)).rowcount)
+        return await _end_sessions(svc, within, conditions, event="session.revoked")
     async with svc.db.session() as s:
-        result = await s.exec(statement)
-    return int(result.rowcount)
+        return await _end_sessions(svc, s, conditions, event="session.revoked")
+
+
+async def _end_sessions(
+    svc: Services, s: AsyncSession, conditions: list[Any], *, event: str
+) -> int:
+    """Revoke the active sessions matching `conditions`; each one's webhook `event`."""
+    statement = (
+        update(SessionRow)
+        .where(*conditions, col(SessionRow.revoked_at).is_(None))
+        .values(revoked_at=svc.clock())
+    )
+    if not svc.webhooks.wants(event):
+        return int((await s.exec(statement)).rowcount)
+    ended = (await s.exec(statement.returning(SessionRow))).all()
+    status = event.rsplit(".", 1)[-1]  # ended or revoked
+    for (row,) in ended:
+        await svc.webhooks.emit(s, event, session_data(row, status), about=row.user_id)
+    return len(ended)
 
 
 async def new_credential_generation(

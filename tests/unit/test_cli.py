@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlmodel import select
 
@@ -19,36 +16,7 @@ from authkit import AuthKit
 from authkit.cli import main
 from authkit.store.models import SessionRow, SigningKeyRow, UserRow
 
-from ..conftest import POSTGRES_URL, TEST_SECRET, needs_postgres
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def cli_env(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dict[str, str]]:
-    """AUTHKIT_* variables for a fresh database of each kind."""
-    env = {
-        "AUTHKIT_SECRET_KEY": TEST_SECRET,
-        "AUTHKIT_PASSWORD_HASH_PROFILE": "CHEAPEST",
-        "AUTHKIT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db",
-    }
-    schema = None
-    if request.param == "postgres":
-        needs_postgres()
-        schema = f"t_{secrets.token_hex(6)}"
-        env["AUTHKIT_DATABASE_URL"] = POSTGRES_URL
-        env["AUTHKIT_DATABASE_SCHEMA"] = schema
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    yield env
-    if schema:
-
-        async def drop() -> None:
-            conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            await conn.close()
-
-        asyncio.run(drop())
+from ..conftest import TEST_SECRET
 
 
 def _rows(env: dict[str, str], model: type) -> list[object]:
@@ -200,7 +168,8 @@ def test_prune_deletes_what_ended_and_says_how_much(
     capsys.readouterr()
     assert main(["prune"]) == 0
     assert capsys.readouterr().out.strip() == (
-        "authkit: deleted 0 ended sessions, 0 code steps and 0 expired rate-limit hits."
+        "authkit: deleted 0 ended sessions, 0 code steps, 0 expired rate-limit hits and 0 "
+        "old webhook events."
     )
 
 

@@ -15,6 +15,7 @@ import logging
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import Protocol
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import ColumnElement, delete, or_, update
@@ -28,7 +29,7 @@ from ..store.db import Database
 from ..store.models import OutboxRow
 from .mailer import Mailer
 
-__all__ = ["CLAIM_DURATION", "SWEEP_INTERVAL", "Outbox"]
+__all__ = ["CLAIM_DURATION", "SWEEP_INTERVAL", "AddHook", "Outbox"]
 
 logger = logging.getLogger("authkit.email")
 
@@ -43,6 +44,12 @@ MAX_RETRY_PAUSE = timedelta(minutes=10)
 SWEEP_BATCH = 20
 
 
+class AddHook(Protocol):
+    async def __call__(
+        self, s: AsyncSession, message: EmailMessage, *, message_id: str, deliver: bool
+    ) -> None: ...
+
+
 class Outbox:
     def __init__(self, *, db: Database, mailer: Mailer, key: bytes, clock: Clock) -> None:
         self._db = db
@@ -50,6 +57,8 @@ class Outbox:
         self._fernet = Fernet(key)
         self._clock = clock
         self._swept_at: datetime | None = None
+        #: Told of every message added, in its transaction (the `email.created` webhook).
+        self.on_add: AddHook | None = None
 
     async def add(
         self,
@@ -81,6 +90,8 @@ class Outbox:
             about=about,
         )
         s.add(row)
+        if self.on_add is not None:
+            await self.on_add(s, message, message_id=row.id, deliver=deliver)
         return row.id
 
     def send_soon(self, message_id: str) -> None:

@@ -474,7 +474,7 @@ async def is_reverified(svc: Services, *, user_id: str, session_id: str) -> bool
 async def sign_out(svc: Services, *, user_id: str, session_id: str, meta: RequestMeta) -> None:
     """End the session; its token stops working when it expires (within seconds)."""
     async with svc.db.session() as s:
-        await revoke_session(svc, s, session_id)
+        await revoke_session(svc, s, session_id, signed_out=True)
         record_event(
             s, "sign_out", at=svc.clock(), meta=meta, user_id=user_id, session_id=session_id
         )

@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config_files import read_table
 from ..errors import ConfigError
 from ..metadata import MAX_METADATA_BYTES, METADATA_KINDS, MetadataKind
 from ..store.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
-from .config_files import read_table
 from .shortcodes import Compiled, compile_claims
 
 __all__ = ["SESSION_RESERVED", "SessionClaims", "plan_session_claims"]

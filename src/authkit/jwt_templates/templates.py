@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config_files import read_table
 from ..errors import ConfigError
-from .config_files import read_table
 from .keys import HMAC_ALGORITHMS, TemplateKey, load_template_key
 from .shortcodes import Compiled, compile_claims
 

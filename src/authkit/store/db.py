@@ -7,7 +7,7 @@ authkit's tables in their own schema.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -18,9 +18,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ..errors import ConfigError, StoreError
 
 __all__ = [
+    "CommitHooks",
     "Database",
     "is_missing_table",
 ]
+
+
+class CommitHooks:
+    """What runs around every commit of `Database.session()`: `before` inside the
+    transaction (to add rows that must commit with the change, e.g. webhook events),
+    `after` once it committed (to start sending them)."""
+
+    def __init__(self) -> None:
+        self.before: list[Callable[[AsyncSession], Awaitable[None]]] = []
+        self.after: list[Callable[[AsyncSession], None]] = []
+
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: How long a request waits for a pooled connection before it gets the 503 page
@@ -38,6 +50,7 @@ class Database:
         self.url = url
         self.schema = schema
         self.is_sqlite = url.startswith("sqlite")
+        self.hooks = CommitHooks()
         try:
             self.engine: AsyncEngine = _make_engine(url, schema)
         except ModuleNotFoundError as exc:
@@ -53,7 +66,11 @@ class Database:
         try:
             async with AsyncSession(self.engine, expire_on_commit=False) as s:
                 yield s
+                for before in self.hooks.before:
+                    await before(s)
                 await s.commit()
+                for after in self.hooks.after:
+                    after(s)
         except IntegrityError:
             raise
         # TimeoutError: every pooled connection stayed busy for POOL_TIMEOUT_SECONDS.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "SigningKeyRow",
     "UserRow",
     "VerificationCodeRow",
+    "WebhookMessageRow",
 ]
 
 EMAIL_MAX_LENGTH = 254
@@ -359,3 +360,47 @@ class OutboxRow(SQLModel, table=True):
     about: str | None = Field(default=None, index=True, max_length=40)
     #: The RFC 5322 message, Fernet-encrypted with a key derived from the secret key.
     message_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class WebhookMessageRow(SQLModel, table=True):
+    """
+    One webhook event for one endpoint: written in the transaction of the change it
+    reports, sent after the commit, retried with growing pauses for three days, then kept
+    a while as the delivery log. `seq` orders the events about one user (per endpoint,
+    each waits for the one before). The payload is encrypted: it can hold private
+    metadata, and an `email.created` event the code the email carries.
+    """
+
+    __tablename__ = "webhook_messages"
+    __table_args__ = (
+        Index("ix_webhook_messages_due", "state", "next_attempt_at"),
+        Index("ix_webhook_messages_order", "endpoint_key", "ordering_key", "seq"),
+    )
+
+    seq: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    #: The Standard Webhooks `webhook-id` (`msg_...`); a replay sends it again.
+    id: str = Field(index=True, max_length=40)
+    endpoint_url: str = Field(max_length=2048)
+    #: A short hash of the URL, for the ordering index.
+    endpoint_key: str = Field(max_length=16)
+    event_type: str = Field(max_length=64)
+    #: Whom it is about (a user id, else an address): events with one key go in order.
+    ordering_key: str = Field(max_length=260)
+    payload_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+    #: pending, delivered, failed (gave up after three days) or skipped (never sent).
+    state: str = Field(max_length=16)
+    created_at: datetime
+    next_attempt_at: datetime
+    attempts: int = 0
+    #: A worker sending it holds it until then; after a crash another worker may.
+    claimed_until: datetime | None = None
+    delivered_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str = Field(default="", max_length=200)
+    #: The message this one sends again (a replay from the delivery log).
+    replay_of: int | None = None

@@ -1,4 +1,4 @@
-"""Reading a setting's TOML or JSON file (`AUTHKIT_JWT_TEMPLATES`,
+"""Reading a setting's TOML or JSON file (`AUTHKIT_JWT_TEMPLATES`, `AUTHKIT_WEBHOOKS`,
 `AUTHKIT_SESSION_CLAIMS`): a table of settings, or one sentence naming what is wrong."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 __all__ = ["read_table"]
 
