@@ -112,6 +112,9 @@ class Settings:
     #: Webhook endpoints: a list of `{url, secret, events}`, or (`AUTHKIT_WEBHOOKS`)
     #: inline JSON or a .toml/.json path (webhooks/endpoints.py).
     webhooks: Sequence[Mapping[str, Any]] | str | None = None
+    #: Who may use the admin console besides users whose public_metadata.role is
+    #: "admin": addresses or user ids, comma-separated.
+    admins: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret_key, Secret):
@@ -332,6 +335,7 @@ class SettingValues(TypedDict, total=False):
     jwt_templates: Mapping[str, Any] | str | None
     session_claims: Mapping[str, Any] | str | None
     webhooks: Sequence[Mapping[str, Any]] | str | None
+    admins: str
 
 
 #: How to make a secret key, said wherever one is missing or too short.

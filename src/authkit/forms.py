@@ -6,7 +6,15 @@ themselves live in the flows.
 
 from __future__ import annotations
 
-from wtforms import BooleanField, FileField, Form, HiddenField, PasswordField, StringField
+from wtforms import (
+    BooleanField,
+    FileField,
+    Form,
+    HiddenField,
+    PasswordField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import Length
 
 from .passkey_names import NAME_MAX_LENGTH as PASSKEY_NAME_MAX_LENGTH
@@ -14,6 +22,8 @@ from .store.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
 
 __all__ = [
     "AddEmailForm",
+    "AdminAddressForm",
+    "AdminMetadataForm",
     "AvatarForm",
     "CodeForm",
     "ConfirmForm",
@@ -67,6 +77,24 @@ class FactorForm(_Base):
 
 class ConfirmForm(_Base):
     """A button that confirms an action (nothing to fill in)."""
+
+
+class AdminAddressForm(_Base):
+    """An admin's action on one of a user's addresses."""
+
+    address_id = HiddenField(validators=[Length(max=40)])
+
+
+#: An editor's JSON, indented: room for 8 KB of metadata laid out for reading.
+METADATA_FIELD_LIMIT = 20_000
+
+
+class AdminMetadataForm(_Base):
+    """The admin's three metadata editors (JSON objects)."""
+
+    public_metadata = TextAreaField("Public", validators=[Length(max=METADATA_FIELD_LIMIT)])
+    private_metadata = TextAreaField("Private", validators=[Length(max=METADATA_FIELD_LIMIT)])
+    unsafe_metadata = TextAreaField("Unsafe", validators=[Length(max=METADATA_FIELD_LIMIT)])
 
 
 class AvatarForm(_Base):

@@ -178,6 +178,9 @@ def _sentence(
         return f"{code}_repeated", {"count": repeats}
     if detail.get("others") is True and f"{code}_others" in svc.messages:
         return f"{code}_others", {}
+    if isinstance(detail.get("actor"), str) and f"{code}_by_admin" in svc.messages:
+        # Done to the account by an admin of the site, not by its owner.
+        return f"{code}_by_admin", {}
     params: dict[str, Any] = {}
     if isinstance(detail.get("provider"), str):
         # A social-login event names its provider as the buttons do.

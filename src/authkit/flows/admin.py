@@ -161,8 +161,11 @@ async def list_users(svc: Services, *, limit: int = 100) -> list[UserSummary]:
     ]
 
 
-async def ban_user(svc: Services, user_id: str) -> bool:
-    """Ban a user: no new sign-in, no refresh, every session ended. False if unknown."""
+async def ban_user(
+    svc: Services, user_id: str, *, meta: RequestMeta = OPERATOR, actor: str | None = None
+) -> bool:
+    """Ban a user: no new sign-in, no refresh, every session ended. False if unknown.
+    `actor` is the admin who did it, when one did (audited)."""
     now = svc.clock()
     async with svc.db.session() as s:
         result = await s.exec(
@@ -172,11 +175,13 @@ async def ban_user(svc: Services, user_id: str) -> bool:
             return False
         # Every session ends, in the same transaction, and none still being made survives.
         await new_credential_generation(svc, s, user_id)
-        record_event(s, "user.banned", at=now, meta=OPERATOR, user_id=user_id)
+        record_event(s, "user.banned", at=now, meta=meta, user_id=user_id, actor=actor)
     return True
 
 
-async def unban_user(svc: Services, user_id: str) -> bool:
+async def unban_user(
+    svc: Services, user_id: str, *, meta: RequestMeta = OPERATOR, actor: str | None = None
+) -> bool:
     """Lift a ban: the user may sign in again (their old sessions stay ended). False if
     unknown or not banned."""
     now = svc.clock()
@@ -188,7 +193,7 @@ async def unban_user(svc: Services, user_id: str) -> bool:
         )
         if not result.rowcount:
             return False
-        record_event(s, "user.unbanned", at=now, meta=OPERATOR, user_id=user_id)
+        record_event(s, "user.unbanned", at=now, meta=meta, user_id=user_id, actor=actor)
     return True
 
 

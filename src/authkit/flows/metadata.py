@@ -52,6 +52,7 @@ async def replace_metadata(
     *,
     meta: RequestMeta,
     by: str,
+    actor: str | None = None,
 ) -> dict[MetadataKind, dict[str, Any]] | None:
     """
     Set each kind given to the value given, whole; returns what is stored now, or None
@@ -60,7 +61,7 @@ async def replace_metadata(
     Raises:
         FieldError: a value is not a JSON object, or is over the size cap.
     """
-    return await _write(svc, user_id, values, merge=False, meta=meta, by=by)
+    return await _write(svc, user_id, values, merge=False, meta=meta, by=by, actor=actor)
 
 
 async def _write(
@@ -71,6 +72,7 @@ async def _write(
     merge: bool,
     meta: RequestMeta,
     by: str,
+    actor: str | None = None,
 ) -> dict[MetadataKind, dict[str, Any]] | None:
     checked = {
         kind: checked_metadata(patch, kind=kind, max_bytes=metadata_cap(svc, kind))
@@ -106,5 +108,6 @@ async def _write(
                 user_id=user_id,
                 by=by,
                 kinds=",".join(sorted(merged)),
+                actor=actor,
             )
     return merged

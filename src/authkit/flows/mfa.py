@@ -250,17 +250,24 @@ async def regenerate_recovery_codes(svc: Services, *, user_id: str, meta: Reques
 
 
 async def turn_off_mfa(
-    svc: Services, *, user_id: str, session_id: str | None, meta: RequestMeta
+    svc: Services,
+    *,
+    user_id: str,
+    session_id: str | None,
+    meta: RequestMeta,
+    actor: str | None = None,
 ) -> None:
     """
     Remove the authenticator app and every recovery code. A credential change: every
     other session of the user ends; `session_id` (the one making the change) stays.
+    `actor` is an admin resetting it for the user (a lost phone): allowed where two-step
+    verification is required (the user sets it up again at their next sign-in).
 
     Raises:
         FlowError: `mfa_required` when the site requires two-step verification, or
             `mfa_off` when it is not on.
     """
-    if svc.settings.mfa == "required":
+    if svc.settings.mfa == "required" and actor is None:
         raise FlowError("mfa_required")
     async with svc.db.session() as s:
         removed = await s.exec(
@@ -272,7 +279,15 @@ async def turn_off_mfa(
         if not removed.rowcount:
             raise FlowError("mfa_off")
         await new_credential_generation(svc, s, user_id, keep_session_id=session_id)
-        record_event(s, "mfa.disabled", at=svc.clock(), meta=meta, user_id=user_id, method="totp")
+        record_event(
+            s,
+            "mfa.disabled",
+            at=svc.clock(),
+            meta=meta,
+            user_id=user_id,
+            method="totp",
+            actor=actor,
+        )
         mail_id = await notify_owner(svc, s, user_id, "mfa_disabled")
     if mail_id is not None:
         svc.outbox.send_soon(mail_id)

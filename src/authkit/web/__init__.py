@@ -6,6 +6,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .account import user_endpoint
+from .admin import (
+    admin_user_action_endpoint,
+    admin_user_endpoint,
+    admin_users_endpoint,
+    admin_webhook_replay_endpoint,
+    admin_webhooks_endpoint,
+)
 from .avatars import avatar_endpoint, avatar_image_endpoint, avatar_remove_endpoint
 from .connected_accounts import connect_endpoint, disconnect_endpoint
 from .devices import activity_endpoint, revoke_device_endpoint, revoke_others_endpoint
@@ -53,6 +60,8 @@ from .tokens import token_endpoint
 from .well_known import jwks_endpoint, openid_configuration_endpoint, theme_css_endpoint
 
 __all__ = ["build_routes", "exception_handlers"]
+
+ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def build_routes() -> list[BaseRoute]:
@@ -255,6 +264,13 @@ def build_routes() -> list[BaseRoute]:
         ),
         Route("/.well-known/jwks.json", jwks_endpoint, name="jwks"),
         Route("/tokens/{name}", token_endpoint, name="token"),
+        # The admin console: every method answers (404 for non-admins before anything
+        # else), so a 405 never tells anyone that a console route exists.
+        Route("/admin", admin_users_endpoint, methods=ANY, name="admin"),
+        Route("/admin/users/{user_id}", admin_user_endpoint, methods=ANY),
+        Route("/admin/users/{user_id}/{action}", admin_user_action_endpoint, methods=ANY),
+        Route("/admin/webhooks", admin_webhooks_endpoint, methods=ANY),
+        Route("/admin/webhooks/{seq:int}/replay", admin_webhook_replay_endpoint, methods=ANY),
         Route(
             "/.well-known/openid-configuration",
             openid_configuration_endpoint,

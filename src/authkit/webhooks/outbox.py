@@ -72,6 +72,7 @@ USER_UPDATED = frozenset(
         "profile.image_removed",
         "metadata.updated",
         "email.added",
+        "email.verified",
         "email.removed",
         "email.primary_changed",
         "password.changed",

@@ -1,0 +1,366 @@
+"""
+The admin console's rules: who is an admin (`public_metadata.role == "admin"`, or listed
+in `AUTHKIT_ADMINS` by address or user id), the users list (search, filters, keyset
+pages), what a user's page shows, and the actions, each audited with the admin as actor.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, update
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+
+from ..audit import RequestMeta, record_event
+from ..errors import FieldError, FlowError
+from ..metadata import METADATA_KINDS, MetadataKind
+from ..services import Services
+from ..sessions import revoke_all_sessions
+from ..store.models import (
+    AuthenticatorRow,
+    EmailAddressRow,
+    OAuthAccountRow,
+    PasskeyRow,
+    RecoveryCodeRow,
+    UserRow,
+)
+from ..users import User, user_of
+from . import admin
+from .metadata import replace_metadata
+from .mfa import turn_off_mfa
+
+__all__ = [
+    "FILTERS",
+    "PER_PAGE",
+    "UserDetails",
+    "UsersPage",
+    "ban",
+    "delete",
+    "find_users",
+    "is_admin",
+    "mark_address_verified",
+    "parse_metadata_field",
+    "reset_mfa",
+    "revoke_sessions",
+    "save_metadata",
+    "unban",
+    "user_details",
+]
+
+PER_PAGE = 25
+#: The list's filters, by the query value that turns each on.
+FILTERS = ("banned", "mfa", "unverified")
+MAX_SEARCH_LENGTH = 254
+
+
+def is_admin(svc: Services, user: User) -> bool:
+    """Whether `user` may use the console."""
+    if user.is_banned:
+        return False
+    if user.public_metadata.get("role") == "admin":
+        return True
+    listed = {entry.strip().casefold() for entry in svc.settings.admins.split(",")}
+    listed.discard("")
+    return user.id.casefold() in listed or user.email.casefold() in listed
+
+
+@dataclass(frozen=True, slots=True)
+class UserRowView:
+    user: User
+    has_mfa: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UsersPage:
+    users: list[UserRowView]
+    #: The cursor of the next (older) page, None on the last one.
+    next_cursor: str | None
+
+
+async def find_users(
+    svc: Services,
+    *,
+    search: str = "",
+    filters: Sequence[str] = (),
+    cursor: str | None = None,
+    oldest_first: bool = False,
+    per_page: int = PER_PAGE,
+) -> UsersPage:
+    """
+    A page of users, newest (or oldest) first. `search` matches an id exactly, or part of
+    an address or name in any case. Keyset-paged on (created_at, id): a page costs an
+    index range whatever its depth; a cursor that does not parse is the first page.
+    """
+    primary = and_(col(EmailAddressRow.user_id) == col(UserRow.id), col(EmailAddressRow.is_primary))
+    has_mfa = exists().where(
+        col(AuthenticatorRow.user_id) == col(UserRow.id),
+        col(AuthenticatorRow.confirmed_at).is_not(None),
+    )
+    statement = select(UserRow, EmailAddressRow, has_mfa.label("has_mfa")).join(
+        EmailAddressRow, primary
+    )
+    needle = search.strip()[:MAX_SEARCH_LENGTH]
+    if needle.startswith("user_"):
+        statement = statement.where(col(UserRow.id) == needle)
+    elif needle:
+        holders = select(EmailAddressRow.user_id).where(
+            col(EmailAddressRow.email).icontains(needle, autoescape=True)
+        )
+        statement = statement.where(
+            or_(
+                col(UserRow.id).in_(holders),
+                col(UserRow.first_name).icontains(needle, autoescape=True),
+                col(UserRow.last_name).icontains(needle, autoescape=True),
+                func.lower(col(UserRow.first_name) + " " + col(UserRow.last_name)).contains(
+                    needle.casefold(), autoescape=True
+                ),
+            )
+        )
+    if "banned" in filters:
+        statement = statement.where(col(UserRow.banned_at).is_not(None))
+    if "mfa" in filters:
+        statement = statement.where(has_mfa)
+    if "unverified" in filters:
+        other = aliased(EmailAddressRow)  # any of the user's addresses, not the primary
+        statement = statement.where(
+            exists().where(
+                col(other.user_id) == col(UserRow.id),
+                col(other.verified_at).is_(None),
+            )
+        )
+    after = _parse_cursor(cursor)
+    if after is not None:
+        statement = statement.where(_beyond(after, oldest_first))
+    order = (
+        (col(UserRow.created_at), col(UserRow.id))
+        if oldest_first
+        else (col(UserRow.created_at).desc(), col(UserRow.id).desc())
+    )
+    async with svc.db.session() as s:
+        rows = (await s.exec(statement.order_by(*order).limit(per_page + 1))).all()
+    shown = rows[:per_page]
+    views = [
+        UserRowView(user_of(u, a, mount_path=svc.mount_path), bool(mfa)) for u, a, mfa in shown
+    ]
+    next_cursor = _cursor(shown[-1][0]) if len(rows) > per_page else None
+    return UsersPage(views, next_cursor)
+
+
+def _cursor(row: UserRow) -> str:
+    raw = json.dumps([row.created_at.isoformat(), row.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _parse_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor or len(cursor) > 200:
+        return None
+    try:
+        at, user_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(at), str(user_id)
+    except (ValueError, TypeError, binascii.Error):
+        return None
+
+
+def _beyond(key: tuple[datetime, str], oldest_first: bool) -> ColumnElement[bool]:
+    at, user_id = key
+    if oldest_first:
+        return or_(
+            col(UserRow.created_at) > at,
+            and_(col(UserRow.created_at) == at, col(UserRow.id) > user_id),
+        )
+    return or_(
+        col(UserRow.created_at) < at,
+        and_(col(UserRow.created_at) == at, col(UserRow.id) < user_id),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AddressView:
+    id: str
+    email: str
+    is_primary: bool
+    verified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UserDetails:
+    user: User
+    addresses: list[AddressView]
+    connected: list[tuple[str, str]]
+    has_totp: bool
+    passkeys: int
+    recovery_codes_left: int
+    metadata_json: dict[str, str]
+
+
+async def user_details(svc: Services, user_id: str) -> UserDetails | None:
+    """Everything the user's page shows but sessions and activity (flows of their own)."""
+    async with svc.db.session() as s:
+        row = await s.get(UserRow, user_id)
+        if row is None:
+            return None
+        addresses = (
+            await s.exec(
+                select(EmailAddressRow)
+                .where(col(EmailAddressRow.user_id) == user_id)
+                .order_by(col(EmailAddressRow.created_at))
+            )
+        ).all()
+        connected = (
+            await s.exec(
+                select(OAuthAccountRow.provider, OAuthAccountRow.email).where(
+                    col(OAuthAccountRow.user_id) == user_id
+                )
+            )
+        ).all()
+        totp = (
+            await s.exec(
+                select(AuthenticatorRow.id).where(
+                    col(AuthenticatorRow.user_id) == user_id,
+                    col(AuthenticatorRow.confirmed_at).is_not(None),
+                )
+            )
+        ).first()
+        passkeys = (
+            await s.exec(
+                select(func.count())
+                .select_from(PasskeyRow)
+                .where(col(PasskeyRow.user_id) == user_id)
+            )
+        ).one()
+        codes = (
+            await s.exec(
+                select(func.count())
+                .select_from(RecoveryCodeRow)
+                .where(
+                    col(RecoveryCodeRow.user_id) == user_id, col(RecoveryCodeRow.used_at).is_(None)
+                )
+            )
+        ).one()
+    primary = next((a for a in addresses if a.is_primary), None)
+    if primary is None:
+        return None  # every account has a primary address; a half-deleted one is gone
+    user = user_of(row, primary, mount_path=svc.mount_path)
+    return UserDetails(
+        user=user,
+        addresses=[
+            AddressView(a.id, a.email, a.is_primary, a.verified_at is not None) for a in addresses
+        ],
+        connected=[(provider, email) for provider, email in connected],
+        has_totp=totp is not None,
+        passkeys=int(passkeys),
+        recovery_codes_left=int(codes),
+        metadata_json={
+            kind: json.dumps(getattr(row, kind), indent=2, ensure_ascii=False)
+            for kind in METADATA_KINDS
+        },
+    )
+
+
+# -- actions: each audited with the admin as actor ------------------------------------
+
+
+async def ban(svc: Services, *, admin_id: str, user_id: str, meta: RequestMeta) -> bool:
+    return await admin.ban_user(svc, user_id, meta=meta, actor=admin_id)
+
+
+async def unban(svc: Services, *, admin_id: str, user_id: str, meta: RequestMeta) -> bool:
+    return await admin.unban_user(svc, user_id, meta=meta, actor=admin_id)
+
+
+async def delete(svc: Services, *, admin_id: str, user_id: str, meta: RequestMeta) -> bool:
+    async with svc.db.session() as s:
+        return await admin.delete_user_rows(svc, s, user_id, meta=meta, actor=admin_id)
+
+
+async def revoke_sessions(svc: Services, *, admin_id: str, user_id: str, meta: RequestMeta) -> int:
+    """End every session of the user; how many ended."""
+    async with svc.db.session() as s:
+        ended = await revoke_all_sessions(svc, user_id, within=s)
+        record_event(
+            s,
+            "sessions.revoked",
+            at=svc.clock(),
+            meta=meta,
+            user_id=user_id,
+            count=ended,
+            actor=admin_id,
+        )
+    return ended
+
+
+async def reset_mfa(svc: Services, *, admin_id: str, user_id: str, meta: RequestMeta) -> bool:
+    """Remove the user's authenticator app and recovery codes (a lost phone), ending
+    every session and mailing them; False when they had none."""
+    try:
+        await turn_off_mfa(svc, user_id=user_id, session_id=None, meta=meta, actor=admin_id)
+    except FlowError:
+        return False
+    return True
+
+
+async def mark_address_verified(
+    svc: Services, *, admin_id: str, user_id: str, address_id: str, meta: RequestMeta
+) -> bool:
+    """Vouch for one of the user's addresses; False when it is not theirs or is
+    verified already."""
+    now = svc.clock()
+    async with svc.db.session() as s:
+        result = await s.exec(
+            update(EmailAddressRow)
+            .where(
+                col(EmailAddressRow.id) == address_id,
+                col(EmailAddressRow.user_id) == user_id,
+                col(EmailAddressRow.verified_at).is_(None),
+            )
+            .values(verified_at=now)
+        )
+        if not result.rowcount:
+            return False
+        record_event(
+            s,
+            "email.verified",
+            at=now,
+            meta=meta,
+            user_id=user_id,
+            address_id=address_id,
+            actor=admin_id,
+        )
+    return True
+
+
+def parse_metadata_field(text: str, *, kind: MetadataKind) -> object:
+    """What a metadata editor holds, parsed (`checked_metadata` judges it after).
+
+    Raises:
+        FieldError: `metadata_not_json` (field `kind`).
+    """
+    try:
+        return json.loads(text.strip() or "{}")
+    except (ValueError, RecursionError):
+        raise FieldError("metadata_not_json", field=kind) from None
+
+
+async def save_metadata(
+    svc: Services,
+    *,
+    admin_id: str,
+    user_id: str,
+    texts: dict[MetadataKind, str],
+    meta: RequestMeta,
+) -> bool:
+    """Replace the user's three metadata objects with the editors' JSON, all checked
+    before any is written; False when the user is gone.
+
+    Raises:
+        FieldError: an editor's text is not a JSON object, or is too large.
+    """
+    values = {kind: parse_metadata_field(text, kind=kind) for kind, text in texts.items()}
+    stored = await replace_metadata(svc, user_id, values, meta=meta, by="admin", actor=admin_id)
+    return stored is not None
