@@ -17,6 +17,7 @@ import jinja2
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
+from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,6 +52,7 @@ from .user_admin import Users
 from .web import build_routes, exception_handlers
 from .web.errors import simple_error_page
 from .web.helpers import HSTS, csrf_ok
+from .web.impersonation import ImpersonationGuard
 from .web.origin_check import OriginCheck
 from .web.templates import make_environment
 from .webhooks import Webhooks, load_endpoints
@@ -153,7 +155,11 @@ class AuthKit:
         )
         #: The users, for the host's own code (`await authkit.users.get(user_id)`).
         self.users = Users(self.services)
-        self._app = Starlette(routes=build_routes(), exception_handlers=exception_handlers())
+        self._app = Starlette(
+            routes=build_routes(),
+            exception_handlers=exception_handlers(),
+            middleware=[Middleware(ImpersonationGuard)],
+        )
         self._start_lock: asyncio.Lock | None = None
         self._standalone: AuthKitMiddleware | None = None
         self.is_started = False

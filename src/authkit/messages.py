@@ -468,6 +468,18 @@ MESSAGES: Mapping[str, str] = {
     "activity_user_banned_by_admin": "The account was suspended by an admin",
     "activity_user_unbanned_by_admin": "The account was restored by an admin",
     "activity_metadata_updated_by_admin": "Account settings were updated by an admin",
+    "activity_impersonation_started": "An admin of the site signed in as you",
+    "activity_impersonation_ended": "The admin signed out of your account",
+    # impersonation
+    "impersonation_banner": "You are signed in as {email}, as an admin.",
+    "impersonation_banner_anonymous": "You are signed in as another user, as an admin.",
+    "impersonation_stop": "Stop impersonating",
+    "impersonation_refused": (
+        "Not while you are signed in as another user: only they can change their "
+        "password, sign-in methods and email addresses."
+    ),
+    "impersonate_self": "You are signed in as yourself already.",
+    "impersonate_gone": "That user cannot be signed in as: they are banned or gone.",
     # the admin console
     "admin_users_title": "Users",
     "admin_users_subtitle": "Everyone with an account, newest first.",
@@ -501,6 +513,7 @@ MESSAGES: Mapping[str, str] = {
     "admin_action_unban": "Lift the ban",
     "admin_action_revoke_sessions": "Sign out everywhere",
     "admin_action_delete": "Delete user",
+    "admin_action_impersonate": "Sign in as this user",
     "admin_action_verify": "Mark verified",
     "admin_action_verify_named": "Mark {email} verified",
     "admin_action_reset_mfa": "Reset two-step",

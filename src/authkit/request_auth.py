@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ANONYMOUS", "AUTH_KEY", "USER_KEY", "Auth", "FactorAge"]
+__all__ = ["ANONYMOUS", "AUTH_KEY", "USER_KEY", "Actor", "Auth", "FactorAge"]
 
 #: Where the middleware puts the request's `Auth`, and `current_user()` its `User`.
 AUTH_KEY = "authkit.auth"
@@ -35,6 +35,15 @@ _NO_FACTOR = FactorAge(None, None)
 
 
 @dataclass(frozen=True, slots=True)
+class Actor:
+    """An admin signed in as the user (impersonation), from Clerk's `act` claim: the
+    admin's user id and the admin's own session."""
+
+    user_id: str
+    session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Auth:
     """Who made this request, from the verified session token. No I/O to get it."""
 
@@ -54,6 +63,15 @@ class Auth:
             return _NO_FACTOR
         first, second = (v if isinstance(v, int) and v >= 0 else None for v in fva)
         return FactorAge(first, second)
+
+    @property
+    def actor(self) -> Actor | None:
+        """The admin signed in as this user, when this is an impersonation session."""
+        act = self.claims.get("act")
+        if not isinstance(act, Mapping) or not isinstance(act.get("sub"), str):
+            return None
+        sid = act.get("sid")
+        return Actor(act["sub"], sid if isinstance(sid, str) else None)
 
 
 ANONYMOUS = Auth()

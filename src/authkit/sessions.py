@@ -49,6 +49,7 @@ from .users import user_of
 from .webhooks.payloads import session_data
 
 __all__ = [
+    "IMPERSONATION_LIFETIME",
     "REFRESH_REUSE_GRACE",
     "PendingRotation",
     "RequestMeta",
@@ -71,6 +72,10 @@ REFRESH_SALT_BYTES = 16
 #: How long a just-rotated refresh token still works (concurrent requests, lost replies).
 REFRESH_REUSE_GRACE = timedelta(seconds=30)
 _MAX_REFRESH_TOKEN_LENGTH = 256
+
+
+#: An admin signed in as a user (impersonation) is signed out within this.
+IMPERSONATION_LIFETIME = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +135,15 @@ def _parse_refresh_token(token: str) -> _ParsedRefreshToken | None:
     return _ParsedRefreshToken(session_id, int(generation))
 
 
-def _session_expiry(svc: Services, created_at: datetime, now: datetime) -> datetime:
-    """The idle expiry, never past the absolute end of the session."""
+def _session_expiry(
+    svc: Services, created_at: datetime, now: datetime, *, impersonated: bool = False
+) -> datetime:
+    """The idle expiry, never past the absolute end of the session (an hour after it
+    began, for an admin signed in as the user)."""
     idle_end = now + timedelta(seconds=svc.settings.session_lifetime)
     absolute_end = created_at + timedelta(seconds=svc.settings.session_max_lifetime)
+    if impersonated:
+        absolute_end = min(absolute_end, created_at + IMPERSONATION_LIFETIME)
     return min(idle_end, absolute_end)
 
 
@@ -201,19 +211,22 @@ async def create_session(
     first_factor_at: datetime,
     second_factor_at: datetime | None = None,
     credential_generation: int = 0,
+    actor: tuple[str, str] | None = None,
 ) -> SessionStart:
     """
     Start a new session for `user_id` with a fresh refresh token, in the open
     transaction `s` (with the audit row and mail of the sign-in that starts it). `amr`
     names the factors that proved the user, and the two times say when (the token's
-    `fva`). Call `prepare_session` before opening `s`.
+    `fva`). `actor` is (user id, session id) of an admin signing in as the user: the
+    token says so (`act`) and the session ends within `IMPERSONATION_LIFETIME`. Call
+    `prepare_session` before opening `s`.
     """
     now = svc.clock()
     session_id = new_id("sess")
     salt = secrets.token_urlsafe(REFRESH_SALT_BYTES)
     refresh_token = _refresh_token(svc.refresh_key, session_id, salt, 0)
     at = await _store_now(svc, s)
-    expires_at = _session_expiry(svc, at, at)
+    expires_at = _session_expiry(svc, at, at, impersonated=actor is not None)
     row = SessionRow(
         id=session_id,
         user_id=user_id,
@@ -229,6 +242,8 @@ async def create_session(
         first_factor_at=first_factor_at,
         second_factor_at=second_factor_at,
         credential_generation=credential_generation,
+        actor_user_id=actor[0] if actor else None,
+        actor_session_id=actor[1] if actor else None,
     )
     s.add(row)
     extra = await session_claim_values(svc, s, user_id, session_id)
@@ -245,7 +260,7 @@ async def mint_session(svc: Services, s: AsyncSession, row: SessionRow) -> str:
         session_id=row.id,
         now=svc.clock(),
         lifetime_seconds=svc.settings.session_token_lifetime,
-        extra_claims={**extra, "fva": factor_ages(row, svc.clock())},
+        extra_claims=_claims_of(row, extra, svc.clock()),
     )
     return token
 
@@ -288,9 +303,18 @@ def _start(
         session_id=row.id,
         now=now,
         lifetime_seconds=svc.settings.session_token_lifetime,
-        extra_claims={**extra, "fva": factor_ages(row, now)},
+        extra_claims=_claims_of(row, extra, now),
     )
     return SessionStart(row.user_id, row.id, token, claims, refresh_token, expires_at)
+
+
+def _claims_of(row: SessionRow, extra: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The session token's claims beyond the registered ones: the configured extras,
+    `fva`, and for an admin signed in as the user, Clerk's `act` naming the admin."""
+    claims = {**extra, "fva": factor_ages(row, now)}
+    if row.actor_user_id is not None:
+        claims["act"] = {"sub": row.actor_user_id, "sid": row.actor_session_id}
+    return claims
 
 
 def factor_ages(row: SessionRow, now: datetime) -> list[int]:
@@ -347,7 +371,9 @@ async def refresh_session(
             # one, whichever of them records it.
             generation = row.refresh_generation + 1
             token = _refresh_token(svc.refresh_key, row.id, row.refresh_salt, generation)
-            expires_at = _session_expiry(svc, row.created_at, at)
+            expires_at = _session_expiry(
+                svc, row.created_at, at, impersonated=row.actor_user_id is not None
+            )
             rotation = PendingRotation(
                 row.id, row.refresh_generation, token_hash(token), at, expires_at
             )

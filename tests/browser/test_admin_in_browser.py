@@ -75,7 +75,32 @@ def test_the_console_passes_axe_and_fits(admin_site: Site, shot: Shot) -> None:
     page.goto(f"{admin_site.url}/auth/admin/webhooks")
     expect(page.get_by_text("Nothing sent yet.")).to_be_visible()
     found["webhooks"] = shot.axe()
-    assert found == {"users": [], "user": [], "webhooks": []}
+    # Signed in as Grace: every authkit page says so, with the way back.
+    page.goto(f"{admin_site.url}/auth/admin")
+    page.get_by_role("link", name="Grace Hopper").click()
+    page.get_by_role("button", name="Sign in as this user").click()
+    page.goto(f"{admin_site.url}/auth/user")
+    expect(page.get_by_role("button", name="Stop impersonating")).to_be_visible()
+    found["impersonating"] = shot.axe()
+    assert_no_horizontal_scroll(page)
+    shot.save("impersonating")
+    assert found == {"users": [], "user": [], "webhooks": [], "impersonating": []}
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_sign_in_as_a_user_then_stop(browser: Browser, admin_site: Site, js: bool) -> None:
+    page = new_page(browser, js)
+    sign_in_as_admin(page, admin_site)
+    page.goto(f"{admin_site.url}/auth/admin")
+    page.get_by_role("link", name="Alan Turing").click()
+    page.get_by_role("button", name="Sign in as this user").click()
+    expect(page).to_have_url(f"{admin_site.url}/")
+    page.goto(f"{admin_site.url}/auth/user")
+    expect(page.get_by_text("You are signed in as another user, as an admin.")).to_be_visible()
+    expect(page.get_by_text("alan.turing.with.a.long.address.1@example.com").first).to_be_visible()
+    page.get_by_role("button", name="Stop impersonating").click()
+    expect(page.get_by_role("heading", name="Alan Turing", level=1)).to_be_visible()
+    expect(page.get_by_role("button", name="Stop impersonating")).to_have_count(0)
 
 
 @pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])

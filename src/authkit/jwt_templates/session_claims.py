@@ -40,8 +40,9 @@ SESSION_RESERVED = frozenset(
 COOKIE_VALUE_BUDGET = 3900
 #: The token's header ({"alg":"EdDSA","kid":<43>,"typ":"JWT"}) and signature, encoded.
 _HEADER_AND_SIGNATURE = 100 + 88
-#: The session's own claims at their widest (ids, times, fva), the issuer apart.
-_OWN_CLAIMS_BYTES = 200
+#: The session's own claims at their widest (ids, times, fva, and an admin's `act` of
+#: two ids when impersonating), the issuer apart.
+_OWN_CLAIMS_BYTES = 200 + 100
 #: Room for the mount path in the issuer (`/auth`, or a host's longer one).
 _MOUNT_PATH_ALLOWANCE = 64
 #: Tokens are UTF-8 JSON (security/tokens.py), as metadata is measured: a metadata

@@ -134,6 +134,10 @@ class SessionRow(SQLModel, table=True):
     second_factor_at: datetime | None = None
     #: The user's credential generation the session was made under (see UserRow).
     credential_generation: int = 0
+    #: An admin signed in as the user (impersonation): who, from which of their sessions.
+    #: The token carries them as Clerk's `act` claim; such a session ends within an hour.
+    actor_user_id: str | None = Field(default=None, max_length=40)
+    actor_session_id: str | None = Field(default=None, max_length=40)
 
 
 class SignInAttemptRow(SQLModel, table=True):

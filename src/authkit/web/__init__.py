@@ -25,6 +25,7 @@ from .emails import (
 )
 from .errors import exception_handlers
 from .guidance import password_guidance_endpoint
+from .impersonation import stop_endpoint as stop_impersonation_endpoint
 from .metadata import metadata_endpoint
 from .passkeys import (
     passkey_add_endpoint,
@@ -271,6 +272,7 @@ def build_routes() -> list[BaseRoute]:
         Route("/admin/users/{user_id}/{action}", admin_user_action_endpoint, methods=ANY),
         Route("/admin/webhooks", admin_webhooks_endpoint, methods=ANY),
         Route("/admin/webhooks/{seq:int}/replay", admin_webhook_replay_endpoint, methods=ANY),
+        Route("/impersonation/stop", stop_impersonation_endpoint, methods=["POST"]),
         Route(
             "/.well-known/openid-configuration",
             openid_configuration_endpoint,

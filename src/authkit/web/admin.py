@@ -28,6 +28,7 @@ from ..metadata import METADATA_KINDS
 from ..users import User
 from .form_post import Posted, post_form
 from .helpers import meta_of, page, redirect
+from .impersonation import impersonate
 from .reverify import require_reverification
 
 __all__ = [
@@ -150,7 +151,7 @@ async def admin_user_endpoint(request: Request, admin: User) -> Response:
 
 async def _user_action(request: Request, admin: User) -> Response:
     """POST `/admin/users/<id>/<action>`: ban, unban, revoke-sessions, reset-mfa,
-    verify-address, metadata or delete."""
+    verify-address, metadata, impersonate or delete."""
     svc = context_of(request).services
     user_id = str(request.path_params["user_id"])
     action = str(request.path_params["action"])
@@ -175,6 +176,8 @@ async def _user_action(request: Request, admin: User) -> Response:
             # Locking yourself out of the console is never what an admin meant.
             return await render(posted.form, {"__all__": svc.messages("admin_not_yourself")}, 422)
         done = await run(request, admin, user_id, posted)
+        if isinstance(done, Response):
+            return done
         if action == "delete":
             if done is None:
                 raise HTTPException(404)
@@ -240,7 +243,11 @@ async def _delete(request: Request, admin: User, user_id: str, _: Posted[Any]) -
     return "deleted" if ok else None
 
 
-ActionRun = Callable[[Request, User, str, Posted[Any]], Awaitable[str | None]]
+async def _impersonate(request: Request, admin: User, user_id: str, _: Posted[Any]) -> Response:
+    return await impersonate(request, admin, user_id)
+
+
+ActionRun = Callable[[Request, User, str, Posted[Any]], Awaitable[str | Response | None]]
 ACTIONS: dict[str, tuple[type[Any], ActionRun]] = {
     "ban": (ConfirmForm, _ban),
     "unban": (ConfirmForm, _unban),
@@ -249,6 +256,7 @@ ACTIONS: dict[str, tuple[type[Any], ActionRun]] = {
     "verify-address": (AdminAddressForm, _verify_address),
     "metadata": (AdminMetadataForm, _metadata),
     "delete": (ConfirmForm, _delete),
+    "impersonate": (ConfirmForm, _impersonate),
 }
 
 
