@@ -463,6 +463,7 @@ MESSAGES: Mapping[str, str] = {
     "activity_metadata_updated": "Account settings were updated",
     "activity_unknown": "Other account activity",
     "activity_email_verified": "An email address was verified",
+    "activity_user_imported": "The account was brought over from another site",
     "activity_mfa_disabled_by_admin": "Two-step verification was reset by an admin",
     "activity_sessions_revoked_by_admin": "Every device was signed out by an admin",
     "activity_user_banned_by_admin": "The account was suspended by an admin",

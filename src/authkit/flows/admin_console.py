@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, update
-from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from ..audit import RequestMeta, record_event
@@ -97,14 +96,14 @@ async def find_users(
     an address or name in any case. Keyset-paged on (created_at, id): a page costs an
     index range whatever its depth; a cursor that does not parse is the first page.
     """
-    primary = and_(col(EmailAddressRow.user_id) == col(UserRow.id), col(EmailAddressRow.is_primary))
     has_mfa = exists().where(
         col(AuthenticatorRow.user_id) == col(UserRow.id),
         col(AuthenticatorRow.confirmed_at).is_not(None),
     )
-    statement = select(UserRow, EmailAddressRow, has_mfa.label("has_mfa")).join(
-        EmailAddressRow, primary
-    )
+    # Two steps: the page's users from `users` alone (the (created_at, id) index gives
+    # them in order; a join would let the planner scan every address first), then
+    # their addresses.
+    statement = select(UserRow, has_mfa.label("has_mfa"))
     needle = search.strip()[:MAX_SEARCH_LENGTH]
     if needle.startswith("user_"):
         statement = statement.where(col(UserRow.id) == needle)
@@ -127,11 +126,9 @@ async def find_users(
     if "mfa" in filters:
         statement = statement.where(has_mfa)
     if "unverified" in filters:
-        other = aliased(EmailAddressRow)  # any of the user's addresses, not the primary
         statement = statement.where(
-            exists().where(
-                col(other.user_id) == col(UserRow.id),
-                col(other.verified_at).is_(None),
+            col(UserRow.id).in_(
+                select(EmailAddressRow.user_id).where(col(EmailAddressRow.verified_at).is_(None))
             )
         )
     after = _parse_cursor(cursor)
@@ -144,9 +141,22 @@ async def find_users(
     )
     async with svc.db.session() as s:
         rows = (await s.exec(statement.order_by(*order).limit(per_page + 1))).all()
-    shown = rows[:per_page]
+        shown = rows[:per_page]
+        ids = [user.id for user, _ in shown]
+        addresses = {
+            a.user_id: a
+            for a in (
+                await s.exec(
+                    select(EmailAddressRow).where(
+                        col(EmailAddressRow.user_id).in_(ids), col(EmailAddressRow.is_primary)
+                    )
+                )
+            ).all()
+        }
     views = [
-        UserRowView(user_of(u, a, mount_path=svc.mount_path), bool(mfa)) for u, a, mfa in shown
+        UserRowView(user_of(u, addresses[u.id], mount_path=svc.mount_path), bool(mfa))
+        for u, mfa in shown
+        if u.id in addresses
     ]
     next_cursor = _cursor(shown[-1][0]) if len(rows) > per_page else None
     return UsersPage(views, next_cursor)

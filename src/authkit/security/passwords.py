@@ -28,6 +28,7 @@ import argon2.profiles
 from anyio.lowlevel import RunVar
 
 from ..errors import ConfigError, FieldError
+from .legacy_hashes import is_legacy, verify_legacy
 
 _T = TypeVar("_T")
 
@@ -121,8 +122,19 @@ class PasswordHasher:
         Whether `password` matches `password_hash`.
 
         Returns False, never raises, when the password is wrong or the hash is invalid,
-        corrupt or from another algorithm. After True, call `needs_rehash`.
+        corrupt or from an algorithm we do not know. An imported hash (bcrypt, Django's)
+        is checked as its old site did (security/legacy_hashes.py). After True, call
+        `needs_rehash` (yes for every imported hash: it moves to argon2id).
         """
+        if is_legacy(password_hash):
+            # Imported from another site, which hashed the password exactly as typed.
+            return await anyio.to_thread.run_sync(
+                _at_low_priority,
+                verify_legacy,
+                password_hash,
+                password,
+                limiter=self._get_limiter(),
+            )
         normalized = _normalize(password)
         return await anyio.to_thread.run_sync(
             _at_low_priority,

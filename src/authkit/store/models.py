@@ -38,6 +38,8 @@ NAME_MAX_LENGTH = 100
 
 class UserRow(SQLModel, table=True):
     __tablename__ = "users"
+    #: The admin console's list pages in (created_at, id) order: an index range each.
+    __table_args__ = (Index("ix_users_created_at_id", "created_at", "id"),)
 
     id: str = Field(primary_key=True, max_length=40)
     first_name: str = Field(default="", max_length=NAME_MAX_LENGTH)
@@ -63,6 +65,9 @@ class UserRow(SQLModel, table=True):
     unsafe_metadata: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )
+    #: The user's id in another system (set by `authkit users import`: their id at
+    #: Clerk, Django or Auth0), unique when set.
+    external_id: str | None = Field(default=None, max_length=255, unique=True)
 
 
 class EmailAddressRow(SQLModel, table=True):

@@ -63,7 +63,7 @@ LOG_DAYS = 30
 _WRITTEN = "authkit.webhooks_written"
 
 #: Audited events that change what the user object shows, by the webhook they make.
-USER_CREATED = frozenset({"user.created", "sign_up.completed"})
+USER_CREATED = frozenset({"user.created", "user.imported", "sign_up.completed"})
 USER_DELETED = frozenset({"user.deleted"})
 USER_UPDATED = frozenset(
     {
