@@ -63,7 +63,8 @@ def record_event(
             session_id=session_id,
             ip_address=meta.ip_address[:64],
             user_agent=meta.user_agent[:512],
-            detail=detail,
+            # `actor` (an admin acting on the account) only when there is one.
+            detail={k: v for k, v in detail.items() if k != "actor" or v is not None},
         )
     )
     return event_id

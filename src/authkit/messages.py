@@ -545,6 +545,16 @@ MESSAGES: Mapping[str, str] = {
     "admin_done_nothing": "Nothing needed changing.",
     "admin_done_deleted": "The user and everything of theirs is deleted.",
     "admin_done_replayed": "The event is queued to be sent again.",
+    "admin_done_reset_sent": "A password reset code and link were mailed to the user.",
+    "admin_done_created": "The user is created, with their address verified.",
+    "admin_action_send_reset": "Send a password reset",
+    "admin_action_create": "Create user",
+    "admin_new_user_title": "Create a user",
+    "admin_new_user_subtitle": (
+        "They can sign in at once with this password. You vouch for the address: no "
+        "code is mailed to it."
+    ),
+    "admin_create_submit": "Create user",
     "admin_webhooks_title": "Webhooks",
     "admin_webhooks_subtitle": "What was sent to your endpoints, newest first. Endpoints: {count}.",
     "admin_webhook_states": "Delivery states",

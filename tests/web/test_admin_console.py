@@ -21,7 +21,7 @@ from authkit import AuthKit
 from authkit.ids import new_id
 from authkit.store.models import AuditEventRow, EmailAddressRow, SessionRow, WebhookMessageRow
 
-from ..conftest import FakeClock, KitFactory, free_port
+from ..conftest import FakeClock, KitFactory, Mailbox, free_port
 from ..hostapp import make_host_app
 from .flow_helpers import PASSWORD, csrf_of, sign_in
 from .pipeline_helpers import field_error, set_up_totp
@@ -360,5 +360,56 @@ async def test_the_webhook_log_and_its_replay(make_kit: KitFactory) -> None:
     assert (
         await c.post("/auth/admin/webhooks/999999/replay", data={"csrf_token": csrf_of(page.text)})
     ).status_code == 404
+    await c.aclose()
+    await kit.aclose()
+
+
+async def test_create_a_user_and_mistakes_come_back_beside_their_fields(
+    make_kit: KitFactory,
+) -> None:
+    kit, admin_id = await admin_kit(make_kit)
+    c = await signed_in(kit, ADMIN)
+    page = await c.get("/auth/admin/users/new")
+    assert page.status_code == 200
+    data = {
+        "csrf_token": csrf_of(page.text),
+        "email": "not an address",
+        "first_name": "Grace",
+        "last_name": "Hopper",
+        "password": "a perfectly fine passphrase",
+    }
+    r = await c.post("/auth/admin/users/new", data=data)
+    assert r.status_code == 422
+    assert field_error(r.text, "email") is not None
+    assert 'value="Grace"' in r.text and "a perfectly fine passphrase" not in r.text
+    r = await c.post("/auth/admin/users/new", data={**data, "email": ADMIN})
+    assert r.status_code == 422 and field_error(r.text, "email") is not None
+    r = await c.post("/auth/admin/users/new", data={**data, "email": "grace@example.com"})
+    assert r.status_code == 303 and r.headers["location"].endswith("?done=created")
+    grace = await kit.users.get_by_email("grace@example.com")
+    assert grace is not None and grace.email_verified and grace.first_name == "Grace"
+    assert ("user.created", admin_id) in [
+        (e, d.get("actor")) for e, d in await audit(kit, grace.id)
+    ]
+    async with browser(kit) as newcomer:
+        r = await sign_in(newcomer, "grace@example.com", "a perfectly fine passphrase")
+        assert r.status_code == 303
+    await c.aclose()
+    await kit.aclose()
+
+
+async def test_send_a_password_reset(make_kit: KitFactory, mailbox: Mailbox) -> None:
+    kit, admin_id = await admin_kit(make_kit)
+    bob = await kit.users.create(email="bob@example.com", password=PASSWORD)
+    c = await signed_in(kit, ADMIN)
+    r = await post_action(c, bob.id, "send-reset")
+    assert r.headers["location"].endswith("?done=reset_sent")
+    await kit.services.mailer.drain()
+    assert "/reset-password?link=1#token=" in mailbox.text_of(mailbox.to("bob@example.com")[-1])
+    started = [d for e, d in await audit(kit, bob.id) if e == "password_reset.started"]
+    assert started and started[0]["actor"] == admin_id
+    await kit.users.ban(bob.id)
+    r = await post_action(c, bob.id, "send-reset")
+    assert r.headers["location"].endswith("?done=nothing")
     await c.aclose()
     await kit.aclose()

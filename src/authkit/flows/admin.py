@@ -61,9 +61,12 @@ async def create_user(
     password: str,
     first_name: str = "",
     last_name: str = "",
+    meta: RequestMeta = OPERATOR,
+    actor: str | None = None,
 ) -> str:
     """
-    Create a user with a verified email, as an operator vouching for the address.
+    Create a user with a verified email, as an operator vouching for the address
+    (`actor`: the admin who did, from the console).
 
     Raises:
         FieldError: a field is wrong, or the address already has an account
@@ -105,7 +108,7 @@ async def create_user(
             )
         )
         s.add(PasswordCredentialRow(user_id=user_id, password_hash=password_hash, updated_at=now))
-        record_event(s, "user.created", at=now, meta=OPERATOR, user_id=user_id)
+        record_event(s, "user.created", at=now, meta=meta, user_id=user_id, actor=actor)
     return user_id
 
 

@@ -33,6 +33,7 @@ from ..users import User, user_of
 from . import admin
 from .metadata import replace_metadata
 from .mfa import turn_off_mfa
+from .reset import start_reset
 
 __all__ = [
     "FILTERS",
@@ -40,6 +41,7 @@ __all__ = [
     "UserDetails",
     "UsersPage",
     "ban",
+    "create",
     "delete",
     "find_users",
     "is_admin",
@@ -48,6 +50,7 @@ __all__ = [
     "reset_mfa",
     "revoke_sessions",
     "save_metadata",
+    "send_reset",
     "unban",
     "user_details",
 ]
@@ -274,6 +277,46 @@ async def user_details(svc: Services, user_id: str) -> UserDetails | None:
 
 
 # -- actions: each audited with the admin as actor ------------------------------------
+
+
+async def create(
+    svc: Services,
+    *,
+    admin_id: str,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    meta: RequestMeta,
+) -> str:
+    """A new user with a verified address (the admin vouches for it); their id.
+
+    Raises:
+        FieldError: a field is wrong, or `email_taken` (an admin may know).
+    """
+    return await admin.create_user(
+        svc,
+        email=email,
+        password=password,
+        first_name=first_name,
+        last_name=last_name,
+        meta=meta,
+        actor=admin_id,
+    )
+
+
+async def send_reset(svc: Services, *, admin_id: str, user_id: str, meta: RequestMeta) -> bool:
+    """Mail the user a password reset (code and link) at their primary address, as
+    "Forgot password?" would; False when the user is gone or banned.
+
+    Raises:
+        RateLimited: too many resets for that address lately.
+    """
+    details = await user_details(svc, user_id)
+    if details is None or details.user.is_banned:
+        return False
+    await start_reset(svc, email=details.user.email, meta=meta, actor=admin_id)
+    return True
 
 
 async def ban(svc: Services, *, admin_id: str, user_id: str, meta: RequestMeta) -> bool:

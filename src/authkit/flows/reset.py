@@ -52,7 +52,9 @@ class ResetAttempt:
     email: str
 
 
-async def start_reset(svc: Services, *, email: str, meta: RequestMeta) -> ResetAttempt:
+async def start_reset(
+    svc: Services, *, email: str, meta: RequestMeta, actor: str | None = None
+) -> ResetAttempt:
     """
     Remember a reset attempt and, when the address belongs to an account, mail it a code
     and a one-time link.
@@ -93,6 +95,7 @@ async def start_reset(svc: Services, *, email: str, meta: RequestMeta) -> ResetA
             meta=meta,
             user_id=found[0] if found is not None else None,
             attempt_id=step.id,
+            actor=actor,
         )
         # Rendered either way so both paths cost the same; only a real account gets mail.
         # Sent to the stored address, never the typed one (Django CVE-2019-19844).

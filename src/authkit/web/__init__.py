@@ -7,6 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from .account import user_endpoint
 from .admin import (
+    admin_new_user_endpoint,
     admin_user_action_endpoint,
     admin_user_endpoint,
     admin_users_endpoint,
@@ -268,6 +269,7 @@ def build_routes() -> list[BaseRoute]:
         # The admin console: every method answers (404 for non-admins before anything
         # else), so a 405 never tells anyone that a console route exists.
         Route("/admin", admin_users_endpoint, methods=ANY, name="admin"),
+        Route("/admin/users/new", admin_new_user_endpoint, methods=ANY),
         Route("/admin/users/{user_id}", admin_user_endpoint, methods=ANY),
         Route("/admin/users/{user_id}/{action}", admin_user_action_endpoint, methods=ANY),
         Route("/admin/webhooks", admin_webhooks_endpoint, methods=ANY),

@@ -23,7 +23,7 @@ from ..context import context_of
 from ..flows import admin_console as console
 from ..flows.activity import activity_page
 from ..flows.devices import active_devices
-from ..forms import AdminAddressForm, AdminMetadataForm, ConfirmForm
+from ..forms import AdminAddressForm, AdminMetadataForm, ConfirmForm, SignUpForm
 from ..metadata import METADATA_KINDS
 from ..users import User
 from .form_post import Posted, post_form
@@ -32,6 +32,7 @@ from .impersonation import impersonate
 from .reverify import require_reverification
 
 __all__ = [
+    "admin_new_user_endpoint",
     "admin_user_action_endpoint",
     "admin_user_endpoint",
     "admin_users_endpoint",
@@ -52,6 +53,8 @@ DONE = {
     "mfa_reset": "admin_done_mfa_reset",
     "address_verified": "admin_done_address_verified",
     "metadata_saved": "admin_done_metadata_saved",
+    "reset_sent": "admin_done_reset_sent",
+    "created": "admin_done_created",
     "nothing": "admin_done_nothing",
 }
 
@@ -237,6 +240,12 @@ async def _metadata(request: Request, admin: User, user_id: str, posted: Posted[
     return "metadata_saved" if ok else None
 
 
+async def _send_reset(request: Request, admin: User, user_id: str, _: Posted[Any]) -> str | None:
+    svc, meta = context_of(request).services, meta_of(request)
+    ok = await console.send_reset(svc, admin_id=admin.id, user_id=user_id, meta=meta)
+    return "reset_sent" if ok else None
+
+
 async def _delete(request: Request, admin: User, user_id: str, _: Posted[Any]) -> str | None:
     svc, meta = context_of(request).services, meta_of(request)
     ok = await console.delete(svc, admin_id=admin.id, user_id=user_id, meta=meta)
@@ -256,6 +265,7 @@ ACTIONS: dict[str, tuple[type[Any], ActionRun]] = {
     "verify-address": (AdminAddressForm, _verify_address),
     "metadata": (AdminMetadataForm, _metadata),
     "delete": (ConfirmForm, _delete),
+    "send-reset": (ConfirmForm, _send_reset),
     "impersonate": (ConfirmForm, _impersonate),
 }
 
@@ -321,3 +331,38 @@ async def _replay(request: Request, admin: User) -> Response:
 
 
 admin_webhook_replay_endpoint = admin_only(_replay, methods=("POST",))
+
+
+async def _new_user(request: Request, admin: User) -> Response:
+    """GET/POST `/admin/users/new`: create a user with a verified address and a
+    password (the admin vouches for the address), after a recent "Confirm it's you"."""
+    svc = context_of(request).services
+    refused = await require_reverification(request, f"{ADMIN_PATH}/users/new")
+    if refused is not None:
+        return refused
+
+    async def render(form: SignUpForm, errors: dict[str, str], status: int) -> Response:
+        return page(
+            request, "admin_new_user", admin=admin, form=form, errors=errors, status_code=status
+        )
+
+    if request.method != "POST":
+        return await render(SignUpForm(), {}, 200)
+
+    async def act(posted: Posted[SignUpForm]) -> Response:
+        form = posted.form
+        user_id = await console.create(
+            svc,
+            admin_id=admin.id,
+            email=str(form.email.data or ""),
+            password=posted.password(),
+            first_name=str(form.first_name.data or ""),
+            last_name=str(form.last_name.data or ""),
+            meta=meta_of(request),
+        )
+        return redirect(request, f"{svc.mount_path}{ADMIN_PATH}/users/{user_id}?done=created")
+
+    return await post_form(request, SignUpForm, render, act)
+
+
+admin_new_user_endpoint = admin_only(_new_user, methods=("GET", "HEAD", "POST"))
