@@ -36,14 +36,13 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlmodel import col, select
 
 from .app import AuthKit
 from .cookies import set_cookie
 from .flows.sign_in import complete_sign_in
 from .middleware import AuthKitMiddleware
 from .sessions import RequestMeta, prepare_session
-from .store.models import UserRow
+from .users import sign_in_generation
 
 if TYPE_CHECKING:
     from starlette.testclient import TestClient
@@ -111,13 +110,7 @@ async def make_session_cookie(kit: AuthKit, user_id: str) -> dict[str, str]:
     svc = kit.services
     await prepare_session(svc)
     async with svc.db.session() as s:
-        generation = (
-            await s.exec(
-                select(UserRow.credential_generation).where(
-                    col(UserRow.id) == user_id, col(UserRow.banned_at).is_(None)
-                )
-            )
-        ).first()
+        generation = await sign_in_generation(s, user_id)
         if generation is None:
             raise LookupError(f"no user {user_id!r} who may sign in (unknown or banned)")
         start = await complete_sign_in(

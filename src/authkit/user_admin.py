@@ -17,7 +17,7 @@ import builtins
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from .audit import RequestMeta, record_event
@@ -27,7 +27,7 @@ from .metadata import MetadataKind, checked_metadata
 from .services import Services
 from .sessions import revoke_all_sessions
 from .store.models import EmailAddressRow, UserRow
-from .users import User, clean_name, get_user, user_of
+from .users import User, clean_name, get_user, matching, user_of
 
 __all__ = ["HOST", "Users"]
 
@@ -64,17 +64,7 @@ class Users:
             .where(col(EmailAddressRow.is_primary).is_(True))
         )
         if search:
-            needle = search.strip()
-            holders = select(EmailAddressRow.user_id).where(
-                col(EmailAddressRow.email).icontains(needle, autoescape=True)
-            )
-            statement = statement.where(
-                or_(
-                    col(UserRow.id).in_(holders),
-                    col(UserRow.first_name).icontains(needle, autoescape=True),
-                    col(UserRow.last_name).icontains(needle, autoescape=True),
-                )
-            )
+            statement = statement.where(matching(search.strip()))
         statement = (
             statement.order_by(col(UserRow.created_at).desc(), col(UserRow.id))
             .offset(max(0, offset))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -98,6 +99,34 @@ async def active_account(s: AsyncSession, user_id: str) -> tuple[UserRow, str] |
         )
     ).first()
     return (found[0], found[1]) if found is not None else None
+
+
+async def sign_in_generation(s: AsyncSession, user_id: str) -> int | None:
+    """The user's credential generation (what a new session is made under), or None
+    when the user does not exist or is banned (no session may be made for them)."""
+    found: int | None = (
+        await s.exec(
+            select(UserRow.credential_generation).where(
+                col(UserRow.id) == user_id, col(UserRow.banned_at).is_(None)
+            )
+        )
+    ).first()
+    return found
+
+
+def matching(needle: str) -> ColumnElement[bool]:
+    """Users with `needle` in an address or a name (first, last or both), in any case."""
+    holders = select(EmailAddressRow.user_id).where(
+        col(EmailAddressRow.email).icontains(needle, autoescape=True)
+    )
+    return or_(
+        col(UserRow.id).in_(holders),
+        col(UserRow.first_name).icontains(needle, autoescape=True),
+        col(UserRow.last_name).icontains(needle, autoescape=True),
+        func.lower(col(UserRow.first_name) + " " + col(UserRow.last_name)).contains(
+            needle.casefold(), autoescape=True
+        ),
+    )
 
 
 async def primary_address(s: AsyncSession, user_id: str) -> str | None:

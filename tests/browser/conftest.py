@@ -23,6 +23,7 @@ from playwright.sync_api import Browser
 from authkit import AuthKit
 
 from ..conftest import TEST_SECRET, Mailbox, free_port, serve
+from ..examples import example
 from ..hostapp import make_host_app
 from .steps import SHOTS, Shot, new_page
 
@@ -154,14 +155,7 @@ def shot(
 @pytest.fixture
 def demo(tmp_path: Path, mailbox: Mailbox) -> Iterator[Site]:
     """The example site (examples/demo_site) served live, as `authkit demo` runs it."""
-    import sys
-
-    examples = str(Path(__file__).resolve().parents[2] / "examples")
-    sys.path.insert(0, examples)
-    try:
-        import demo_site
-    finally:
-        sys.path.remove(examples)
+    demo_site = example("demo_site")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     kit = AuthKit(

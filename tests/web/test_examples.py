@@ -15,20 +15,13 @@ import pytest
 from authkit import AuthKit
 
 from ..conftest import KitFactory, Mailbox, free_port
+from ..examples import example
 from .flow_helpers import csrf_of, sign_up
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture
 def demo_site_module() -> object:
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        import demo_site
-
-        return demo_site
-    finally:
-        sys.path.remove(str(EXAMPLES))
+    return example("demo_site")
 
 
 async def _client_for(app: object) -> httpx.AsyncClient:
@@ -108,12 +101,7 @@ def test_authkit_demo_command_serves_the_site(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_the_fastapi_example(make_kit: KitFactory) -> None:
     """examples/fastapi_app: its endpoints behind authkit.fastapi's dependencies."""
-    examples = str(Path(__file__).resolve().parents[2] / "examples")
-    sys.path.insert(0, examples)
-    try:
-        import fastapi_app
-    finally:
-        sys.path.remove(examples)
+    fastapi_app = example("fastapi_app")
     kit = make_kit()
     try:
         await kit.ensure_started()

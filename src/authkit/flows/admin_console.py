@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, update
+from sqlalchemy import ColumnElement, and_, exists, or_, update
 from sqlmodel import col, select
 
+from ..account_facts import account_facts
 from ..audit import RequestMeta, record_event
 from ..errors import FieldError, FlowError
 from ..metadata import METADATA_KINDS, MetadataKind
@@ -24,12 +25,9 @@ from ..sessions import revoke_all_sessions
 from ..store.models import (
     AuthenticatorRow,
     EmailAddressRow,
-    OAuthAccountRow,
-    PasskeyRow,
-    RecoveryCodeRow,
     UserRow,
 )
-from ..users import User, user_of
+from ..users import User, matching, user_of
 from . import admin
 from .metadata import replace_metadata
 from .mfa import turn_off_mfa
@@ -111,19 +109,7 @@ async def find_users(
     if needle.startswith("user_"):
         statement = statement.where(col(UserRow.id) == needle)
     elif needle:
-        holders = select(EmailAddressRow.user_id).where(
-            col(EmailAddressRow.email).icontains(needle, autoescape=True)
-        )
-        statement = statement.where(
-            or_(
-                col(UserRow.id).in_(holders),
-                col(UserRow.first_name).icontains(needle, autoescape=True),
-                col(UserRow.last_name).icontains(needle, autoescape=True),
-                func.lower(col(UserRow.first_name) + " " + col(UserRow.last_name)).contains(
-                    needle.casefold(), autoescape=True
-                ),
-            )
-        )
+        statement = statement.where(matching(needle))
     if "banned" in filters:
         statement = statement.where(col(UserRow.banned_at).is_not(None))
     if "mfa" in filters:
@@ -215,62 +201,21 @@ class UserDetails:
 async def user_details(svc: Services, user_id: str) -> UserDetails | None:
     """Everything the user's page shows but sessions and activity (flows of their own)."""
     async with svc.db.session() as s:
-        row = await s.get(UserRow, user_id)
-        if row is None:
-            return None
-        addresses = (
-            await s.exec(
-                select(EmailAddressRow)
-                .where(col(EmailAddressRow.user_id) == user_id)
-                .order_by(col(EmailAddressRow.created_at))
-            )
-        ).all()
-        connected = (
-            await s.exec(
-                select(OAuthAccountRow.provider, OAuthAccountRow.email).where(
-                    col(OAuthAccountRow.user_id) == user_id
-                )
-            )
-        ).all()
-        totp = (
-            await s.exec(
-                select(AuthenticatorRow.id).where(
-                    col(AuthenticatorRow.user_id) == user_id,
-                    col(AuthenticatorRow.confirmed_at).is_not(None),
-                )
-            )
-        ).first()
-        passkeys = (
-            await s.exec(
-                select(func.count())
-                .select_from(PasskeyRow)
-                .where(col(PasskeyRow.user_id) == user_id)
-            )
-        ).one()
-        codes = (
-            await s.exec(
-                select(func.count())
-                .select_from(RecoveryCodeRow)
-                .where(
-                    col(RecoveryCodeRow.user_id) == user_id, col(RecoveryCodeRow.used_at).is_(None)
-                )
-            )
-        ).one()
-    primary = next((a for a in addresses if a.is_primary), None)
-    if primary is None:
+        facts = await account_facts(s, user_id)
+    if facts is None or facts.primary is None:
         return None  # every account has a primary address; a half-deleted one is gone
-    user = user_of(row, primary, mount_path=svc.mount_path)
     return UserDetails(
-        user=user,
+        user=user_of(facts.user, facts.primary, mount_path=svc.mount_path),
         addresses=[
-            AddressView(a.id, a.email, a.is_primary, a.verified_at is not None) for a in addresses
+            AddressView(a.id, a.email, a.is_primary, a.verified_at is not None)
+            for a in facts.addresses
         ],
-        connected=[(provider, email) for provider, email in connected],
-        has_totp=totp is not None,
-        passkeys=int(passkeys),
-        recovery_codes_left=int(codes),
+        connected=[(a.provider, a.email) for a in facts.connected],
+        has_totp=facts.has_totp,
+        passkeys=facts.passkeys,
+        recovery_codes_left=facts.recovery_codes_left,
         metadata_json={
-            kind: json.dumps(getattr(row, kind), indent=2, ensure_ascii=False)
+            kind: json.dumps(getattr(facts.user, kind), indent=2, ensure_ascii=False)
             for kind in METADATA_KINDS
         },
     )

@@ -7,13 +7,11 @@ refuses those pages), and shows in the user's own security activity.
 
 from __future__ import annotations
 
-from sqlmodel import col, select
-
 from ..audit import RequestMeta, record_event
 from ..errors import FlowError
 from ..services import Services
 from ..sessions import SessionStart, create_session, prepare_session, revoke_session
-from ..store.models import UserRow
+from ..users import sign_in_generation
 
 __all__ = ["start_impersonation", "stop_impersonation"]
 
@@ -33,13 +31,7 @@ async def start_impersonation(
     await prepare_session(svc)
     now = svc.clock()
     async with svc.db.session() as s:
-        generation = (
-            await s.exec(
-                select(UserRow.credential_generation).where(
-                    col(UserRow.id) == user_id, col(UserRow.banned_at).is_(None)
-                )
-            )
-        ).first()
+        generation = await sign_in_generation(s, user_id)
         if generation is None:
             raise FlowError("impersonate_gone")
         start = await create_session(

@@ -36,7 +36,7 @@ from ..sessions import (
     revoke_session,
 )
 from ..store.models import EmailAddressRow, SessionRow, SignInAttemptRow, UserRow
-from ..users import active_account
+from ..users import active_account, sign_in_generation
 from .attempts import (
     Attempt,
     Purpose,
@@ -413,13 +413,7 @@ async def complete_sign_in(
     Raises:
         AttemptGone: the user's credentials changed, or the user is gone or banned.
     """
-    current = (
-        await s.exec(
-            select(UserRow.credential_generation).where(
-                col(UserRow.id) == user_id, col(UserRow.banned_at).is_(None)
-            )
-        )
-    ).first()
+    current = await sign_in_generation(s, user_id)
     if current != credential_generation:
         raise AttemptGone()
     (first, first_at), *rest = factors

@@ -11,7 +11,6 @@ of another name a preset.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.datastructures import Secret
 
 from ..errors import ConfigError
+from ..hosts import is_loopback_host
 from .presets import PRESETS, Preset
 
 __all__ = ["OAuthProvider", "providers_from_env"]
@@ -255,10 +255,4 @@ def _is_safe_url(url: str) -> bool:
         return True
     if parts.scheme != "http":
         return False
-    host = parts.hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(parts.hostname or "")

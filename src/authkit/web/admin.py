@@ -193,28 +193,20 @@ async def _user_action(request: Request, admin: User) -> Response:
 admin_user_action_endpoint = admin_only(_user_action, methods=("POST",))
 
 
-async def _ban(request: Request, admin: User, user_id: str, _: Posted[Any]) -> str | None:
-    svc, meta = context_of(request).services, meta_of(request)
-    ok = await console.ban(svc, admin_id=admin.id, user_id=user_id, meta=meta)
-    return "banned" if ok else None
+ActionRun = Callable[[Request, User, str, Posted[Any]], Awaitable[str | Response | None]]
+#: A console flow acting on one user: (svc, admin_id=, user_id=, meta=) → done or not.
+SimpleFlow = Callable[..., Awaitable[bool | int]]
 
 
-async def _unban(request: Request, admin: User, user_id: str, _: Posted[Any]) -> str | None:
-    svc, meta = context_of(request).services, meta_of(request)
-    ok = await console.unban(svc, admin_id=admin.id, user_id=user_id, meta=meta)
-    return "unbanned" if ok else None
+def _simple(flow: SimpleFlow, done: str) -> ActionRun:
+    """An action with nothing to fill in: `done` when the flow changed something."""
 
+    async def run(request: Request, admin: User, user_id: str, _: Posted[Any]) -> str | None:
+        svc, meta = context_of(request).services, meta_of(request)
+        changed = await flow(svc, admin_id=admin.id, user_id=user_id, meta=meta)
+        return done if changed else None
 
-async def _revoke(request: Request, admin: User, user_id: str, _: Posted[Any]) -> str | None:
-    svc, meta = context_of(request).services, meta_of(request)
-    ended = await console.revoke_sessions(svc, admin_id=admin.id, user_id=user_id, meta=meta)
-    return "sessions_revoked" if ended else None
-
-
-async def _reset_mfa(request: Request, admin: User, user_id: str, _: Posted[Any]) -> str | None:
-    svc, meta = context_of(request).services, meta_of(request)
-    ok = await console.reset_mfa(svc, admin_id=admin.id, user_id=user_id, meta=meta)
-    return "mfa_reset" if ok else None
+    return run
 
 
 async def _verify_address(
@@ -240,32 +232,19 @@ async def _metadata(request: Request, admin: User, user_id: str, posted: Posted[
     return "metadata_saved" if ok else None
 
 
-async def _send_reset(request: Request, admin: User, user_id: str, _: Posted[Any]) -> str | None:
-    svc, meta = context_of(request).services, meta_of(request)
-    ok = await console.send_reset(svc, admin_id=admin.id, user_id=user_id, meta=meta)
-    return "reset_sent" if ok else None
-
-
-async def _delete(request: Request, admin: User, user_id: str, _: Posted[Any]) -> str | None:
-    svc, meta = context_of(request).services, meta_of(request)
-    ok = await console.delete(svc, admin_id=admin.id, user_id=user_id, meta=meta)
-    return "deleted" if ok else None
-
-
 async def _impersonate(request: Request, admin: User, user_id: str, _: Posted[Any]) -> Response:
     return await impersonate(request, admin, user_id)
 
 
-ActionRun = Callable[[Request, User, str, Posted[Any]], Awaitable[str | Response | None]]
 ACTIONS: dict[str, tuple[type[Any], ActionRun]] = {
-    "ban": (ConfirmForm, _ban),
-    "unban": (ConfirmForm, _unban),
-    "revoke-sessions": (ConfirmForm, _revoke),
-    "reset-mfa": (ConfirmForm, _reset_mfa),
+    "ban": (ConfirmForm, _simple(console.ban, "banned")),
+    "unban": (ConfirmForm, _simple(console.unban, "unbanned")),
+    "revoke-sessions": (ConfirmForm, _simple(console.revoke_sessions, "sessions_revoked")),
+    "reset-mfa": (ConfirmForm, _simple(console.reset_mfa, "mfa_reset")),
+    "send-reset": (ConfirmForm, _simple(console.send_reset, "reset_sent")),
+    "delete": (ConfirmForm, _simple(console.delete, "deleted")),
     "verify-address": (AdminAddressForm, _verify_address),
     "metadata": (AdminMetadataForm, _metadata),
-    "delete": (ConfirmForm, _delete),
-    "send-reset": (ConfirmForm, _send_reset),
     "impersonate": (ConfirmForm, _impersonate),
 }
 

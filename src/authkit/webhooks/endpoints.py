@@ -10,7 +10,6 @@ import base64
 import binascii
 import difflib
 import hashlib
-import ipaddress
 import json
 import secrets
 from collections.abc import Mapping, Sequence
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 
 from ..config_files import read_table
 from ..errors import ConfigError
+from ..hosts import is_loopback_host
 
 __all__ = ["EVENT_TYPES", "Endpoint", "load_endpoints", "new_secret"]
 
@@ -126,21 +126,12 @@ def _url(value: Any, where: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{where}: `url` must be an http(s) URL, not {value!r}.")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ConfigError(
             f"{where}: {value} must use https (plain http only to localhost): the events "
             "carry your users' data."
         )
     return value
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _secret(value: Any, where: str) -> str:

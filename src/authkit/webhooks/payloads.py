@@ -11,18 +11,10 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..store.models import (
-    AuthenticatorRow,
-    EmailAddressRow,
-    OAuthAccountRow,
-    PasskeyRow,
-    PasswordCredentialRow,
-    SessionRow,
-    UserRow,
-)
+from ..account_facts import account_facts
+from ..store.models import SessionRow
 from ..users import avatar_path
 
 __all__ = ["email_data", "envelope", "millis", "session_data", "user_data"]
@@ -42,30 +34,11 @@ async def user_data(
     s: AsyncSession, user_id: str, *, base_url: str, mount_path: str
 ) -> dict[str, Any] | None:
     """The user as Clerk's user object (None when the row is gone)."""
-    user = await s.get(UserRow, user_id)
-    if user is None:
+    facts = await account_facts(s, user_id)
+    if facts is None:
         return None
-    addresses = (
-        await s.exec(
-            select(EmailAddressRow)
-            .where(col(EmailAddressRow.user_id) == user_id)
-            .order_by(col(EmailAddressRow.created_at))
-        )
-    ).all()
-    has_password = await s.get(PasswordCredentialRow, user_id) is not None
-    totp = (
-        await s.exec(
-            select(AuthenticatorRow.id).where(
-                col(AuthenticatorRow.user_id) == user_id,
-                col(AuthenticatorRow.confirmed_at).is_not(None),
-            )
-        )
-    ).first()
-    passkeys = (await s.exec(select(PasskeyRow.id).where(col(PasskeyRow.user_id) == user_id))).all()
-    accounts = (
-        await s.exec(select(OAuthAccountRow).where(col(OAuthAccountRow.user_id) == user_id))
-    ).all()
-    primary = next((a for a in addresses if a.is_primary), None)
+    user, addresses, accounts = facts.user, facts.addresses, facts.connected
+    primary = facts.primary
     image = (
         base_url.rstrip("/") + avatar_path(mount_path, user.id, user.image_hash)
         if user.image_hash
@@ -98,10 +71,10 @@ async def user_data(
             }
             for a in accounts
         ],
-        "password_enabled": has_password,
-        "two_factor_enabled": totp is not None,
-        "totp_enabled": totp is not None,
-        "passkeys": len(passkeys),
+        "password_enabled": facts.has_password,
+        "two_factor_enabled": facts.has_totp,
+        "totp_enabled": facts.has_totp,
+        "passkeys": facts.passkeys,
         "banned": user.banned_at is not None,
         "public_metadata": user.public_metadata,
         "private_metadata": user.private_metadata,
