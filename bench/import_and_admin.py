@@ -95,7 +95,12 @@ async def main(users: int, postgres: bool) -> None:
         figures = {
             "first page": lambda: find_users(kit.services),
             "page 21 (keyset)": lambda: find_users(kit.services, cursor=cursor),
-            "search 'person4242'": lambda: find_users(kit.services, search="person4242"),
+            "search 'person4242' (part of an address or name)": lambda: find_users(
+                kit.services, search="person4242"
+            ),
+            "search 'person4242@' (an address's start)": lambda: find_users(
+                kit.services, search="person4242@"
+            ),
             "search by id": lambda: find_users(kit.services, search=some_id),
             "filter banned": lambda: find_users(kit.services, filters=["banned"]),
         }

@@ -148,6 +148,9 @@ async def test_search_filters_sorting_and_keyset_pages(
 
     by_address = await c.get("/auth/admin", params={"q": "PERSON1"})
     assert set(listed(by_address.text)) == {u.id for u in made[10:20]}
+    by_start = await c.get("/auth/admin", params={"q": "PERSON12@EX"})
+    assert listed(by_start.text) == [made[12].id]
+    assert "No users match." in (await c.get("/auth/admin", params={"q": "son12@"})).text
     by_name = await c.get("/auth/admin", params={"q": "name29"})
     assert listed(by_name.text) == [made[29].id]
     by_id = await c.get("/auth/admin", params={"q": made[3].id})

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, or_, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, update
 from sqlmodel import col, select
 
 from ..account_facts import account_facts
+from ..addresses import comparison_form
 from ..audit import RequestMeta, record_event
 from ..errors import FieldError, FlowError
 from ..metadata import METADATA_KINDS, MetadataKind
@@ -93,8 +94,9 @@ async def find_users(
     per_page: int = PER_PAGE,
 ) -> UsersPage:
     """
-    A page of users, newest (or oldest) first. `search` matches an id exactly, or part of
-    an address or name in any case. Keyset-paged on (created_at, id): a page costs an
+    A page of users, newest (or oldest) first. `search` matches an id exactly, the start
+    of an address when it holds an `@` (by index), or else part of an address or name,
+    in any case (a scan). Keyset-paged on (created_at, id): a page costs an
     index range whatever its depth; a cursor that does not parse is the first page.
     """
     has_mfa = exists().where(
@@ -108,6 +110,18 @@ async def find_users(
     needle = search.strip()[:MAX_SEARCH_LENGTH]
     if needle.startswith("user_"):
         statement = statement.where(col(UserRow.id) == needle)
+    elif "@" in needle:
+        # Looks like an address, typed from its start: a range on the unique index of
+        # normalized addresses, not a scan of them all.
+        start = comparison_form(needle)
+        past = start[:-1] + chr(ord(start[-1]) + 1)  # the first string past the prefix
+        holders = select(EmailAddressRow.user_id).where(
+            col(EmailAddressRow.normalized) >= start,
+            col(EmailAddressRow.normalized) < past,
+            # The range is the index's work; this keeps it exact under any collation.
+            func.substr(col(EmailAddressRow.normalized), 1, len(start)) == start,
+        )
+        statement = statement.where(col(UserRow.id).in_(holders))
     elif needle:
         statement = statement.where(matching(needle))
     if "banned" in filters:
