@@ -479,6 +479,10 @@ MESSAGES: Mapping[str, str] = {
         "Not while you are signed in as another user: only they can change their "
         "password, sign-in methods and email addresses."
     ),
+    "impersonation_read_only": (
+        "Signed in as this user, you can look but not change their password, sign-in "
+        "methods, devices or email addresses."
+    ),
     "impersonate_self": "You are signed in as yourself already.",
     "impersonate_gone": "That user cannot be signed in as: they are banned or gone.",
     # the admin console

@@ -103,8 +103,14 @@ async def test_the_password_factors_and_addresses_are_out_of_reach(
             r = await c.request(method, path, data={"csrf_token": token})
             assert r.status_code == 403, (method, path, r.status_code)
             assert "only they can change their password" in r.text
-    # Looking is fine, and so is the profile's name.
-    assert (await c.get("/auth/user/security")).status_code == 200
+    # Looking is fine, with no control that would answer 403.
+    security = await c.get("/auth/user/security")
+    profile = await c.get("/auth/user")
+    for page in (security, profile):
+        assert page.status_code == 200
+        assert "you can look but not change their password" in page.text
+    assert "/user/security/password" not in security.text
+    assert "/user/emails/add" not in profile.text
     assert (await c.get("/auth/user/security/activity")).status_code == 200
     await c.aclose()
     await kit.aclose()
@@ -214,3 +220,21 @@ async def test_a_forged_act_gets_nobody_in_and_no_setting_can_add_one(
 
 def test_the_lifetime_is_an_hour() -> None:
     assert timedelta(hours=1) == IMPERSONATION_LIFETIME
+
+
+async def test_signing_out_while_impersonating_forgets_the_admins_kept_token(
+    make_kit: KitFactory,
+) -> None:
+    """Sign out from the user's page: nobody stays signed in, and the admin's refresh
+    token kept aside is gone from the browser too."""
+    kit, _, bob_id, c = await set_up(make_kit)
+    await impersonate(c, bob_id)
+    kept = kit.cookie_names.of("__ak_actor")
+    assert kept in c.cookies
+    page = await c.get("/auth/user")
+    r = await c.post("/auth/sign-out", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303
+    assert kept not in c.cookies
+    assert (await me(c)) == {"status": 401}
+    await c.aclose()
+    await kit.aclose()

@@ -30,7 +30,11 @@ from ..security.csrf import new_csrf_value
 from ..security.redirects import ascii_url, safe_redirect_url
 from ..sessions import RequestMeta, SessionStart
 
+#: Where an admin's own refresh token waits while they are signed in as a user.
+ACTOR_COOKIE = "__ak_actor"
+
 __all__ = [
+    "ACTOR_COOKIE",
     "MAX_FORM_BYTES",
     "SECURITY_HEADERS",
     "UPLOAD_BODY_TIMEOUT_SECONDS",
@@ -338,9 +342,20 @@ def set_session_cookies(response: Response, request: Request, start: SessionStar
 
 
 def clear_session_cookies(response: Response, request: Request) -> None:
-    names = context_of(request).services.settings.cookie_names
+    """Sign this browser out: its session and refresh cookies, and an admin's own
+    refresh token kept aside while they were signed in as a user (impersonation)."""
+    svc = context_of(request).services
+    names = svc.settings.cookie_names
     for name in (names.session, names.refresh):
         response.raw_headers.append((b"set-cookie", clear_cookie(name, secure=names.secure)))
+    response.raw_headers.append(
+        (
+            b"set-cookie",
+            clear_cookie(
+                names.of(ACTOR_COOKIE), secure=names.secure, path=names.path(svc.mount_path)
+            ),
+        )
+    )
 
 
 def limit_errors(ctx: KitContext, form: Form) -> dict[str, str]:

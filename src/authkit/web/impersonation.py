@@ -14,19 +14,23 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..access import auth
 from ..context import context_of
-from ..cookies import clear_cookie, set_cookie
+from ..cookies import set_cookie
 from ..flows.impersonation import start_impersonation, stop_impersonation
 from ..forms import ConfirmForm
 from ..request_auth import ANONYMOUS, AUTH_KEY, Auth
 from ..users import User
 from .errors import simple_error_page
 from .form_post import Posted, post_form
-from .helpers import clear_session_cookies, meta_of, redirect, set_session_cookies
+from .helpers import (
+    ACTOR_COOKIE,
+    clear_session_cookies,
+    meta_of,
+    redirect,
+    set_session_cookies,
+)
 
 __all__ = ["ACTOR_COOKIE", "ImpersonationGuard", "impersonate", "stop_endpoint"]
 
-#: Where the admin's own refresh token waits while they are signed in as a user.
-ACTOR_COOKIE = "__ak_actor"
 #: Paths (under the mount) an impersonation session may not use, whatever the method:
 #: the password, factors, passkeys, devices, addresses, connected accounts, deleting
 #: the account, and "Confirm it's you" (which only the user can do).
@@ -101,11 +105,7 @@ async def stop_endpoint(request: Request) -> Response:
         names = svc.settings.cookie_names
         kept = request.cookies.get(names.of(ACTOR_COOKIE))
         response = redirect(request, f"{svc.mount_path}/admin/users/{user_id}")
-        clear_session_cookies(response, request)
-        path = names.path(svc.mount_path)
-        response.raw_headers.append(
-            (b"set-cookie", clear_cookie(names.of(ACTOR_COOKIE), secure=names.secure, path=path))
-        )
+        clear_session_cookies(response, request)  # the kept token's cookie too
         if kept:
             # The next request refreshes the admin's own session from it.
             response.raw_headers.append(
