@@ -464,6 +464,12 @@ MESSAGES: Mapping[str, str] = {
     "activity_unknown": "Other account activity",
     "activity_email_verified": "An email address was verified",
     "activity_user_imported": "The account was brought over from another site",
+    "activity_user_locked": "The account was locked",
+    "activity_user_locked_by_admin": "The account was locked by an admin",
+    "activity_user_unlocked": "The account was unlocked",
+    "activity_user_unlocked_by_admin": "The account was unlocked by an admin",
+    "activity_sign_in_throttle_cleared": "Sign-in attempts started afresh",
+    "activity_sign_in_throttle_cleared_by_admin": "An admin let sign-in attempts start afresh",
     "activity_mfa_disabled_by_admin": "Two-step verification was reset by an admin",
     "activity_sessions_revoked_by_admin": "Every device was signed out by an admin",
     "activity_user_banned_by_admin": "The account was suspended by an admin",
@@ -552,6 +558,17 @@ MESSAGES: Mapping[str, str] = {
     "admin_done_reset_sent": "A password reset code and link were mailed to the user.",
     "admin_done_created": "The user is created, with their address verified.",
     "admin_action_send_reset": "Send a password reset",
+    "admin_action_lock": "Lock",
+    "admin_action_unlock": "Unlock",
+    "admin_action_forget_failures": "Forget failed sign-ins",
+    "admin_badge_locked": "Locked",
+    "admin_done_locked": (
+        "The account is locked and signed out everywhere until an admin unlocks it."
+    ),
+    "admin_done_unlocked": "The account is unlocked: the user can sign in again.",
+    "admin_done_failures_forgotten": (
+        "Failed sign-in attempts are forgotten: the user can try again at once."
+    ),
     "admin_action_create": "Create user",
     "admin_new_user_title": "Create a user",
     "admin_new_user_subtitle": (

@@ -45,6 +45,8 @@ class User:
     #: WebP served with long-lived caching: a new picture gets a new URL), or None when
     #: they have none and their initials are shown.
     image_url: str | None = None
+    #: The ban is a lock an admin means to lift (`is_banned` is True too).
+    is_locked: bool = False
     #: Clerk's metadata objects (authkit.metadata): `public_metadata` the server writes
     #: and tokens carry; `private_metadata` for the server alone; `unsafe_metadata` the
     #: user may write (never trust it).
@@ -151,6 +153,7 @@ def user_of(user: UserRow, address: EmailAddressRow, *, mount_path: str) -> User
         created_at=user.created_at,
         email_verified=address.verified_at is not None,
         is_banned=user.banned_at is not None,
+        is_locked=user.banned_at is not None and user.locked,
         image_url=avatar_path(mount_path, user.id, user.image_hash) if user.image_hash else None,
         public_metadata=dict(user.public_metadata or {}),
         private_metadata=dict(user.private_metadata or {}),

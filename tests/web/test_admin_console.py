@@ -416,3 +416,61 @@ async def test_send_a_password_reset(make_kit: KitFactory, mailbox: Mailbox) -> 
     assert r.headers["location"].endswith("?done=nothing")
     await c.aclose()
     await kit.aclose()
+
+
+async def test_forget_failed_sign_ins_lets_a_locked_out_user_in(make_kit: KitFactory) -> None:
+    """Someone guessed at Bob's password until the per-account throttle shut him out;
+    the admin's "Forget failed sign-ins" lets him sign in at once."""
+    kit, admin_id = await admin_kit(make_kit)
+    bob = await kit.users.create(email="bob@example.com", password=PASSWORD)
+    async with browser(kit) as guesser:
+        for n in range(5):
+            r = await sign_in(guesser, "bob@example.com", f"wrong guess {n}")
+            assert r.status_code == 422, r.status_code
+    async with browser(kit) as real_bob:
+        assert (await sign_in(real_bob, "bob@example.com")).status_code == 429
+        c = await signed_in(kit, ADMIN)
+        r = await post_action(c, bob.id, "forget-failures")
+        assert r.headers["location"].endswith("?done=failures_forgotten")
+        page = await c.get(r.headers["location"])
+        assert "An admin let sign-in attempts start afresh" in page.text
+        assert (await sign_in(real_bob, "bob@example.com")).status_code == 303
+    events = [(e, d.get("actor")) for e, d in await audit(kit, bob.id)]
+    assert ("sign_in.throttle_cleared", admin_id) in events
+    await c.aclose()
+    await kit.aclose()
+
+
+async def test_lock_then_unlock(make_kit: KitFactory, clock: FakeClock) -> None:
+    """A lock is a ban meant to be lifted: signed out everywhere, no sign-in, "Locked"
+    rather than "Banned"; "Unlock" lifts it (never a ban)."""
+    kit, admin_id = await admin_kit(make_kit)
+    bob = await kit.users.create(email="bob@example.com", password=PASSWORD)
+    carol = await kit.users.create(email="carol@example.com", password=PASSWORD)
+    bobs_browser = await signed_in(kit, "bob@example.com")
+    c = await signed_in(kit, ADMIN)
+    r = await post_action(c, bob.id, "lock")
+    assert r.headers["location"].endswith("?done=locked")
+    page = await c.get(r.headers["location"])
+    assert "Locked" in page.text and ">Unlock<" in page.text
+    clock.advance(kit.settings.session_token_lifetime + 1)
+    assert (
+        await bobs_browser.get("/api/me", headers={"accept": "application/json"})
+    ).status_code == 401
+    async with browser(kit) as again:
+        assert (await sign_in(again, "bob@example.com")).status_code != 303
+    listing = await c.get("/auth/admin", params={"filter": "banned"})
+    assert bob.id in listing.text and "Locked" in listing.text
+    # Unlock lifts a lock, never a ban.
+    await post_action(c, carol.id, "ban")
+    r = await post_action(c, carol.id, "unlock")
+    assert r.headers["location"].endswith("?done=nothing")
+    r = await post_action(c, bob.id, "unlock")
+    assert r.headers["location"].endswith("?done=unlocked")
+    async with browser(kit) as again:
+        assert (await sign_in(again, "bob@example.com")).status_code == 303
+    events = [(e, d.get("actor")) for e, d in await audit(kit, bob.id)]
+    assert ("user.locked", admin_id) in events and ("user.unlocked", admin_id) in events
+    await bobs_browser.aclose()
+    await c.aclose()
+    await kit.aclose()

@@ -165,38 +165,55 @@ async def list_users(svc: Services, *, limit: int = 100) -> list[UserSummary]:
 
 
 async def ban_user(
-    svc: Services, user_id: str, *, meta: RequestMeta = OPERATOR, actor: str | None = None
+    svc: Services,
+    user_id: str,
+    *,
+    meta: RequestMeta = OPERATOR,
+    actor: str | None = None,
+    lock: bool = False,
 ) -> bool:
     """Ban a user: no new sign-in, no refresh, every session ended. False if unknown.
-    `actor` is the admin who did it, when one did (audited)."""
+    `actor` is the admin who did it, when one did (audited); `lock` marks a ban meant
+    to be lifted (the console's "Lock"). A locked user can still be banned for good."""
     now = svc.clock()
     async with svc.db.session() as s:
         result = await s.exec(
-            update(UserRow).where(col(UserRow.id) == user_id).values(banned_at=now, updated_at=now)
+            update(UserRow)
+            .where(col(UserRow.id) == user_id)
+            .values(banned_at=now, locked=lock, updated_at=now)
         )
         if not result.rowcount:
             return False
         # Every session ends, in the same transaction, and none still being made survives.
         await new_credential_generation(svc, s, user_id)
-        record_event(s, "user.banned", at=now, meta=meta, user_id=user_id, actor=actor)
+        event = "user.locked" if lock else "user.banned"
+        record_event(s, event, at=now, meta=meta, user_id=user_id, actor=actor)
     return True
 
 
 async def unban_user(
     svc: Services, user_id: str, *, meta: RequestMeta = OPERATOR, actor: str | None = None
 ) -> bool:
-    """Lift a ban: the user may sign in again (their old sessions stay ended). False if
-    unknown or not banned."""
+    """Lift a ban or a lock: the user may sign in again (their old sessions stay
+    ended). False if unknown or neither banned nor locked."""
     now = svc.clock()
     async with svc.db.session() as s:
-        result = await s.exec(
-            update(UserRow)
-            .where(col(UserRow.id) == user_id, col(UserRow.banned_at).is_not(None))
-            .values(banned_at=None, updated_at=now)
-        )
-        if not result.rowcount:
+        was_locked = (
+            await s.exec(
+                select(UserRow.locked).where(
+                    col(UserRow.id) == user_id, col(UserRow.banned_at).is_not(None)
+                )
+            )
+        ).first()
+        if was_locked is None:
             return False
-        record_event(s, "user.unbanned", at=now, meta=meta, user_id=user_id, actor=actor)
+        await s.exec(
+            update(UserRow)
+            .where(col(UserRow.id) == user_id)
+            .values(banned_at=None, locked=False, updated_at=now)
+        )
+        event = "user.unlocked" if was_locked else "user.unbanned"
+        record_event(s, event, at=now, meta=meta, user_id=user_id, actor=actor)
     return True
 
 

@@ -43,7 +43,9 @@ __all__ = [
     "create",
     "delete",
     "find_users",
+    "forget_failures",
     "is_admin",
+    "lock",
     "mark_address_verified",
     "parse_metadata_field",
     "reset_mfa",
@@ -51,6 +53,7 @@ __all__ = [
     "save_metadata",
     "send_reset",
     "unban",
+    "unlock",
     "user_details",
 ]
 
@@ -314,6 +317,52 @@ async def reset_mfa(svc: Services, *, admin_id: str, user_id: str, meta: Request
         await turn_off_mfa(svc, user_id=user_id, session_id=None, meta=meta, actor=admin_id)
     except FlowError:
         return False
+    return True
+
+
+#: The per-account throttles a run of wrong guesses fills (sign_in:account keeps up to
+#: 90 failures for 30 days): by address, and by user id.
+_ACCOUNT_THROTTLES_BY_ADDRESS = ("sign_in:account",)
+_ACCOUNT_THROTTLES_BY_USER = ("mfa:account", "password_change:account")
+
+
+async def forget_failures(svc: Services, *, admin_id: str, user_id: str, meta: RequestMeta) -> bool:
+    """Forget the user's failed sign-in attempts (a user shut out by someone guessing at
+    their password can sign in again at once); False when the user is gone."""
+    async with svc.db.session() as s:
+        facts = await account_facts(s, user_id)
+        if facts is None:
+            return False
+        record_event(
+            s,
+            "sign_in.throttle_cleared",
+            at=svc.clock(),
+            meta=meta,
+            user_id=user_id,
+            actor=admin_id,
+        )
+    for address in facts.addresses:
+        for rule in _ACCOUNT_THROTTLES_BY_ADDRESS:
+            await svc.limiter.clear(rule, address.normalized)
+    for rule in _ACCOUNT_THROTTLES_BY_USER:
+        await svc.limiter.clear(rule, user_id)
+    return True
+
+
+async def lock(svc: Services, *, admin_id: str, user_id: str, meta: RequestMeta) -> bool:
+    """Lock the account until an admin unlocks it: a ban meant to be lifted (no sign-in,
+    no refresh, every session ended)."""
+    return await admin.ban_user(svc, user_id, meta=meta, actor=admin_id, lock=True)
+
+
+async def unlock(svc: Services, *, admin_id: str, user_id: str, meta: RequestMeta) -> bool:
+    """Lift a lock (never a ban: that is "Lift the ban"), and forget the failed sign-in
+    attempts too; False when the user is not locked."""
+    details = await user_details(svc, user_id)
+    if details is None or not details.user.is_locked:
+        return False
+    await admin.unban_user(svc, user_id, meta=meta, actor=admin_id)
+    await forget_failures(svc, admin_id=admin_id, user_id=user_id, meta=meta)
     return True
 
 

@@ -47,6 +47,9 @@ class UserRow(SQLModel, table=True):
     created_at: datetime
     updated_at: datetime
     banned_at: datetime | None = None
+    #: The ban is a lock an admin means to lift (a compromised account, under review):
+    #: it stops sign-in and refresh exactly as a ban does (`banned_at` is set too).
+    locked: bool = False
     #: Moves on with every change of the user's credentials (a new password, a ban, a
     #: second factor on or off): a session made under an older one no longer refreshes,
     #: even one whose sign-in was still running when the change was made.

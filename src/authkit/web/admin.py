@@ -54,6 +54,9 @@ DONE = {
     "address_verified": "admin_done_address_verified",
     "metadata_saved": "admin_done_metadata_saved",
     "reset_sent": "admin_done_reset_sent",
+    "locked": "admin_done_locked",
+    "unlocked": "admin_done_unlocked",
+    "failures_forgotten": "admin_done_failures_forgotten",
     "created": "admin_done_created",
     "nothing": "admin_done_nothing",
 }
@@ -153,8 +156,9 @@ async def admin_user_endpoint(request: Request, admin: User) -> Response:
 
 
 async def _user_action(request: Request, admin: User) -> Response:
-    """POST `/admin/users/<id>/<action>`: ban, unban, revoke-sessions, reset-mfa,
-    verify-address, metadata, impersonate or delete."""
+    """POST `/admin/users/<id>/<action>`: one of ACTIONS (ban, unban, lock, unlock,
+    forget-failures, revoke-sessions, reset-mfa, send-reset, verify-address, metadata,
+    impersonate, delete)."""
     svc = context_of(request).services
     user_id = str(request.path_params["user_id"])
     action = str(request.path_params["action"])
@@ -175,7 +179,7 @@ async def _user_action(request: Request, admin: User) -> Response:
         )
 
     async def act(posted: Posted[Any]) -> Response:
-        if action in ("ban", "delete") and user_id == admin.id:
+        if action in ("ban", "lock", "delete") and user_id == admin.id:
             # Locking yourself out of the console is never what an admin meant.
             return await render(posted.form, {"__all__": svc.messages("admin_not_yourself")}, 422)
         done = await run(request, admin, user_id, posted)
@@ -243,6 +247,9 @@ ACTIONS: dict[str, tuple[type[Any], ActionRun]] = {
     "reset-mfa": (ConfirmForm, _simple(console.reset_mfa, "mfa_reset")),
     "send-reset": (ConfirmForm, _simple(console.send_reset, "reset_sent")),
     "delete": (ConfirmForm, _simple(console.delete, "deleted")),
+    "lock": (ConfirmForm, _simple(console.lock, "locked")),
+    "unlock": (ConfirmForm, _simple(console.unlock, "unlocked")),
+    "forget-failures": (ConfirmForm, _simple(console.forget_failures, "failures_forgotten")),
     "verify-address": (AdminAddressForm, _verify_address),
     "metadata": (AdminMetadataForm, _metadata),
     "impersonate": (ConfirmForm, _impersonate),

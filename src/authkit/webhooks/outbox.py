@@ -87,6 +87,8 @@ USER_UPDATED = frozenset(
         "oauth.disconnected",
         "user.banned",
         "user.unbanned",
+        "user.locked",
+        "user.unlocked",
     }
 )
 
