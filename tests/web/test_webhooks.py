@@ -342,3 +342,22 @@ async def test_without_endpoints_nothing_is_written(make_kit: KitFactory, mailbo
         await sign_up(c, kit, mailbox, "ada@example.com")
     assert await rows(kit) == []
     await kit.aclose()
+
+
+async def test_a_sweep_sends_at_most_its_batch_and_claims_nothing_more(
+    make_kit: KitFactory, receiver: Receiver
+) -> None:
+    """Three due events, a batch of two: two sent, the third left unclaimed for the
+    next sweep (not held for two minutes with an attempt counted)."""
+    kit = with_webhooks(make_kit, receiver)
+    await kit.ensure_started()
+    kit.services.webhooks.send_soon = lambda: None  # type: ignore[method-assign]
+    for name in ("ada", "bob", "cy"):
+        await kit.users.create(email=f"{name}@example.com", password=PASSWORD)
+    assert await kit.services.webhooks.deliver_due(limit=2) == 2
+    left = [r for r in await rows(kit) if r.state == "pending"]
+    assert [(r.attempts, r.claimed_until) for r in left] == [(0, None)]
+    assert await kit.services.webhooks.deliver_due(limit=2) == 1
+    assert await kit.services.webhooks.deliver_due() == 0
+    assert len(receiver.events) == 3
+    await kit.aclose()

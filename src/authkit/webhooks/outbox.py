@@ -238,18 +238,23 @@ class Webhooks:
         """Send the events that are due, oldest first, keeping each user's order;
         returns how many endpoints took theirs."""
         delivered = 0
+        claimed = await self._claim_next()
+        if claimed is None:
+            return 0  # the usual sweep: nothing due, and no client (TLS set-up) made
         async with httpx.AsyncClient(
             timeout=TIMEOUT, follow_redirects=False, trust_env=False
         ) as client:
-            for _ in range(limit):
-                claimed = await self._claim_next()
-                if claimed is None:
-                    break
+            for sent in range(1, limit + 1):
                 row, body = claimed
                 status, error = await post_event(
                     client, row.endpoint_url, self._secret_of(row.endpoint_url), row.id, body
                 )
                 delivered += await self._settle(row, status, error)
+                if sent == limit:
+                    break  # claim nothing this sweep will not send
+                claimed = await self._claim_next()
+                if claimed is None:
+                    break
         return delivered
 
     def _secret_of(self, url: str) -> str | None:
