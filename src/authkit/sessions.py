@@ -30,7 +30,7 @@ import hmac
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
@@ -38,6 +38,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .audit import RequestMeta, record_event
+from .clock import as_utc
 from .ids import new_id
 from .jwt_templates.minting import template_context
 from .pruning import prune_if_due
@@ -326,7 +327,7 @@ def factor_ages(row: SessionRow, now: datetime) -> list[int]:
 def _minutes_since(at: datetime | None, now: datetime) -> int:
     if at is None:
         return -1
-    return max(0, int((now - _as_utc(at)).total_seconds() // 60))
+    return max(0, int((now - as_utc(at)).total_seconds() // 60))
 
 
 async def refresh_session(
@@ -401,7 +402,7 @@ async def _load_session(
             .execution_options(populate_existing=True)
         )
     ).first()
-    return None if found is None else (found[0], found[1], _as_utc(found[2]))
+    return None if found is None else (found[0], found[1], as_utc(found[2]))
 
 
 async def _store_now(svc: Services, s: AsyncSession) -> datetime:
@@ -412,13 +413,7 @@ async def _store_now(svc: Services, s: AsyncSession) -> datetime:
     """
     if svc.store_clock is not None:
         return svc.store_clock()
-    return _as_utc((await s.exec(select(func.now()))).one())
-
-
-def _as_utc(value: datetime | str) -> datetime:
-    if isinstance(value, str):  # SQLite's CURRENT_TIMESTAMP: UTC, to the second
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return as_utc((await s.exec(select(func.now()))).one())
 
 
 def _is_usable(row: SessionRow, user: UserRow, now: datetime) -> bool:

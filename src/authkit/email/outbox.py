@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, delete, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..clock import Clock
+from ..clock import Clock, doubling_pause
 from ..errors import StoreError
 from ..ids import new_id
 from ..store.db import Database
@@ -161,7 +161,8 @@ class Outbox:
                     update(OutboxRow)
                     .where(col(OutboxRow.id) == message_id)
                     .values(
-                        next_attempt_at=self._clock() + _pause_after(attempts),
+                        next_attempt_at=self._clock()
+                        + doubling_pause(attempts, first=FIRST_RETRY_PAUSE, most=MAX_RETRY_PAUSE),
                         claimed_until=None,
                     )
                 )
@@ -198,8 +199,3 @@ class Outbox:
 
 def _unclaimed(now: datetime) -> ColumnElement[bool]:
     return or_(col(OutboxRow.claimed_until).is_(None), col(OutboxRow.claimed_until) < now)
-
-
-def _pause_after(attempts: int) -> timedelta:
-    pause: timedelta = FIRST_RETRY_PAUSE * (2 ** max(attempts - 1, 0))
-    return min(pause, MAX_RETRY_PAUSE)

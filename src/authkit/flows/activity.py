@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ..clock import as_utc
 from ..services import Services
 from ..store.models import AuditEventRow
 from ..user_agents import UserAgentSummary, describe_user_agent
@@ -135,7 +136,7 @@ def _older_than(at: datetime, event_id: str) -> ColumnElement[bool]:
 
 
 def _key(row: AuditEventRow) -> tuple[datetime, str]:
-    return _as_utc(row.at), row.id
+    return as_utc(row.at), row.id
 
 
 def _cursor(row: AuditEventRow) -> str:
@@ -159,7 +160,7 @@ def _event(svc: Services, row: AuditEventRow) -> ActivityEvent:
     message, params = _sentence(svc, row.event, row.detail or {})
     return ActivityEvent(
         id=row.id,
-        at=_as_utc(row.at),
+        at=as_utc(row.at),
         message=message,
         params=params,
         agent=describe_user_agent(row.user_agent),
@@ -193,7 +194,3 @@ def _sentence(
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = datetime.resolution
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -11,13 +11,14 @@ so the device is signed out when its session token expires (one token lifetime).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..audit import RequestMeta, record_event
+from ..clock import as_utc
 from ..services import Services
 from ..sessions import revoke_all_sessions, revoke_session
 from ..store.models import SessionRow, UserRow
@@ -66,10 +67,10 @@ async def active_devices(
             session_id=row.id,
             agent=describe_user_agent(row.user_agent),
             ip_address=row.ip_address,
-            signed_in_at=_as_utc(row.created_at),
+            signed_in_at=as_utc(row.created_at),
             # This device is the one asking: active now, whatever its row last recorded
             # (a refresh under way is committed only as the page goes out).
-            last_active_at=now if row.id == current_session_id else _as_utc(row.last_active_at),
+            last_active_at=now if row.id == current_session_id else as_utc(row.last_active_at),
             as_of=now,
             is_current=row.id == current_session_id,
         )
@@ -141,10 +142,4 @@ async def _store_now(svc: Services, s: AsyncSession) -> datetime:
     clock, else the database's, which every worker shares."""
     if svc.store_clock is not None:
         return svc.store_clock()
-    return _as_utc((await s.exec(select(func.now()))).one())
-
-
-def _as_utc(value: datetime | str) -> datetime:
-    if isinstance(value, str):  # SQLite's CURRENT_TIMESTAMP: UTC, to the second
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return as_utc((await s.exec(select(func.now()))).one())

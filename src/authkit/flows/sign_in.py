@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..addresses import normalize_email
 from ..audit import record_event
+from ..clock import as_utc
 from ..errors import AttemptGone, CodeExpired
 from ..services import Services
 from ..sessions import (
@@ -456,12 +457,12 @@ async def is_reverified(svc: Services, *, user_id: str, session_id: str) -> bool
         row = await s.get(SessionRow, session_id)
         if row is None or row.user_id != user_id or row.revoked_at is not None:
             return False
-        if row.first_factor_at is None or _as_utc(row.first_factor_at) < cutoff:
+        if row.first_factor_at is None or as_utc(row.first_factor_at) < cutoff:
             return False
         seconds = [st for st in STRATEGIES.values() if st.kind == FactorKind.SECOND]
         for strategy in seconds:
             if await strategy.is_enrolled(svc, s, user_id):
-                return row.second_factor_at is not None and _as_utc(row.second_factor_at) >= cutoff
+                return row.second_factor_at is not None and as_utc(row.second_factor_at) >= cutoff
     return True
 
 
@@ -569,10 +570,6 @@ async def _status_after_first_factor(svc: Services, attempt: Attempt) -> Status:
     if attempt.purpose == Purpose.SIGN_IN and svc.settings.mfa == "required":
         return Status.NEEDS_SECOND_FACTOR  # set one up before the session exists
     return Status.COMPLETE
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 async def _enrolled(

@@ -32,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks import Webhook
 
 from ..audit import audited_in
-from ..clock import Clock
+from ..clock import Clock, as_utc, doubling_pause
 from ..email.mailer import Mailer
 from ..errors import StoreError
 from ..ids import new_id
@@ -312,7 +312,7 @@ class Webhooks:
             values.update(state=DELIVERED, delivered_at=now, last_error="")
         else:
             values["last_error"] = error[:200]
-            deadline = _aware(row.created_at) + RETRY_FOR
+            deadline = as_utc(row.created_at) + RETRY_FOR
             if now >= deadline:
                 values["state"] = FAILED
                 logger.warning(
@@ -324,7 +324,11 @@ class Webhooks:
                     error,
                 )
             else:
-                values["next_attempt_at"] = min(now + _pause_after(row.attempts), deadline)
+                values["next_attempt_at"] = min(
+                    now
+                    + doubling_pause(row.attempts, first=FIRST_RETRY_PAUSE, most=MAX_RETRY_PAUSE),
+                    deadline,
+                )
         async with self._db.session() as s:
             await s.exec(
                 update(WebhookMessageRow)
@@ -458,12 +462,3 @@ def _unclaimed(now: datetime) -> ColumnElement[bool]:
         col(WebhookMessageRow.claimed_until).is_(None),
         col(WebhookMessageRow.claimed_until) < now,
     )
-
-
-def _pause_after(attempts: int) -> timedelta:
-    pause: timedelta = FIRST_RETRY_PAUSE * (2 ** min(max(attempts - 1, 0), 20))
-    return min(pause, MAX_RETRY_PAUSE)
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
