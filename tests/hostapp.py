@@ -17,6 +17,7 @@ from authkit import (
     auth,
     current_user,
     load_profile,
+    requires_org,
     requires_reverification,
     requires_user,
 )
@@ -40,6 +41,19 @@ async def dashboard(request: Request) -> Response:
 async def api_me(request: Request) -> Response:
     a = auth(request)
     return JSONResponse({"user_id": a.user_id, "claims": dict(a.claims)})
+
+
+@requires_org(permission="org:invoices:manage")
+async def org_invoices(request: Request) -> Response:
+    a = auth(request)
+    return JSONResponse(
+        {
+            "org_id": a.org_id,
+            "org_slug": a.org_slug,
+            "org_role": a.org_role,
+            "can_read": a.has(permission="org:invoices:read"),
+        }
+    )
 
 
 async def who_is_on_the_socket(websocket: WebSocket) -> None:
@@ -154,6 +168,7 @@ def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
             Route("/", home),
             Route("/dashboard", dashboard),
             Route("/api/me", api_me),
+            Route("/org/invoices", org_invoices),
             Route("/sensitive", sensitive),
             Route("/boom", boom),
             WebSocketRoute("/ws", who_is_on_the_socket),

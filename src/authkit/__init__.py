@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .access import auth as auth
 from .access import current_user as current_user
+from .access import requires_org as requires_org
 from .access import requires_reverification as requires_reverification
 from .access import requires_user as requires_user
 from .app import AuthKit as AuthKit
@@ -34,6 +35,7 @@ __all__ = [
     "auth",
     "current_user",
     "load_profile",
+    "requires_org",
     "requires_reverification",
     "requires_user",
 ]

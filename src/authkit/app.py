@@ -32,10 +32,14 @@ from .email import Mailer, Outbox, make_transport
 from .email.mailer import after_the_answer
 from .errors import StoreError, TablesMissing
 from .flows.factors import rate_limit_rules
-from .jwt_templates import load_templates, mint_template_token
+from .flows.org_invitations import domain_enrollment_hook
+from .jwt_templates import load_templates
+from .jwt_templates.minting import mint_for_session
 from .jwt_templates.session_claims import plan_session_claims
 from .messages import Messages
 from .middleware import AuthKitMiddleware
+from .organizations.host_api import Organizations
+from .organizations.roles import load_roles
 from .security.client_ip import TrustedProxies
 from .security.csrf import CsrfGuard
 from .security.passwords import PasswordHasher
@@ -136,8 +140,14 @@ class AuthKit:
             social=ProviderClients(s.oauth_providers),
             oauth_token_key=fernet_key(secret, "oauth-tokens"),
             jwt_templates=load_templates(s.jwt_templates),
-            session_claims=plan_session_claims(s.session_claims, base_url=s.base_url),
+            session_claims=plan_session_claims(
+                s.session_claims, base_url=s.base_url, organizations=s.organizations
+            ),
+            roles=load_roles(s.organization_roles),
         )
+        # People with a verified address at an organization's domain are enrolled in the
+        # commit that verified it (before the webhooks read what the commit did).
+        db.hooks.before.append(domain_enrollment_hook(self.services))
         if webhooks.enabled:
             self._hear_changes(webhooks)
         self.trusted_proxies = TrustedProxies(s.trusted_proxies.split(","))
@@ -155,6 +165,8 @@ class AuthKit:
         )
         #: The users, for the host's own code (`await authkit.users.get(user_id)`).
         self.users = Users(self.services)
+        #: The organizations, for the host's own code (`await authkit.organizations.create(...)`).
+        self.organizations = Organizations(self.services)
         self._app = Starlette(
             routes=build_routes(),
             exception_handlers=exception_handlers(),
@@ -333,9 +345,7 @@ class AuthKit:
         user = await current_user(request)
         if user is None:
             return None
-        return mint_template_token(
-            self.services, template, user, session_id=auth(request).session_id
-        )
+        return await mint_for_session(self.services, template, user, auth(request))
 
     def jinja(self, env: jinja2.Environment) -> None:
         """

@@ -115,6 +115,20 @@ class Settings:
     #: Who may use the admin console besides users whose public_metadata.role is
     #: "admin": addresses or user ids, comma-separated.
     admins: str = ""
+    #: Organizations (teams with roles, invitations and an active organization in the
+    #: session token): their pages, components and the token's `o` claim. Off by default,
+    #: as at Clerk: a site without teams shows nothing of them.
+    organizations: bool = False
+    #: Organization roles beyond `org:admin` and `org:member`: a mapping of role key →
+    #: `{name, description, permissions}`, or (`AUTHKIT_ORGANIZATION_ROLES`) inline JSON
+    #: or a .toml/.json path (organizations/roles.py).
+    organization_roles: Mapping[str, Any] | str | None = None
+    #: The most members (invitations pending included) one organization may have.
+    organization_max_members: int = 500
+    #: The most organizations one user may belong to.
+    organizations_per_user: int = 100
+    #: How long an emailed invitation to an organization can be accepted.
+    organization_invitation_lifetime: int = 7 * 24 * 3600
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret_key, Secret):
@@ -154,6 +168,14 @@ class Settings:
             problems.append(
                 "AUTHKIT_SESSION_LIFETIME must be longer than the session token lifetime "
                 "and at most 400 days."
+            )
+        if not 1 <= self.organization_max_members <= 100_000:
+            problems.append("AUTHKIT_ORGANIZATION_MAX_MEMBERS must be between 1 and 100000.")
+        if not 1 <= self.organizations_per_user <= 10_000:
+            problems.append("AUTHKIT_ORGANIZATIONS_PER_USER must be between 1 and 10000.")
+        if not 3600 <= self.organization_invitation_lifetime <= 90 * 24 * 3600:
+            problems.append(
+                "AUTHKIT_ORGANIZATION_INVITATION_LIFETIME must be between 3600 seconds and 90 days."
             )
         if not self.session_token_lifetime < self.session_max_lifetime <= 400 * 24 * 3600:
             problems.append(
@@ -336,6 +358,11 @@ class SettingValues(TypedDict, total=False):
     session_claims: Mapping[str, Any] | str | None
     webhooks: Sequence[Mapping[str, Any]] | str | None
     admins: str
+    organizations: bool
+    organization_roles: Mapping[str, Any] | str | None
+    organization_max_members: int
+    organizations_per_user: int
+    organization_invitation_lifetime: int
 
 
 #: How to make a secret key, said wherever one is missing or too short.

@@ -38,12 +38,13 @@ from .access import (
     auth,
     current_user,
     is_recently_verified,
+    organization_refusal,
 )
 from .context import context_of
 from .request_auth import Auth
 from .users import User
 
-__all__ = ["CurrentUser", "SignedIn", "requires_reverification", "session_cookie"]
+__all__ = ["CurrentUser", "SignedIn", "requires_org", "requires_reverification", "session_cookie"]
 
 #: The session cookie as an OpenAPI security scheme (documentation: the middleware reads
 #: it). `__Host-session` on an https site.
@@ -110,4 +111,26 @@ def requires_reverification(*, max_age: int | None = None) -> DependsParam:
         return session
 
     dependency: DependsParam = Depends(reverified)
+    return dependency
+
+
+def requires_org(*, permission: str | None = None, role: str | None = None) -> DependsParam:
+    """
+    A dependency for organization endpoints: the session has an active organization
+    that gives it `permission` and/or `role` (when given). Without an active
+    organization, 403 with `organizations_url` for JSON or the redirect to choose one for
+    HTML; without the permission or role, 403. Returns the session's `Auth`.
+
+        @app.post("/invoices", dependencies=[requires_org(permission="org:invoices:manage")])
+    """
+
+    async def in_organization(
+        request: Request, session: Annotated[Auth, Depends(_signed_in)]
+    ) -> Auth:
+        refused = organization_refusal(request, permission=permission, role=role)
+        if refused is not None:
+            raise _as_exception(refused)
+        return session
+
+    dependency: DependsParam = Depends(in_organization)
     return dependency

@@ -33,6 +33,38 @@ MESSAGES: Mapping[str, str] = {
     "code_expired": "That code has expired. Ask for a new one.",
     "code_format": "Enter the 6-digit code from the email.",
     "sign_up_closed": "Sign-up is closed.",
+    # organizations
+    "org_not_found": "There is no such organization, or you are not in it.",
+    "org_not_permitted": "Your role in this organization does not allow that.",
+    "org_slug_invalid": (
+        "Use lower-case letters, digits and single hyphens, starting and ending with a "
+        "letter or digit."
+    ),
+    "org_slug_taken": "That address is taken. Choose another.",
+    "org_limit_reached": "You are in as many organizations as one account can be ({max}).",
+    "org_full": "This organization has as many members and invitations as it can ({max}).",
+    "org_user_unknown": "There is no such user.",
+    "org_already_member": "That person is already a member.",
+    "org_role_unknown": "Choose one of the roles listed.",
+    "org_last_admin": (
+        "An organization needs an admin: make someone else admin first, or delete it."
+    ),
+    "org_invitation_gone": (
+        "This invitation is no longer valid: it was used, revoked or has expired. Ask for "
+        "a new one."
+    ),
+    "org_invitation_other_address": (
+        "This invitation is for {email}. Sign in with that address, or add it to your "
+        "account and verify it, to accept."
+    ),
+    "org_domain_invalid": "Enter a domain name such as example.org.",
+    "org_domain_public": "Addresses there belong to anyone: choose your organization's domain.",
+    "org_domain_unverified": (
+        "Add an address at {domain} to your account and verify it first: that proves the "
+        "domain is yours."
+    ),
+    "org_domain_taken": "Another organization has that domain.",
+    "org_domain_limit": "An organization can have at most {max} domains.",
     "rate_limited": "Too many attempts. Try again in {wait}.",
     "csrf_failed": "Your form expired. Please try again.",
     "csrf_failed_insecure": (

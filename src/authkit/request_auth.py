@@ -73,5 +73,48 @@ class Auth:
         sid = act.get("sid")
         return Actor(act["sub"], sid if isinstance(sid, str) else None)
 
+    @property
+    def org_id(self) -> str | None:
+        """The session's active organization (None: the personal account)."""
+        return self._organization.get("id")
+
+    @property
+    def org_slug(self) -> str | None:
+        return self._organization.get("slg")
+
+    @property
+    def org_role(self) -> str | None:
+        """The user's role in the active organization, as `org:admin`."""
+        role = self._organization.get("rol")
+        return f"org:{role}" if role else None
+
+    @property
+    def org_permissions(self) -> frozenset[str]:
+        """The role's permissions in the active organization (`org:<feature>:<action>`)."""
+        listed = self._organization.get("per") or ""
+        return frozenset(f"org:{p}" for p in listed.split(",") if p)
+
+    def has(self, *, permission: str | None = None, role: str | None = None) -> bool:
+        """Whether the active organization gives this session `permission` and/or
+        `role` (both must hold when both are given); False with no active organization.
+
+        Raises:
+            TypeError: neither was given.
+        """
+        if permission is None and role is None:
+            raise TypeError("has() needs permission=... or role=...")
+        if self.org_id is None:
+            return False
+        if permission is not None and permission not in self.org_permissions:
+            return False
+        return role is None or role == self.org_role
+
+    @property
+    def _organization(self) -> Mapping[str, str]:
+        o = self.claims.get("o")
+        if not isinstance(o, Mapping) or not isinstance(o.get("id"), str):
+            return {}
+        return {k: v for k, v in o.items() if isinstance(v, str)}
+
 
 ANONYMOUS = Auth()

@@ -18,6 +18,7 @@ from .clock import Clock
 from .config import Settings
 from .email import Mailer, Outbox
 from .messages import Messages
+from .organizations.roles import Roles, load_roles
 from .security.passwords import PasswordHasher
 from .security.ratelimit import RateLimiter
 from .security.tokens import KeyRing
@@ -69,5 +70,7 @@ class Services:
     oauth_token_key: bytes = b""
     #: The JWT templates, compiled and checked at start-up (name → template).
     jwt_templates: Mapping[str, JwtTemplate] = field(default_factory=dict)
+    #: The organization roles (built in, and AUTHKIT_ORGANIZATION_ROLES').
+    roles: Roles = field(default_factory=lambda: load_roles(None))
     #: AUTHKIT_SESSION_CLAIMS compiled and sized (None: the session token has no more).
     session_claims: SessionClaims | None = None

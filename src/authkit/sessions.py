@@ -40,12 +40,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from .audit import RequestMeta, record_event
 from .clock import as_utc
 from .ids import new_id
-from .jwt_templates.minting import template_context
+from .jwt_templates.minting import organization_context, template_context
+from .organizations.claims import active_membership, organization_claim
 from .pruning import prune_if_due
 from .security.secrets import token_hash
 from .security.tokens import KEY_PUBLISH_AHEAD, KEY_RELOAD_INTERVAL, KeyRing, new_signing_key_row
 from .services import Services
-from .store.models import EmailAddressRow, SessionRow, SigningKeyRow, UserRow
+from .store.models import (
+    EmailAddressRow,
+    MembershipRow,
+    OrganizationRow,
+    SessionRow,
+    SigningKeyRow,
+    UserRow,
+)
 from .users import user_of
 from .webhooks.payloads import session_data
 
@@ -247,7 +255,7 @@ async def create_session(
         actor_session_id=actor[1] if actor else None,
     )
     s.add(row)
-    extra = await session_claim_values(svc, s, user_id, session_id)
+    extra = await _token_extras(svc, s, row, user_id)
     await svc.webhooks.emit(s, "session.created", session_data(row, "active"), about=user_id)
     return _start(svc, row, refresh_token, expires_at, now, extra)
 
@@ -255,7 +263,7 @@ async def create_session(
 async def mint_session(svc: Services, s: AsyncSession, row: SessionRow) -> str:
     """A new session token for a session whose factor times just moved (a "Confirm it's
     you"), in the open transaction `s`; the refresh token the browser holds stays."""
-    extra = await session_claim_values(svc, s, row.user_id, row.id)
+    extra = await _token_extras(svc, s, row, row.user_id)
     token, _ = svc.keyring.mint_session_token(
         user_id=row.user_id,
         session_id=row.id,
@@ -266,11 +274,31 @@ async def mint_session(svc: Services, s: AsyncSession, row: SessionRow) -> str:
     return token
 
 
-async def session_claim_values(
-    svc: Services, s: AsyncSession, user: UserRow | str, session_id: str
+async def _token_extras(
+    svc: Services, s: AsyncSession, row: SessionRow, user: UserRow | str
 ) -> dict[str, Any]:
-    """The claims `AUTHKIT_SESSION_CLAIMS` adds for this user and session; none (and no
-    query) when it is not set."""
+    """The claims a session token carries beyond the registered ones, `fva` and `act`:
+    the active organization's `o` (one query, only when organizations are on and the
+    session has one) and those
+    `AUTHKIT_SESSION_CLAIMS` adds."""
+    membership = None
+    if svc.settings.organizations:
+        membership = await active_membership(s, row.user_id, row.active_organization_id)
+    extra = await session_claim_values(svc, s, user, row.id, membership)
+    if membership is not None:
+        extra["o"] = organization_claim(*membership, svc.roles)
+    return extra
+
+
+async def session_claim_values(
+    svc: Services,
+    s: AsyncSession,
+    user: UserRow | str,
+    session_id: str,
+    membership: tuple[OrganizationRow, MembershipRow] | None = None,
+) -> dict[str, Any]:
+    """The claims `AUTHKIT_SESSION_CLAIMS` adds for this user, session and active
+    organization; none (and no query) when it is not set."""
     plan = svc.session_claims
     if plan is None or plan.compiled is None:
         return {}
@@ -287,7 +315,12 @@ async def session_claim_values(
     if address is None:
         return {}
     view = user_of(row, address, mount_path=svc.mount_path)
-    context = template_context(view, session_id=session_id, base_url=svc.settings.base_url)
+    context = template_context(
+        view,
+        session_id=session_id,
+        base_url=svc.settings.base_url,
+        organization=organization_context(membership, svc),
+    )
     return plan.render(context)
 
 
@@ -378,12 +411,12 @@ async def refresh_session(
             rotation = PendingRotation(
                 row.id, row.refresh_generation, token_hash(token), at, expires_at
             )
-            extra = await session_claim_values(svc, s, user, row.id)
+            extra = await _token_extras(svc, s, row, user)
             return replace(_start(svc, row, token, expires_at, now, extra), rotation=rotation)
         if parsed.generation == row.refresh_generation - 1 and _within_grace(row, at):
             generation = row.refresh_generation
             current = _refresh_token(svc.refresh_key, row.id, row.refresh_salt, generation)
-            extra = await session_claim_values(svc, s, user, row.id)
+            extra = await _token_extras(svc, s, row, user)
             return _start(svc, row, current, row.expires_at, now, extra)
         if parsed.generation < row.refresh_generation:
             await _revoke_for_reuse(s, row, parsed.generation, at, meta or RequestMeta())

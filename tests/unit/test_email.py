@@ -62,6 +62,28 @@ CONTEXTS: dict[str, dict[str, object]] = {
         "email": RECIPIENT,
         "sign_up_url": "https://acme.test/sign-up",
     },
+    "org_invitation": {
+        "app_name": "Acme",
+        "email": RECIPIENT,
+        "organization_name": "Rocket Team",
+        "role_name": "Billing",
+        "inviter_name": "Ada Lovelace",
+        "accept_url": "https://acme.test/organizations/invitations/tok",
+        "days": 7,
+    },
+    "org_role_changed": {
+        "app_name": "Acme",
+        "email": RECIPIENT,
+        "organization_name": "Rocket Team",
+        "role_name": "Admin",
+        "organizations_url": "https://acme.test/organizations",
+    },
+    "org_removed": {
+        "app_name": "Acme",
+        "email": RECIPIENT,
+        "organization_name": "Rocket Team",
+        "organizations_url": "https://acme.test/organizations",
+    },
 }
 
 

@@ -135,9 +135,10 @@ def test_a_path_through_a_value_that_is_not_an_object_is_null() -> None:
         ({"x": "{{user.frist_name}}"}, "unknown user field 'frist_name' in {{user.frist_name}}"),
         (
             {"x": "{{team.id}}"},
-            "unknown shortcode root 'team' in {{team.id}} (the roots are session, user)",
+            "unknown shortcode root 'team' in {{team.id}} (the roots are org, session, user)",
         ),
-        ({"x": "{{org.id}}"}, "unknown shortcode root 'org'"),
+        ({"x": "{{org.nam}}"}, "unknown org field 'nam' in {{org.nam}}"),
+        ({"x": "{{org.slug.more}}"}, "goes into org.slug, which is not a metadata object"),
         ({"x": "{{user.id.more}}"}, "goes into user.id, which is not a metadata object"),
         ({"x": "{{user.id || }}"}, "an empty operand"),
         ({"x": "{{user id}}"}, "{{user id}} is not a shortcode"),

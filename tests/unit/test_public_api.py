@@ -21,6 +21,7 @@ def test_exported_members_are_exactly_the_documented_ones() -> None:
         "auth",
         "current_user",
         "load_profile",
+        "requires_org",
         "requires_reverification",
         "requires_user",
     ]

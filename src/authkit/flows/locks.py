@@ -13,9 +13,9 @@ from sqlalchemy import update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..store.models import UserRow
+from ..store.models import OrganizationRow, UserRow
 
-__all__ = ["lock_user"]
+__all__ = ["lock_organization", "lock_user"]
 
 
 async def lock_user(s: AsyncSession, user_id: str) -> bool:
@@ -25,5 +25,16 @@ async def lock_user(s: AsyncSession, user_id: str) -> bool:
         update(UserRow)
         .where(col(UserRow.id) == user_id)
         .values(credential_generation=UserRow.credential_generation)
+    )
+    return bool(touched.rowcount == 1)
+
+
+async def lock_organization(s: AsyncSession, organization_id: str) -> bool:
+    """Lock the organization's row for the rest of `s` (its members and invitations are
+    counted and its admins kept under it); False if there is no such organization."""
+    touched = await s.exec(
+        update(OrganizationRow)
+        .where(col(OrganizationRow.id) == organization_id)
+        .values(updated_at=OrganizationRow.updated_at)
     )
     return bool(touched.rowcount == 1)

@@ -23,7 +23,14 @@ from typing import Any
 from ..config_files import read_table
 from ..errors import ConfigError
 from ..metadata import MAX_METADATA_BYTES, METADATA_KINDS, MetadataKind
-from ..store.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
+from ..organizations.roles import PERMISSIONS_CLAIM_BUDGET
+from ..store.models import (
+    EMAIL_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    ORG_NAME_MAX_LENGTH,
+    ORG_SLUG_MAX_LENGTH,
+    ROLE_MAX_LENGTH,
+)
 from .shortcodes import Compiled, compile_claims
 
 __all__ = ["SESSION_RESERVED", "SessionClaims", "plan_session_claims"]
@@ -43,6 +50,8 @@ _HEADER_AND_SIGNATURE = 100 + 88
 #: The session's own claims at their widest (ids, times, fva, and an admin's `act` of
 #: two ids when impersonating), the issuer apart.
 _OWN_CLAIMS_BYTES = 200 + 100
+#: The active organization's `o` at its widest, counted when organizations are on.
+_ORGANIZATION_CLAIM_BYTES = 180 + PERMISSIONS_CLAIM_BUDGET
 #: Room for the mount path in the issuer (`/auth`, or a host's longer one).
 _MOUNT_PATH_ALLOWANCE = 64
 #: Tokens are UTF-8 JSON (security/tokens.py), as metadata is measured: a metadata
@@ -85,7 +94,9 @@ class SessionClaims:
         return {k: (None if k in reading else v) for k, v in claims.items()}
 
 
-def plan_session_claims(source: Mapping[str, Any] | str | None, *, base_url: str) -> SessionClaims:
+def plan_session_claims(
+    source: Mapping[str, Any] | str | None, *, base_url: str, organizations: bool = False
+) -> SessionClaims:
     """
     Compile `source` (a mapping, inline JSON, or a .json/.toml path) and size it.
 
@@ -105,6 +116,11 @@ def plan_session_claims(source: Mapping[str, Any] | str | None, *, base_url: str
             "and cannot be set."
         )
     compiled = compile_claims(claims, where="AUTHKIT_SESSION_CLAIMS")
+    if "org.public_metadata" in compiled.reads:
+        raise ConfigError(
+            "AUTHKIT_SESSION_CLAIMS cannot read org.public_metadata: it has no size cap "
+            "the session cookie could hold (use a JWT template instead)."
+        )
     if "user.private_metadata" in compiled.reads:
         raise ConfigError(
             "AUTHKIT_SESSION_CLAIMS cannot read private_metadata: the session cookie is "
@@ -115,6 +131,8 @@ def plan_session_claims(source: Mapping[str, Any] | str | None, *, base_url: str
     room = (COOKIE_VALUE_BUDGET - _HEADER_AND_SIGNATURE) * 3 // 4
     # The issuer is the base URL and the sub-app's mount path (known only once mounted).
     room -= _OWN_CLAIMS_BYTES + len(base_url.encode()) + _MOUNT_PATH_ALLOWANCE
+    if organizations:
+        room -= _ORGANIZATION_CLAIM_BYTES
     fixed = len(json.dumps(compiled.render(_widest_context()), ensure_ascii=False).encode())
     reads = {kind: compiled.reads_count(f"user.{kind}") for kind in METADATA_KINDS}
     total_reads = sum(reads.values())
@@ -168,4 +186,14 @@ def _widest_context() -> dict[str, dict[str, Any]]:
             "private_metadata": {},
         },
         "session": {"id": "sess_" + "x" * 26},
+        "org": {
+            "id": "org_" + "x" * 26,
+            "name": "\U0001f600" * ORG_NAME_MAX_LENGTH,
+            "slug": "x" * ORG_SLUG_MAX_LENGTH,
+            "image_url": "https://" + "x" * 200,
+            "role": "x" * ROLE_MAX_LENGTH,
+            # As many short permissions as the role's budget holds.
+            "permissions": ["org:a:b"] * (PERMISSIONS_CLAIM_BUDGET // 4),
+            "public_metadata": {},
+        },
     }

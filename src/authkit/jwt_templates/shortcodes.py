@@ -11,7 +11,8 @@ strings may hold shortcodes in double braces.
 - a dot path into metadata that is not there is null.
 
 Templates are compiled once, when authkit starts: an unknown root (`{{team.id}}`) or
-user field (`{{user.frist_name}}`) is a `ConfigError` naming it. Rendering builds Python
+user field (`{{user.frist_name}}`) is a `ConfigError` naming it. `{{org.*}}` reads the
+session's active organization. Rendering builds Python
 values that are then serialised as JSON, so no value can break out of its string.
 """
 
@@ -28,6 +29,7 @@ from ..errors import ConfigError
 
 __all__ = [
     "METADATA_FIELDS",
+    "ORG_FIELDS",
     "ROOTS",
     "SESSION_FIELDS",
     "USER_FIELDS",
@@ -55,8 +57,17 @@ USER_FIELDS = frozenset(
 #: The user fields that are JSON objects a dot path may go into.
 METADATA_FIELDS = frozenset({"public_metadata", "unsafe_metadata", "private_metadata"})
 SESSION_FIELDS = frozenset({"id"})
+#: What `{{org.<field>}}` may name: the session's active organization (all null for
+#: the personal account). `role` is the full key (`org:admin`); `permissions` a list.
+ORG_FIELDS = frozenset(
+    {"id", "name", "slug", "image_url", "role", "permissions", "public_metadata"}
+)
 #: The roots a shortcode may start from, and the fields each has.
-ROOTS: Mapping[str, frozenset[str]] = {"user": USER_FIELDS, "session": SESSION_FIELDS}
+ROOTS: Mapping[str, frozenset[str]] = {
+    "user": USER_FIELDS,
+    "session": SESSION_FIELDS,
+    "org": ORG_FIELDS,
+}
 
 _SHORTCODE = re.compile(r"\{\{(.*?)\}\}", re.S)
 _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*")

@@ -63,6 +63,9 @@ DEFAULT_RULES: Mapping[str, str] = {
     "password_change:account": "5/minute;20/hour;50/day",
     # Every upload is decoded (CPU on hostile bytes): enough to try a few pictures.
     "avatar_upload:account": "5/minute;20/hour;50/day",
+    # Invitations mailed by one organization (sent and sent again): a team's worth a
+    # day, never a spam run.
+    "org_invite:account": "20/minute;100/hour;500/day",
 }
 
 

@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -18,7 +28,12 @@ __all__ = [
     "AuthenticatorRow",
     "AvatarRow",
     "EmailAddressRow",
+    "MembershipRow",
     "OAuthAccountRow",
+    "OrgDomainRow",
+    "OrgInvitationRow",
+    "OrganizationLogoRow",
+    "OrganizationRow",
     "OutboxRow",
     "PasskeyRow",
     "PasswordCredentialRow",
@@ -146,6 +161,10 @@ class SessionRow(SQLModel, table=True):
     #: The token carries them as Clerk's `act` claim; such a session ends within an hour.
     actor_user_id: str | None = Field(default=None, max_length=40)
     actor_session_id: str | None = Field(default=None, max_length=40)
+    #: The organization the user is working in, in this session (None: their personal
+    #: account). The token carries it with the role as Clerk's `o` claim, read from
+    #: the membership at each refresh, so a changed role shows within a token lifetime.
+    active_organization_id: str | None = Field(default=None, max_length=40)
 
 
 class SignInAttemptRow(SQLModel, table=True):
@@ -416,3 +435,100 @@ class WebhookMessageRow(SQLModel, table=True):
     last_error: str = Field(default="", max_length=200)
     #: The message this one sends again (a replay from the delivery log).
     replay_of: int | None = None
+
+
+ORG_NAME_MAX_LENGTH = 100
+ORG_SLUG_MAX_LENGTH = 64
+ROLE_MAX_LENGTH = 64
+
+
+class OrganizationRow(SQLModel, table=True):
+    __tablename__ = "organizations"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=ORG_NAME_MAX_LENGTH)
+    #: The address of its pages (`/organizations/<slug>`): lower-case, unique.
+    slug: str = Field(max_length=ORG_SLUG_MAX_LENGTH, unique=True)
+    #: The current logo's `OrganizationLogoRow.content_hash` (None: initials).
+    image_hash: str | None = Field(default=None, max_length=64)
+    public_metadata: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    private_metadata: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    #: Who made it (a user id; kept when that user is gone, for the record).
+    created_by: str | None = Field(default=None, max_length=40)
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrganizationLogoRow(SQLModel, table=True):
+    """An organization's logo: a WebP we encoded ourselves, as avatars are."""
+
+    __tablename__ = "organization_logos"
+
+    organization_id: str = Field(
+        primary_key=True, foreign_key="organizations.id", max_length=40, ondelete="CASCADE"
+    )
+    content_hash: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime
+
+
+class MembershipRow(SQLModel, table=True):
+    """A user in an organization, with one role (`org:admin`, `org:member`, custom)."""
+
+    __tablename__ = "organization_memberships"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "user_id", name="uq_membership_org_user"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    organization_id: str = Field(
+        foreign_key="organizations.id", index=True, max_length=40, ondelete="CASCADE"
+    )
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=40, ondelete="CASCADE")
+    role: str = Field(max_length=ROLE_MAX_LENGTH)
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrgInvitationRow(SQLModel, table=True):
+    """An invitation by email to join an organization with a role. The link carries a
+    token stored only as a hash; accepting needs the invited address, verified."""
+
+    __tablename__ = "organization_invitations"
+
+    id: str = Field(primary_key=True, max_length=40)
+    organization_id: str = Field(
+        foreign_key="organizations.id", index=True, max_length=40, ondelete="CASCADE"
+    )
+    #: As the inviter typed it; `normalized` is the comparison form.
+    email: str = Field(max_length=EMAIL_MAX_LENGTH)
+    normalized: str = Field(max_length=EMAIL_MAX_LENGTH, index=True)
+    role: str = Field(max_length=ROLE_MAX_LENGTH)
+    #: pending, accepted or revoked (a pending one past `expires_at` is expired).
+    status: str = Field(default="pending", max_length=16)
+    token_hash: str = Field(max_length=64, unique=True)
+    inviter_id: str | None = Field(default=None, max_length=40)
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+
+
+class OrgDomainRow(SQLModel, table=True):
+    """A domain an organization proved it holds: people with a verified address there
+    are invited (`invite`) or join (`join`) when they sign up or verify the address."""
+
+    __tablename__ = "organization_domains"
+
+    id: str = Field(primary_key=True, max_length=40)
+    organization_id: str = Field(
+        foreign_key="organizations.id", index=True, max_length=40, ondelete="CASCADE"
+    )
+    #: Lower-case; one organization per domain.
+    domain: str = Field(max_length=EMAIL_MAX_LENGTH, unique=True)
+    enrollment: str = Field(default="invite", max_length=16)
+    verified_at: datetime | None = None
+    created_at: datetime

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..access import auth, current_user
 from ..context import context_of
-from ..jwt_templates import mint_template_token
+from ..jwt_templates.minting import mint_for_session
 from .json_api import NO_STORE, json_error
 
 __all__ = ["token_endpoint"]
@@ -26,5 +26,5 @@ async def token_endpoint(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
         return json_error(request, "signed_out", 401)
-    token = mint_template_token(svc, template, user, session_id=auth(request).session_id)
+    token = await mint_for_session(svc, template, user, auth(request))
     return JSONResponse({"jwt": token}, headers=NO_STORE)

@@ -34,6 +34,15 @@ EVENT_TYPES = frozenset(
         "session.ended",
         "session.revoked",
         "email.created",
+        "organization.created",
+        "organization.updated",
+        "organization.deleted",
+        "organizationMembership.created",
+        "organizationMembership.updated",
+        "organizationMembership.deleted",
+        "organizationInvitation.created",
+        "organizationInvitation.accepted",
+        "organizationInvitation.revoked",
     }
 )
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the prefix, not a secret)

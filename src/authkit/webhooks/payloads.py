@@ -14,10 +14,20 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..account_facts import account_facts
-from ..store.models import SessionRow
+from ..organizations.logos import logo_path
+from ..store.models import MembershipRow, OrganizationRow, OrgInvitationRow, SessionRow
 from ..users import avatar_path
 
-__all__ = ["email_data", "envelope", "millis", "session_data", "user_data"]
+__all__ = [
+    "email_data",
+    "envelope",
+    "invitation_data",
+    "membership_data",
+    "millis",
+    "organization_data",
+    "session_data",
+    "user_data",
+]
 
 
 def millis(at: datetime | None) -> int | None:
@@ -113,4 +123,72 @@ def email_data(message: EmailMessage, *, message_id: str, user_id: str | None) -
         "body_plain": str(plain.get_content()) if plain is not None else None,
         "body": str(html.get_content()) if html is not None else None,
         "status": "queued",
+    }
+
+
+def organization_data(
+    organization: OrganizationRow, *, base_url: str, mount_path: str
+) -> dict[str, Any]:
+    """The organization as Clerk's organization object."""
+    image = (
+        base_url.rstrip("/") + logo_path(mount_path, organization.id, organization.image_hash)
+        if organization.image_hash
+        else None
+    )
+    return {
+        "object": "organization",
+        "id": organization.id,
+        "name": organization.name,
+        "slug": organization.slug,
+        "image_url": image,
+        "has_image": image is not None,
+        "public_metadata": dict(organization.public_metadata),
+        "private_metadata": dict(organization.private_metadata),
+        "created_by": organization.created_by,
+        "created_at": millis(organization.created_at),
+        "updated_at": millis(organization.updated_at),
+    }
+
+
+def membership_data(
+    membership: MembershipRow,
+    organization: OrganizationRow,
+    *,
+    permissions: frozenset[str],
+    identifier: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    base_url: str,
+    mount_path: str,
+) -> dict[str, Any]:
+    """A membership as Clerk's organization_membership object."""
+    return {
+        "object": "organization_membership",
+        "id": membership.id,
+        "role": membership.role,
+        "permissions": sorted(permissions),
+        "organization": organization_data(organization, base_url=base_url, mount_path=mount_path),
+        "public_user_data": {
+            "user_id": membership.user_id,
+            "identifier": identifier,
+            "first_name": first_name or None,
+            "last_name": last_name or None,
+        },
+        "created_at": millis(membership.created_at),
+        "updated_at": millis(membership.updated_at),
+    }
+
+
+def invitation_data(invitation: OrgInvitationRow, status: str | None = None) -> dict[str, Any]:
+    """An invitation as Clerk's organization_invitation object."""
+    return {
+        "object": "organization_invitation",
+        "id": invitation.id,
+        "email_address": invitation.email,
+        "role": invitation.role,
+        "status": status or invitation.status,
+        "organization_id": invitation.organization_id,
+        "created_at": millis(invitation.created_at),
+        "updated_at": millis(invitation.updated_at),
+        "expires_at": millis(invitation.expires_at),
     }
