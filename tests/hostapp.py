@@ -16,6 +16,7 @@ from authkit import (
     AuthKit,
     auth,
     current_user,
+    load_organizations,
     load_profile,
     requires_org,
     requires_reverification,
@@ -119,6 +120,19 @@ PROFILE_PAGE = """<!doctype html>
 <body><main><h1>Account settings</h1>{{ authkit.user_profile(profile) }}</main></body></html>"""
 
 
+#: The organization components inside a host page: the switcher in its header, the active
+#: organization's profile, and the form to create one.
+TEAM_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Team</title>{{ authkit.head() }}
+<style>@media (prefers-color-scheme: dark) { body { background: #0b0d12; color: #f3f4f6; } }</style>
+</head>
+<body><header>{{ authkit.organization_switcher(orgs) }}</header>
+<main><h1>Team settings</h1>{{ authkit.organization_profile(orgs) }}
+{{ authkit.create_organization() }}</main></body></html>"""
+
+
 def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
     env = jinja2.Environment(
         loader=jinja2.DictLoader(
@@ -127,6 +141,7 @@ def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
                 "both.html": BOTH_PAGE,
                 "header.html": HEADER_PAGE,
                 "profile.html": PROFILE_PAGE,
+                "team.html": TEAM_PAGE,
             }
         ),
         autoescape=True,
@@ -151,6 +166,12 @@ def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
         html = env.get_template("profile.html").render(request=request, profile=profile)
         return HTMLResponse(html)
 
+    @requires_user
+    async def team_page(request: Request) -> Response:
+        orgs = await load_organizations(request)
+        html = env.get_template("team.html").render(request=request, orgs=orgs)
+        return HTMLResponse(html)
+
     async def both(request: Request) -> Response:
         return HTMLResponse(env.get_template("both.html").render(request=request))
 
@@ -165,6 +186,7 @@ def make_host_app(kit: AuthKit, mount_path: str = "/auth") -> Starlette:
             Route("/both", both),
             Route("/cdn-cached", cdn_cached),
             Route("/embedded-profile", profile_page),
+            Route("/team", team_page),
             Route("/", home),
             Route("/dashboard", dashboard),
             Route("/api/me", api_me),

@@ -16,6 +16,8 @@ from .config import Settings as Settings
 from .errors import AuthKitError as AuthKitError
 from .errors import ConfigError as ConfigError
 from .middleware import AuthKitMiddleware as AuthKitMiddleware
+from .organization_view import OrganizationList as OrganizationList
+from .organization_view import load_organizations as load_organizations
 from .profile_view import Profile as Profile
 from .profile_view import load_profile as load_profile
 from .request_auth import Auth as Auth
@@ -29,11 +31,13 @@ __all__ = [
     "AuthKitMiddleware",
     "ConfigError",
     "FactorAge",
+    "OrganizationList",
     "Profile",
     "Settings",
     "User",
     "auth",
     "current_user",
+    "load_organizations",
     "load_profile",
     "requires_org",
     "requires_reverification",

@@ -24,6 +24,7 @@ from sqlmodel import SQLModel
 from .addresses import normalize_email
 from .app import AuthKit
 from .cli_import import add_command as add_import_command
+from .cli_orgs import add_commands as add_org_commands
 from .cli_webhooks import add_commands as add_webhook_commands
 from .errors import ConfigError, FieldError, FlowError, StoreError
 from .flows import admin
@@ -127,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     metadata.set_defaults(run=_users_metadata)
     add_import_command(users, _with_kit)
     add_webhook_commands(commands, _with_kit)
+    add_org_commands(commands, _with_kit)
     return parser
 
 

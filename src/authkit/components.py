@@ -17,7 +17,8 @@ from starlette.requests import Request
 
 from .access import auth
 from .context import KitContext
-from .forms import ProfileForm, SignInForm, SignUpForm
+from .forms import OrganizationForm, ProfileForm, SignInForm, SignUpForm
+from .organization_view import ORGANIZATIONS_KEY, OrganizationList
 from .profile_view import PROFILE_KEY, Profile
 from .request_auth import USER_KEY
 from .users import User
@@ -150,6 +151,79 @@ class Components:
         user = found.user
         form = ProfileForm(data={"first_name": user.first_name, "last_name": user.last_name})
         return self._render(request, "user_profile", form=form, **found.account)
+
+    def _organizations(
+        self, request: Request, context: Context, found: Any
+    ) -> OrganizationList | None:
+        """What the endpoint loaded; None when signed out or organizations are off."""
+        if not self._context.services.settings.organizations:
+            return None
+        if found is None:
+            found = context.get("orgs")
+        if found is None:
+            found = request.scope.get(ORGANIZATIONS_KEY)
+        if (
+            found is None
+            and auth(request).is_signed_in
+            and self._context.services.settings.organizations
+        ):
+            raise RuntimeError(
+                "authkit's organization components show what your endpoint loaded: call "
+                "`orgs = await load_organizations(request)` and pass it to the template"
+            )
+        return found if isinstance(found, OrganizationList) else None
+
+    @pass_context
+    def organization_switcher(
+        self,
+        context: Context,
+        orgs: OrganizationList | None = None,
+        redirect_url: str | None = None,
+    ) -> Markup:
+        """
+        The OrganizationSwitcher: the active organization opening a menu to switch (back
+        to `redirect_url`, this page by default), manage it, or create another. `orgs` is
+        what the endpoint loaded with `await load_organizations(request)` (or `orgs` in
+        the context). Nothing when signed out or organizations are off.
+        """
+        request = self._request(context)
+        found = self._organizations(request, context, orgs)
+        if found is None:
+            return Markup("")
+        return self._render(
+            request,
+            "organization_switcher",
+            orgs=found,
+            redirect_url=self._here(request, redirect_url),
+        )
+
+    @pass_context
+    def organization_profile(
+        self, context: Context, orgs: OrganizationList | None = None
+    ) -> Markup:
+        """
+        The OrganizationProfile of the session's active organization (general, members,
+        invitations, domains as the role allows); nothing for the personal account.
+        """
+        request = self._request(context)
+        found = self._organizations(request, context, orgs)
+        if (
+            found is None
+            or found.profile is None
+            or not self._context.services.settings.organizations
+        ):
+            return Markup("")
+        return self._render(
+            request, "organization_profile", **found.profile, failed=None, values={}
+        )
+
+    @pass_context
+    def create_organization(self, context: Context) -> Markup:
+        """The CreateOrganization form (it posts to the sub-app's `/organizations/new`)."""
+        request = self._request(context)
+        if not auth(request).is_signed_in or not self._context.services.settings.organizations:
+            return Markup("")
+        return self._render(request, "create_organization", form=OrganizationForm())
 
     @staticmethod
     def _user(request: Request, context: Context, user: User | None) -> User | None:

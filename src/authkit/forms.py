@@ -18,7 +18,13 @@ from wtforms import (
 from wtforms.validators import Length
 
 from .passkey_names import NAME_MAX_LENGTH as PASSKEY_NAME_MAX_LENGTH
-from .store.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
+from .store.models import (
+    EMAIL_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    ORG_NAME_MAX_LENGTH,
+    ORG_SLUG_MAX_LENGTH,
+    ROLE_MAX_LENGTH,
+)
 
 __all__ = [
     "AddEmailForm",
@@ -30,7 +36,14 @@ __all__ = [
     "DeleteAccountForm",
     "FactorForm",
     "ForgotPasswordForm",
+    "InvitationIdForm",
+    "InviteForm",
     "LinkForm",
+    "MemberForm",
+    "MemberRoleForm",
+    "OrgDomainForm",
+    "OrgDomainIdForm",
+    "OrganizationForm",
     "PasskeyNameForm",
     "ProfileForm",
     "ResetPasswordForm",
@@ -38,6 +51,7 @@ __all__ = [
     "SignInForm",
     "SignOutForm",
     "SignUpForm",
+    "SwitchOrganizationForm",
 ]
 
 #: Generous bound for any password field; the configured maximum is checked by the flow.
@@ -172,3 +186,45 @@ class ResetPasswordForm(_Base):
     token = HiddenField(validators=[Length(max=LINK_TOKEN_FIELD_LIMIT)])
     #: Only where the link lands: its token as handed over (see LinkForm).
     link = _link_field()
+
+
+#: Ids posted by organization forms: `org_`, `orginv_`... and 26 characters.
+ID_MAX_LENGTH = 40
+
+
+class OrganizationForm(_Base):
+    name = StringField("Name", validators=[Length(max=ORG_NAME_MAX_LENGTH)])
+    slug = StringField("Slug", validators=[Length(max=ORG_SLUG_MAX_LENGTH)])
+
+
+class SwitchOrganizationForm(_Base):
+    """Empty `organization_id`: the personal account."""
+
+    organization_id = HiddenField(validators=[Length(max=ID_MAX_LENGTH)])
+
+
+class InviteForm(_Base):
+    email = StringField("Email address", validators=[Length(max=EMAIL_MAX_LENGTH)])
+    role = StringField("Role", validators=[Length(max=ROLE_MAX_LENGTH)])
+
+
+class MemberForm(_Base):
+    user_id = HiddenField(validators=[Length(max=ID_MAX_LENGTH)])
+
+
+class MemberRoleForm(_Base):
+    user_id = HiddenField(validators=[Length(max=ID_MAX_LENGTH)])
+    role = StringField("Role", validators=[Length(max=ROLE_MAX_LENGTH)])
+
+
+class InvitationIdForm(_Base):
+    invitation_id = HiddenField(validators=[Length(max=ID_MAX_LENGTH)])
+
+
+class OrgDomainForm(_Base):
+    domain = StringField("Domain", validators=[Length(max=EMAIL_MAX_LENGTH)])
+    enrollment = StringField("Enrollment", validators=[Length(max=16)])
+
+
+class OrgDomainIdForm(_Base):
+    domain_id = HiddenField(validators=[Length(max=ID_MAX_LENGTH)])

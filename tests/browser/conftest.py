@@ -74,6 +74,14 @@ class Site:
         assert match
         return match.group(0)
 
+    def invitation_link_for(self, email: str, *, after: int = 0) -> str:
+        """The organization invitation link in the newest mail to `email`."""
+        match = re.search(
+            r"https?://\S+/organizations/invitations/[\w-]+", self._newest_mail(email, after)
+        )
+        assert match
+        return match.group(0)
+
     def age_session_factors(self, *, seconds: int) -> None:
         """Move every session's factor times back, as if they were verified `seconds`
         earlier (the site's SQLite file, written directly: the server owns the kit)."""

@@ -19,7 +19,7 @@ from ..images import AVATAR_MAX_BYTES, MAX_PIXELS, ImageRefused, make_avatar
 from ..services import Services
 from ..store.models import AvatarRow, UserRow
 
-__all__ = ["avatar_image", "remove_avatar", "set_avatar"]
+__all__ = ["avatar_image", "check_upload_size", "checked_image", "remove_avatar", "set_avatar"]
 
 #: The form field the upload comes in; a refused upload's message goes beside it.
 FIELD = "image"
@@ -39,21 +39,10 @@ async def set_avatar(
             `image_damaged` or `image_too_many_pixels`.
         RateLimited: too many uploads from this account lately.
     """
-    if not data:
-        raise FieldError("image_required", field=FIELD)
-    if len(data) > AVATAR_MAX_BYTES:
-        raise FieldError("image_too_large", field=FIELD, max_mb=AVATAR_MAX_BYTES // 2**20)
+    check_upload_size(data)
     if not by_host:
         await svc.limiter.hit("avatar_upload:account", user_id)
-    try:
-        webp = await make_avatar(data)
-    except ImageRefused as refused:
-        raise FieldError(
-            refused.code,
-            field=FIELD,
-            max_mb=AVATAR_MAX_BYTES // 2**20,
-            max_megapixels=MAX_PIXELS // 1_000_000,
-        ) from None
+    webp = await checked_image(data)
     # Random bits as well as the content: the URL is public, and must not confirm to
     # someone holding a picture that this user chose it.
     content_hash = hashlib.sha256(secrets.token_bytes(16) + webp).hexdigest()
@@ -72,6 +61,36 @@ async def set_avatar(
         s.add(AvatarRow(user_id=user_id, content_hash=content_hash, data=webp, created_at=now))
         record_event(s, "profile.image_updated", at=now, meta=meta, user_id=user_id, **_by(by_host))
     return content_hash
+
+
+def check_upload_size(data: bytes) -> None:
+    """
+    Raises:
+        FieldError: on `image`: `image_required` or `image_too_large`.
+    """
+    if not data:
+        raise FieldError("image_required", field=FIELD)
+    if len(data) > AVATAR_MAX_BYTES:
+        raise FieldError("image_too_large", field=FIELD, max_mb=AVATAR_MAX_BYTES // 2**20)
+
+
+async def checked_image(data: bytes) -> bytes:
+    """The uploaded image, re-encoded as a clean 256 px WebP (images.py).
+
+    Raises:
+        FieldError: on `image`: `image_required`, `image_too_large`, `image_format`,
+            `image_damaged` or `image_too_many_pixels`.
+    """
+    check_upload_size(data)
+    try:
+        return await make_avatar(data)
+    except ImageRefused as refused:
+        raise FieldError(
+            refused.code,
+            field=FIELD,
+            max_mb=AVATAR_MAX_BYTES // 2**20,
+            max_megapixels=MAX_PIXELS // 1_000_000,
+        ) from None
 
 
 async def remove_avatar(

@@ -25,7 +25,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..addresses import normalize_email
+from ..addresses import comparison_form, normalize_email
 from ..audit import RequestMeta, audited_in, record_event
 from ..clock import as_utc
 from ..errors import FieldError, FlowError
@@ -69,6 +69,7 @@ __all__ = [
     "invitations_for_user",
     "invitations_of",
     "invite",
+    "may_accept",
     "remove_domain",
     "resend_invitation",
     "revoke_invitation",
@@ -406,6 +407,21 @@ async def invitation_by_token(svc: Services, token: str) -> Invitation | None:
             )
         ).first()
     return None if found is None else _view(svc, found[0], found[1], svc.clock())
+
+
+async def may_accept(svc: Services, user_id: str, invitation: Invitation) -> bool:
+    """Whether the invited address is one of the user's, verified."""
+    async with svc.db.session() as s:
+        found = (
+            await s.exec(
+                select(EmailAddressRow.id).where(
+                    col(EmailAddressRow.user_id) == user_id,
+                    col(EmailAddressRow.normalized) == comparison_form(invitation.email),
+                    col(EmailAddressRow.verified_at).is_not(None),
+                )
+            )
+        ).first()
+    return found is not None
 
 
 async def accept_invitation(

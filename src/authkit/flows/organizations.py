@@ -16,7 +16,9 @@ each other at once end with one of them still admin.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ from ..store.models import (
     ORG_SLUG_MAX_LENGTH,
     EmailAddressRow,
     MembershipRow,
+    OrganizationLogoRow,
     OrganizationRow,
     OrgInvitationRow,
     SessionRow,
@@ -54,6 +57,7 @@ from ..store.models import (
 )
 from ..users import avatar_path, primary_address
 from ..webhooks.payloads import membership_data, organization_data
+from .avatars import check_upload_size, checked_image
 from .locks import lock_organization
 from .notices import NOTICE_LIFETIME, compose, site_url
 
@@ -70,15 +74,18 @@ __all__ = [
     "create_organization",
     "delete_organization",
     "leave",
+    "logo_image",
     "member_view",
     "members_of",
     "membership_in",
     "memberships_of",
     "organization_by_slug",
+    "remove_logo",
     "remove_member",
     "require",
     "roles_for_forms",
     "set_active",
+    "set_logo",
     "set_role",
     "slugify",
     "update_organization",
@@ -113,6 +120,10 @@ class Organization:
     public_metadata: Mapping[str, Any]
     private_metadata: Mapping[str, Any]
     created_at: datetime
+
+    @property
+    def display_name(self) -> str:
+        return self.name
 
     @property
     def initials(self) -> str:
@@ -150,6 +161,12 @@ class Member:
     @property
     def display_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip() or self.email
+
+    @property
+    def initials(self) -> str:
+        """As the UserButton's avatar draws them."""
+        letters = [p[0] for p in (self.first_name, self.last_name) if p] or [self.email[0]]
+        return "".join(letters).upper()
 
 
 def organization_view(svc: Services, row: OrganizationRow) -> Organization:
@@ -507,6 +524,106 @@ async def update_organization(
     return view
 
 
+async def set_logo(
+    svc: Services, *, organization_id: str, actor_id: str | None, data: bytes, meta: RequestMeta
+) -> Organization:
+    """
+    Make `data` (an uploaded image, decoded and re-encoded as avatars are) the logo.
+
+    Raises:
+        OrganizationNotFound, NotPermitted: the actor may not manage its profile.
+        FieldError: on `image`, as for a profile picture.
+        RateLimited: too many uploads from this member lately.
+    """
+    async with svc.db.session() as s:
+        await require(svc, s, organization_id, actor_id, MANAGE_PROFILE)
+    check_upload_size(data)
+    if actor_id is not None:
+        await svc.limiter.hit("avatar_upload:account", actor_id)
+    webp = await checked_image(data)
+    # Random bits as well as the content: the URL is public and names only this upload.
+    content_hash = hashlib.sha256(secrets.token_bytes(16) + webp).hexdigest()
+    now = svc.clock()
+    async with svc.db.session() as s:
+        row = await require(svc, s, organization_id, actor_id, MANAGE_PROFILE)
+        await lock_organization(s, organization_id)
+        await s.exec(
+            delete(OrganizationLogoRow).where(
+                col(OrganizationLogoRow.organization_id) == organization_id
+            )
+        )
+        s.add(
+            OrganizationLogoRow(
+                organization_id=organization_id,
+                content_hash=content_hash,
+                data=webp,
+                created_at=now,
+            )
+        )
+        row.image_hash = content_hash
+        row.updated_at = now
+        s.add(row)
+        await s.flush()
+        record_event(
+            s,
+            "organization.logo_updated",
+            at=now,
+            meta=meta,
+            user_id=actor_id,
+            organization=organization_id,
+        )
+        await _emit_organization(svc, s, "organization.updated", row)
+        return organization_view(svc, row)
+
+
+async def remove_logo(
+    svc: Services, *, organization_id: str, actor_id: str | None, meta: RequestMeta
+) -> bool:
+    """Back to initials; False when there was no logo.
+
+    Raises:
+        OrganizationNotFound, NotPermitted.
+    """
+    async with svc.db.session() as s:
+        row = await require(svc, s, organization_id, actor_id, MANAGE_PROFILE)
+        if row.image_hash is None:
+            return False
+        await s.exec(
+            delete(OrganizationLogoRow).where(
+                col(OrganizationLogoRow.organization_id) == organization_id
+            )
+        )
+        row.image_hash = None
+        row.updated_at = svc.clock()
+        s.add(row)
+        await s.flush()
+        record_event(
+            s,
+            "organization.logo_removed",
+            at=row.updated_at,
+            meta=meta,
+            user_id=actor_id,
+            organization=organization_id,
+        )
+        await _emit_organization(svc, s, "organization.updated", row)
+    return True
+
+
+async def logo_image(svc: Services, organization_id: str, content_hash: str) -> bytes | None:
+    """The WebP a logo URL names; None for an older logo or none at all."""
+    if len(organization_id) > 40 or len(content_hash) != 64:
+        return None
+    async with svc.db.session() as s:
+        return (
+            await s.exec(
+                select(OrganizationLogoRow.data).where(
+                    col(OrganizationLogoRow.organization_id) == organization_id,
+                    col(OrganizationLogoRow.content_hash) == content_hash,
+                )
+            )
+        ).first()
+
+
 async def delete_organization(
     svc: Services, *, organization_id: str, actor_id: str | None, meta: RequestMeta
 ) -> None:
@@ -838,15 +955,7 @@ async def set_active(
         row = await s.get(SessionRow, session_id, populate_existing=True)
         if moved.rowcount != 1 or row is None:
             return None
-        record_event(
-            s,
-            "organization.switched",
-            at=svc.clock(),
-            meta=meta,
-            user_id=user_id,
-            session_id=session_id,
-            organization=organization_id,
-        )
+        # Not audited: switching is everyday navigation, not a change to the account.
         return await mint_session(svc, s, row)
 
 

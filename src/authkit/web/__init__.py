@@ -28,6 +28,16 @@ from .errors import exception_handlers
 from .guidance import password_guidance_endpoint
 from .impersonation import stop_endpoint as stop_impersonation_endpoint
 from .metadata import metadata_endpoint
+from .organizations import (
+    invitation_accept_endpoint,
+    invitation_endpoint,
+    logo_image_endpoint,
+    new_organization_endpoint,
+    organization_action_endpoint,
+    organization_endpoint,
+    organization_logo_endpoint,
+    organizations_endpoint,
+)
 from .passkeys import (
     passkey_add_endpoint,
     passkey_remove_endpoint,
@@ -113,6 +123,45 @@ def build_routes() -> list[BaseRoute]:
             oauth_callback_endpoint,
             methods=["GET", "POST"],
             name="oauth_callback",
+        ),
+        Route(
+            "/organizations", organizations_endpoint, methods=["GET", "POST"], name="organizations"
+        ),
+        Route(
+            "/organizations/new",
+            new_organization_endpoint,
+            methods=["GET", "POST"],
+            name="organization_new",
+        ),
+        Route(
+            "/organizations/invitations/{invitation_id}/accept",
+            invitation_accept_endpoint,
+            methods=["POST"],
+            name="organization_invitation_accept",
+        ),
+        Route(
+            "/organizations/invitations/{token}",
+            invitation_endpoint,
+            methods=["GET", "POST"],
+            name="organization_invitation",
+        ),
+        Route(
+            "/organizations/logos/{organization_id}/{content_hash}.webp",
+            logo_image_endpoint,
+            name="organization_logo_image",
+        ),
+        Route("/organizations/{slug}", organization_endpoint, name="organization"),
+        Route(
+            "/organizations/{slug}/logo",
+            organization_logo_endpoint,
+            methods=["POST"],
+            name="organization_logo",
+        ),
+        Route(
+            "/organizations/{slug}/{action}",
+            organization_action_endpoint,
+            methods=["POST"],
+            name="organization_action",
         ),
         Route("/user", user_endpoint, methods=["GET", "POST"], name="user"),
         Route("/user/avatar", avatar_endpoint, methods=["POST"], name="user_avatar"),

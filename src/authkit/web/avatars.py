@@ -27,7 +27,14 @@ from .form_post import Posted, Upload, post_form
 from .helpers import meta_of, redirect
 from .profile_pages import signed_in_page
 
-__all__ = ["avatar_endpoint", "avatar_image_endpoint", "avatar_remove_endpoint"]
+__all__ = [
+    "NOT_FOUND_HEADERS",
+    "UPLOAD",
+    "avatar_endpoint",
+    "avatar_image_endpoint",
+    "avatar_remove_endpoint",
+    "image_response",
+]
 
 #: How the picture is served: cached for ever (its URL changes with it), never sniffed
 #: as anything but an image, and no script or frame if it is opened on its own.
@@ -108,6 +115,12 @@ async def avatar_image_endpoint(request: Request) -> Response:
     data = await avatar_image(svc, user_id, content_hash)
     if data is None:
         return Response(status_code=404, headers=dict(NOT_FOUND_HEADERS))
+    return image_response(request, data, content_hash)
+
+
+def image_response(request: Request, data: bytes, content_hash: str) -> Response:
+    """A stored WebP (a picture or a logo) named by its hash: cached for ever, 304 when
+    the browser has it."""
     etag = f'"{content_hash}"'
     headers = {**IMAGE_HEADERS, "ETag": etag}
     if etag in (tag.strip() for tag in request.headers.get("if-none-match", "").split(",")):
