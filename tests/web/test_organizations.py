@@ -30,9 +30,10 @@ from authkit.request_auth import Auth
 from authkit.sessions import RequestMeta
 from authkit.store.models import AuditEventRow, MembershipRow, OrgInvitationRow
 
-from ..conftest import FakeClock, KitFactory, Mailbox
+from ..conftest import CLOSE_PATH, FakeClock, KitFactory, Mailbox, closable, free_port, serve
 from ..hostapp import make_host_app
-from .flow_helpers import PASSWORD, sign_in, sign_up
+from .flow_helpers import PASSWORD, csrf_of, sign_in, sign_up
+from .jose_helpers import jose_verify
 
 pytestmark = pytest.mark.anyio
 
@@ -704,3 +705,52 @@ async def test_with_organizations_off_the_token_carries_no_organization(
     with_orgs = plan_session_claims(claims, base_url="https://example.com", organizations=True)
     assert with_orgs.cap("public_metadata") < without.cap("public_metadata")
     await kit.aclose()
+
+
+async def test_jose_reads_the_o_claim_and_a_removed_member_loses_it(
+    make_kit: KitFactory, clock: FakeClock
+) -> None:
+    """npm jose, fetching our JWKS over HTTP, verifies a session token carrying `o`; once
+    the member is removed, the next token (within one token lifetime) has none."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    setup = await started(make_kit, base_url=base_url)
+    ada = await user(setup, "ada@acme.com")
+    bob = await user(setup, "bob@acme.com")
+    acme = await setup.organizations.create(name="Acme", slug="acme", created_by=ada)
+    await setup.organizations.add_member(acme.id, bob, role="org:billing")
+    live = make_kit(base_url=base_url, organizations=True, organization_roles=ROLES)
+    url, stop = serve(closable(make_host_app(live), live), port=port)
+    session_cookie = live.settings.cookie_names.session
+    issuer, jwks_url = f"{base_url}/auth", f"{base_url}/auth/.well-known/jwks.json"
+    try:
+        async with httpx.AsyncClient(base_url=url) as http:
+            assert (await sign_in(http, "bob@acme.com")).status_code == 303
+            page = await http.get("/auth/organizations")
+            r = await http.post(
+                "/auth/organizations",
+                data={"csrf_token": csrf_of(page.text), "organization_id": acme.id},
+            )
+            assert r.status_code == 303
+            code, verified, stderr = await jose_verify(
+                jwks_url, http.cookies[session_cookie], issuer
+            )
+            assert code == 0, stderr
+            assert verified["payload"]["o"] == {
+                "id": acme.id,
+                "slg": "acme",
+                "rol": "billing",
+                "per": "invoices:manage,invoices:read",
+            }
+            await setup.organizations.remove_member(acme.id, bob)
+            clock.advance(live.settings.session_token_lifetime + 1)
+            assert (await http.get("/api/me", headers=JSON)).status_code == 200
+            code, verified, stderr = await jose_verify(
+                jwks_url, http.cookies[session_cookie], issuer, now=clock().timestamp()
+            )
+            assert code == 0, stderr
+            assert verified["payload"]["sub"] == bob and "o" not in verified["payload"]
+            await http.post(CLOSE_PATH)
+    finally:
+        stop()
+        await setup.aclose()

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
 
-import anyio
 import httpx
 import jwt
 import pytest
@@ -19,23 +17,21 @@ from authkit import AuthKit
 
 from ..conftest import (
     CLOSE_PATH,
-    JS_DIR,
     KitFactory,
     Mailbox,
     closable,
     free_port,
-    need_node,
     serve,
 )
 from ..hostapp import make_host_app
 from .flow_helpers import sign_up
+from .jose_helpers import jose_verify
 
 pytestmark = pytest.mark.anyio
 
 JWKS_PATH = "/auth/.well-known/jwks.json"
 OPENID_PATH = "/auth/.well-known/openid-configuration"
 PUBLIC_MEMBERS = {"kty", "crv", "x", "kid", "alg", "use"}
-NODE_TIMEOUT_SECONDS = 30
 
 
 def b64decode(text: str) -> bytes:
@@ -138,22 +134,10 @@ async def test_openid_configuration_follows_the_mount_path(make_kit: KitFactory)
 # -- interoperability: npm jose through the remote JWKS -------------------------------------
 
 
-async def _jose_verify(
-    node: str, jwks_url: str, token: str, issuer: str, audience: str = ""
-) -> tuple[int, dict[str, Any], str]:
-    with anyio.fail_after(NODE_TIMEOUT_SECONDS):
-        result = await anyio.run_process(
-            [node, "verify_jwt.mjs", jwks_url, token, issuer, audience], cwd=JS_DIR, check=False
-        )
-    verified = json.loads(result.stdout) if result.returncode == 0 else {}
-    return result.returncode, verified, result.stderr.decode()
-
-
 async def test_jose_verifies_session_tokens_through_the_remote_jwks(
     make_kit: KitFactory,
 ) -> None:
     """npm jose, fetching our JWKS over HTTP, accepts a session token and refuses forgeries."""
-    node = need_node("the jose interop test runs tests/js/verify_jwt.mjs")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     kit = make_kit(base_url=base_url)
@@ -174,7 +158,7 @@ async def test_jose_verifies_session_tokens_through_the_remote_jwks(
             lifetime_seconds=kit.settings.session_token_lifetime,
         )
 
-        code, verified, stderr = await _jose_verify(node, jwks_url, token, issuer)
+        code, verified, stderr = await jose_verify(jwks_url, token, issuer)
         assert code == 0, stderr
         assert verified["payload"] == claims
         assert verified["protectedHeader"] == jwt.get_unverified_header(token)
@@ -191,14 +175,14 @@ async def test_jose_verifies_session_tokens_through_the_remote_jwks(
                 signature,
             ]
         )
-        code, _, stderr = await _jose_verify(node, jwks_url, tampered, issuer)
+        code, _, stderr = await jose_verify(jwks_url, tampered, issuer)
         assert code == 1
         assert stderr.startswith("ERR_JWS_SIGNATURE_VERIFICATION_FAILED"), stderr
-        code, _, stderr = await _jose_verify(node, jwks_url, token, "https://evil.example/auth")
+        code, _, stderr = await jose_verify(jwks_url, token, "https://evil.example/auth")
         assert code == 1
         assert stderr.startswith("ERR_JWT_CLAIM_VALIDATION_FAILED"), stderr
         # Session tokens carry no audience: a verifier demanding one refuses them.
-        code, _, stderr = await _jose_verify(node, jwks_url, token, issuer, "convex")
+        code, _, stderr = await jose_verify(jwks_url, token, issuer, "convex")
         assert code == 1
         assert stderr.startswith("ERR_JWT_CLAIM_VALIDATION_FAILED"), stderr
     finally:
