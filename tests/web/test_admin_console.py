@@ -115,6 +115,36 @@ async def test_who_is_an_admin(make_kit: KitFactory) -> None:
     await kit.aclose()
 
 
+async def test_an_organizations_admin_is_no_admin_of_the_site(make_kit: KitFactory) -> None:
+    """An admin of nothing but an organization, with it active in the session (the token's
+    `o.rol` is admin), gets the console's 404 like any member."""
+    kit, _ = await admin_kit(make_kit, organizations=True)
+    org_admin = await kit.users.create(email="owner@example.com", password=PASSWORD)
+    bob = await kit.users.create(email="bob@example.com", password=PASSWORD)
+    team = await kit.organizations.create(name="Team", created_by=org_admin.id)
+    c = await signed_in(kit, "owner@example.com")
+    listing = await c.get("/auth/organizations")
+    switched = await c.post(
+        "/auth/organizations",
+        data={"csrf_token": csrf_of(listing.text), "organization_id": team.id},
+    )
+    assert switched.status_code == 303
+    me = (await c.get("/api/me", headers={"accept": "application/json"})).json()
+    assert me["claims"]["o"]["rol"] == "admin"
+    token = csrf_of(listing.text)
+    for method, path in [
+        ("GET", "/auth/admin"),
+        ("GET", f"/auth/admin/users/{bob.id}"),
+        ("POST", f"/auth/admin/users/{bob.id}/ban"),
+        ("POST", f"/auth/admin/users/{bob.id}/impersonate"),
+    ]:
+        r = await c.request(method, path, data={"csrf_token": token} if method == "POST" else None)
+        assert r.status_code == 404, (method, path)
+    assert not (await kit.users.get(bob.id)).is_banned  # type: ignore[union-attr]
+    await c.aclose()
+    await kit.aclose()
+
+
 async def test_search_filters_sorting_and_keyset_pages(
     make_kit: KitFactory, clock: FakeClock
 ) -> None:

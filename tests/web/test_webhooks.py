@@ -361,3 +361,53 @@ async def test_a_sweep_sends_at_most_its_batch_and_claims_nothing_more(
     assert await kit.services.webhooks.deliver_due() == 0
     assert len(receiver.events) == 3
     await kit.aclose()
+
+
+async def test_organization_events_reach_the_receiver_in_order(
+    make_kit: KitFactory, receiver: Receiver, mailbox: Mailbox
+) -> None:
+    """Clerk's organization, organizationMembership and organizationInvitation events,
+    verified by the receiver, in the order the changes were made."""
+    kit = with_webhooks(make_kit, receiver, organizations=True)
+    await kit.ensure_started()
+    ada = await kit.users.create(email="ada@example.com", password=PASSWORD, first_name="Ada")
+    bob = await kit.users.create(email="bob@example.com", password=PASSWORD)
+    acme = await kit.organizations.create(
+        name="Acme", slug="acme", created_by=ada.id, private_metadata={"crm": 7}
+    )
+    await kit.organizations.add_member(acme.id, bob.id)
+    await kit.organizations.set_role(acme.id, bob.id, "org:admin")
+    await kit.organizations.update(acme.id, name="Acme Inc")
+    invitation = await kit.organizations.invite(acme.id, "carol@example.com")
+    await kit.organizations.revoke_invitation(acme.id, invitation.id)
+    await kit.organizations.remove_member(acme.id, bob.id)
+    await kit.organizations.delete(acme.id)
+    await settle(kit)
+    organization_events = [t for t in receiver.types() if t.startswith("organization")]
+    assert organization_events == [
+        "organization.created",
+        "organizationMembership.created",
+        "organizationMembership.created",
+        "organizationMembership.updated",
+        "organization.updated",
+        "organizationInvitation.created",
+        "organizationInvitation.revoked",
+        "organizationMembership.deleted",
+        "organization.deleted",
+    ]
+    data = {e["type"]: e["data"] for _, e in receiver.events}
+    assert data["organization.created"]["private_metadata"] == {"crm": 7}
+    assert data["organization.updated"]["name"] == "Acme Inc"
+    updated = data["organizationMembership.updated"]
+    assert updated["role"] == "org:admin" and updated["organization"]["id"] == acme.id
+    assert updated["public_user_data"]["identifier"] == "bob@example.com"
+    assert "org:sys_memberships:manage" in updated["permissions"]
+    assert data["organizationInvitation.revoked"]["status"] == "revoked"
+    assert data["organizationInvitation.created"]["email_address"] == "carol@example.com"
+    assert data["organization.deleted"] == {
+        "object": "organization",
+        "id": acme.id,
+        "slug": "acme",
+        "deleted": True,
+    }
+    await kit.aclose()
