@@ -42,6 +42,8 @@ DEMO_THEME = {
 def create_app(kit: AuthKit) -> Starlette:
     templates = Jinja2Templates(directory=HERE / "templates")
     kit.jinja(templates.env)
+    # Teams (authkit's organizations) show in the menu when the site turns them on.
+    templates.env.globals["teams"] = kit.settings.organizations
     notes = NoteStore(kit)
 
     async def home(request: Request) -> Response:

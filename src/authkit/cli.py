@@ -389,6 +389,7 @@ def _demo(args: argparse.Namespace) -> int:
         "AUTHKIT_BASE_URL": public,
         "AUTHKIT_AUTO_MIGRATE": "true",
         "AUTHKIT_APP_NAME": "Jotter",
+        "AUTHKIT_ORGANIZATIONS": "true",
     }
     environ = {**defaults, **{k: v for k, v in os.environ.items() if k.startswith("AUTHKIT_")}}
     sys.path.insert(0, str(examples))

@@ -176,6 +176,7 @@ def demo(tmp_path: Path, mailbox: Mailbox) -> Iterator[Site]:
         app_name="Jotter",
         theme=demo_site.DEMO_THEME,
         jwt_templates=demo_site.DEMO_JWT_TEMPLATES,
+        organizations=True,
     )
     _, stop = serve(demo_site.create_app(kit), port=port, lifespan="on")
     yield Site(url, kit, mailbox)

@@ -162,3 +162,19 @@ def test_the_demo_hands_a_template_token_to_a_third_party(browser: Browser, demo
     expect(page.get_by_role("status")).to_contain_text(
         "Hello, ada@example.com! Your plan: free. (token valid for"
     )
+
+
+def test_the_demo_has_teams(browser: Browser, demo: Site) -> None:
+    """`authkit demo` turns organizations on: "Teams" in Jotter's menu creates one and
+    makes it the active one."""
+    page = new_page(browser)
+    sign_up(page, demo, "grace@example.com")
+    page.get_by_role("link", name="Teams").click()
+    expect(page.get_by_role("heading", name="Organizations")).to_be_visible()
+    page.get_by_role("link", name="Create organization").click()
+    page.get_by_label("Name").fill("Jotter Club")
+    page.get_by_role("button", name="Create organization").click()
+    expect(page.get_by_role("status")).to_have_text("Organization created.")
+    page.get_by_role("link", name="Back to your organizations").click()
+    expect(page.get_by_text("Active")).to_have_count(1)
+    expect(page.get_by_role("button", name="Switch to Personal account")).to_be_visible()
