@@ -372,3 +372,64 @@ async def test_the_logo_is_uploaded_served_and_removed(make_kit: KitFactory) -> 
         )
         assert r.status_code == 404
     await kit.aclose()
+
+
+async def test_every_action_checks_the_role_and_every_id_belongs_to_the_organization(
+    make_kit: KitFactory,
+) -> None:
+    """A member may do none of the admin's actions; another organization's admin reaches
+    nothing of Acme's through its own organization's forms (IDOR on every id a form
+    carries: member, invitation, domain), nor accepts an invitation meant for someone
+    else by its id."""
+    kit = await started(make_kit)
+    ada = await kit.users.create(email="ada@acme.com", password=PASSWORD)
+    bob = await kit.users.create(email="bob@acme.com", password=PASSWORD)
+    eve = await kit.users.create(email="eve@evil.com", password=PASSWORD)
+    acme = await kit.organizations.create(name="Acme", slug="acme", created_by=ada.id)
+    await kit.organizations.create(name="Evil", slug="evil", created_by=eve.id)
+    await kit.organizations.add_member(acme.id, bob.id)
+    invitation = await kit.organizations.invite(acme.id, "new@acme.com")
+    domain = await kit.organizations.add_domain(acme.id, "acme.com")
+    page = "/auth/organizations/acme"
+    admin_only = {
+        "profile": {"name": "Mine", "slug": "mine"},
+        "invite": {"email": "x@acme.com", "role": "org:member"},
+        "revoke": {"invitation_id": invitation.id},
+        "resend": {"invitation_id": invitation.id},
+        "role": {"user_id": ada.id, "role": "org:member"},
+        "remove": {"user_id": ada.id},
+        "domain": {"domain": "acme.com", "enrollment": "join"},
+        "remove-domain": {"domain_id": domain.id},
+        "remove-logo": {},
+        "delete": {},
+    }
+    async with signed_in(kit, "bob@acme.com") as c:
+        for action, fields in admin_only.items():
+            r = await post(c, page, f"{page}/{action}", **fields)
+            assert r.status_code == 422, action
+            assert "Your role in this organization does not allow that." in r.text, action
+    evil = "/auth/organizations/evil"
+    async with signed_in(kit, "eve@evil.com") as c:
+        for action, fields in admin_only.items():
+            if action in ("profile", "invite", "domain", "delete", "remove-logo"):
+                continue  # these name no id: they act on Evil itself
+            r = await post(c, evil, f"{evil}/{action}", **fields)
+            assert r.status_code == 303, action
+            assert r.headers["location"].endswith("done=nothing"), action
+        # Someone else's invitation, by its id: not for this account.
+        r = await post(
+            c,
+            "/auth/organizations/new",
+            f"/auth/organizations/invitations/{invitation.id}/accept",
+        )
+        assert r.status_code == 422
+        assert "This invitation is for new@acme.com." in r.text
+    # Nothing of Acme's changed.
+    assert (await kit.organizations.get(acme.id)).name == "Acme"  # type: ignore[union-attr]
+    assert {m.role for m in await kit.organizations.members(acme.id)} == {
+        "org:admin",
+        "org:member",
+    }
+    assert [i.id for i in await kit.organizations.invitations(acme.id)] == [invitation.id]
+    assert [d.id for d in await kit.organizations.domains(acme.id)] == [domain.id]
+    await kit.aclose()
