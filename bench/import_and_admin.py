@@ -5,8 +5,9 @@
    shared by all rows: importing never verifies it), imported into a new SQLite file:
    users per second, and the whole run.
 2. The admin list on that database (`find_users`): the first page, a page deep in
-   (keyset: the cursor of the page before), a search by part of an address, a search by
-   id, and the banned filter, each the median of several runs, in milliseconds.
+   (keyset: the cursor of the page before), searches by the start of a word of an address
+   or a name (one word, two words), by an address's start, by id, and the banned filter,
+   each the median of several runs, in milliseconds.
 
 Pass --postgres to use PostgreSQL (127.0.0.1:5432, database test, a schema of its own).
 Run by hand: .venv/bin/python bench/import_and_admin.py [--users N]. Prints figures;
@@ -95,8 +96,11 @@ async def main(users: int, postgres: bool) -> None:
         figures = {
             "first page": lambda: find_users(kit.services),
             "page 21 (keyset)": lambda: find_users(kit.services, cursor=cursor),
-            "search 'person4242' (part of an address or name)": lambda: find_users(
+            "search 'person4242' (a word's start: address or name)": lambda: find_users(
                 kit.services, search="person4242"
+            ),
+            "search 'first42 last42' (two words' starts)": lambda: find_users(
+                kit.services, search="first42 last42"
             ),
             "search 'person4242@' (an address's start)": lambda: find_users(
                 kit.services, search="person4242@"

@@ -40,6 +40,7 @@ from .messages import Messages
 from .middleware import AuthKitMiddleware
 from .organizations.host_api import Organizations
 from .organizations.roles import load_roles
+from .search_terms import search_terms_hook
 from .security.client_ip import TrustedProxies
 from .security.csrf import CsrfGuard
 from .security.passwords import PasswordHasher
@@ -148,6 +149,8 @@ class AuthKit:
         # People with a verified address at an organization's domain are enrolled in the
         # commit that verified it (before the webhooks read what the commit did).
         db.hooks.before.append(domain_enrollment_hook(self.services))
+        # The words users are found by follow their names and addresses in the same commit.
+        db.hooks.before.append(search_terms_hook())
         if webhooks.enabled:
             self._hear_changes(webhooks)
         self.trusted_proxies = TrustedProxies(s.trusted_proxies.split(","))

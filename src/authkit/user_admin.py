@@ -24,10 +24,11 @@ from .audit import RequestMeta, record_event
 from .flows import admin, avatars
 from .flows.metadata import metadata_cap, replace_metadata, update_metadata
 from .metadata import MetadataKind, checked_metadata
+from .search_terms import matching_words
 from .services import Services
 from .sessions import revoke_all_sessions
 from .store.models import EmailAddressRow, UserRow
-from .users import User, clean_name, get_user, matching, user_of
+from .users import User, clean_name, get_user, user_of
 
 __all__ = ["HOST", "Users"]
 
@@ -54,8 +55,9 @@ class Users:
         self, *, search: str | None = None, limit: int = 100, offset: int = 0
     ) -> builtins.list[User]:
         """
-        Users, newest first; `search` matches part of an email address or a name, in
-        any case. At most `MAX_PAGE` per call: page with `offset`.
+        Users, newest first; `search` matches the start of any word of a name or an
+        address (`lov` finds Lovelace, `acme.com` everyone there; several words must all
+        match), in any case, by index. At most `MAX_PAGE` per call: page with `offset`.
         """
         limit = max(0, min(limit, MAX_PAGE))
         statement = (
@@ -64,7 +66,7 @@ class Users:
             .where(col(EmailAddressRow.is_primary).is_(True))
         )
         if search:
-            statement = statement.where(matching(search.strip()))
+            statement = statement.where(matching_words(search))
         statement = (
             statement.order_by(col(UserRow.created_at).desc(), col(UserRow.id))
             .offset(max(0, offset))

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -114,21 +113,6 @@ async def sign_in_generation(s: AsyncSession, user_id: str) -> int | None:
         )
     ).first()
     return found
-
-
-def matching(needle: str) -> ColumnElement[bool]:
-    """Users with `needle` in an address or a name (first, last or both), in any case."""
-    holders = select(EmailAddressRow.user_id).where(
-        col(EmailAddressRow.email).icontains(needle, autoescape=True)
-    )
-    return or_(
-        col(UserRow.id).in_(holders),
-        col(UserRow.first_name).icontains(needle, autoescape=True),
-        col(UserRow.last_name).icontains(needle, autoescape=True),
-        func.lower(col(UserRow.first_name) + " " + col(UserRow.last_name)).contains(
-            needle.casefold(), autoescape=True
-        ),
-    )
 
 
 async def primary_address(s: AsyncSession, user_id: str) -> str | None:

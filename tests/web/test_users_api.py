@@ -55,8 +55,12 @@ async def test_list_is_newest_first_searchable_and_paged(kit: AuthKit, clock: Fa
     assert [u.email for u in await kit.users.list(search="EXAMPLE.ORG")] == [names[1]]
     assert [u.email for u in await kit.users.list(search="lin")] == [names[2]]  # a last name
     # Search text is text: % and _ are not wildcards.
-    assert [u.email for u in await kit.users.list(search="%")] == [names[3]]
+    assert [u.email for u in await kit.users.list(search="per%")] == [names[3]]
     assert await kit.users.list(search="_") == []
+    assert await kit.users.list(search="%") == []
+    # The start of any word, every word of the search: by index.
+    assert [u.email for u in await kit.users.list(search="gr example.o")] == [names[1]]
+    assert await kit.users.list(search="race") == []
     assert [u.email for u in await kit.users.list(limit=2, offset=1)] == [names[2], names[1]]
     assert await kit.users.list(limit=-5) == []
     assert len(await kit.users.list(limit=MAX_PAGE * 10)) == len(names)

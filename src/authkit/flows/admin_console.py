@@ -21,6 +21,7 @@ from ..addresses import comparison_form
 from ..audit import RequestMeta, record_event
 from ..errors import FieldError, FlowError
 from ..metadata import METADATA_KINDS, MetadataKind
+from ..search_terms import matching_words
 from ..services import Services
 from ..sessions import revoke_all_sessions
 from ..store.models import (
@@ -28,7 +29,7 @@ from ..store.models import (
     EmailAddressRow,
     UserRow,
 )
-from ..users import User, matching, user_of
+from ..users import User, user_of
 from . import admin
 from .metadata import replace_metadata
 from .mfa import turn_off_mfa
@@ -98,9 +99,10 @@ async def find_users(
 ) -> UsersPage:
     """
     A page of users, newest (or oldest) first. `search` matches an id exactly, the start
-    of an address when it holds an `@` (by index), or else part of an address or name,
-    in any case (a scan). Keyset-paged on (created_at, id): a page costs an
-    index range whatever its depth; a cursor that does not parse is the first page.
+    of an address when it holds an `@`, or else the start of any word of a name or an
+    address (every word, for several), in any case; each by an index range. Keyset-paged
+    on (created_at, id): a page costs an index range whatever its depth; a cursor that
+    does not parse is the first page.
     """
     has_mfa = exists().where(
         col(AuthenticatorRow.user_id) == col(UserRow.id),
@@ -126,7 +128,7 @@ async def find_users(
         )
         statement = statement.where(col(UserRow.id).in_(holders))
     elif needle:
-        statement = statement.where(matching(needle))
+        statement = statement.where(matching_words(needle))
     if "banned" in filters:
         statement = statement.where(col(UserRow.banned_at).is_not(None))
     if "mfa" in filters:

@@ -43,6 +43,7 @@ __all__ = [
     "SignInAttemptRow",
     "SigningKeyRow",
     "UserRow",
+    "UserSearchTermRow",
     "VerificationCodeRow",
     "WebhookMessageRow",
 ]
@@ -86,6 +87,19 @@ class UserRow(SQLModel, table=True):
     #: The user's id in another system (set by `authkit users import`: their id at
     #: Clerk, Django or Auth0), unique when set.
     external_id: str | None = Field(default=None, max_length=255, unique=True)
+
+
+class UserSearchTermRow(SQLModel, table=True):
+    """One word of a user's name or address, lower-case (search_terms.py): the admin
+    console and `authkit.users.list(search=)` find users by a range on `term`."""
+
+    __tablename__ = "user_search_terms"
+    __table_args__ = (Index("ix_user_search_terms_term", "term", "user_id"),)
+
+    user_id: str = Field(
+        primary_key=True, foreign_key="users.id", max_length=40, ondelete="CASCADE"
+    )
+    term: str = Field(primary_key=True, max_length=EMAIL_MAX_LENGTH)
 
 
 class EmailAddressRow(SQLModel, table=True):
