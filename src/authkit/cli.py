@@ -27,7 +27,7 @@ from .cli_import import add_command as add_import_command
 from .cli_orgs import add_commands as add_org_commands
 from .cli_webhooks import add_commands as add_webhook_commands
 from .errors import ConfigError, FieldError, FlowError, StoreError
-from .flows import admin
+from .flows import admin, sign_up_access
 from .messages import Messages
 from .pruning import prune
 from .security.tokens import KEY_PUBLISH_AHEAD
@@ -126,6 +126,20 @@ def _parser() -> argparse.ArgumentParser:
         "--replace", action="store_true", help="replace each object given instead of merging"
     )
     metadata.set_defaults(run=_users_metadata)
+    invite = users.add_parser(
+        "invite", help="email an invitation to sign up (the way in when sign-up is by invitation)"
+    )
+    invite.add_argument("email")
+    invite.set_defaults(run=_users_invite)
+    waitlist = commands.add_parser("waitlist", help="the sign-up waitlist").add_subparsers(
+        title="waitlist"
+    )
+    waiting = waitlist.add_parser("list", help="who is waiting, first come first")
+    waiting.add_argument("--limit", type=int, default=200)
+    waiting.set_defaults(run=_waitlist_list)
+    approve = waitlist.add_parser("approve", help="let someone in: they are emailed an invitation")
+    approve.add_argument("email", help="the address on the waitlist")
+    approve.set_defaults(run=_waitlist_approve)
     add_import_command(users, _with_kit)
     add_webhook_commands(commands, _with_kit)
     add_org_commands(commands, _with_kit)
@@ -332,6 +346,45 @@ def _users_metadata(args: argparse.Namespace) -> int:
             "unsafe_metadata": user.unsafe_metadata,
         }
         print(json.dumps(shown, indent=2, ensure_ascii=False))
+        return 0
+
+    return _with_kit(work)
+
+
+def _users_invite(args: argparse.Namespace) -> int:
+    async def work(kit: AuthKit) -> int:
+        try:
+            invitation = await kit.users.invite(args.email)
+        except FlowError as refused:
+            print(f"authkit: {kit.services.messages(refused.code)}", file=sys.stderr)
+            return 1
+        await kit.services.mailer.drain()
+        print(f"authkit: invitation {invitation.id} sent to {invitation.email}.")
+        return 0
+
+    return _with_kit(work)
+
+
+def _waitlist_list(args: argparse.Namespace) -> int:
+    async def work(kit: AuthKit) -> int:
+        entries = await kit.users.waitlist(limit=args.limit)
+        if not entries:
+            print("authkit: nobody is waiting.")
+        for entry in entries:
+            print(f"{entry.created_at:%Y-%m-%d %H:%M}  {entry.email}")
+        return 0
+
+    return _with_kit(work)
+
+
+def _waitlist_approve(args: argparse.Namespace) -> int:
+    async def work(kit: AuthKit) -> int:
+        entry = await sign_up_access.waiting_entry(kit.services, args.email)
+        if entry is None or not await kit.users.approve(entry.id):
+            print(f"authkit: {args.email!r} is not waiting.", file=sys.stderr)
+            return 1
+        await kit.services.mailer.drain()
+        print(f"authkit: {entry.email} is invited to sign up.")
         return 0
 
     return _with_kit(work)

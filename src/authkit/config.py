@@ -35,6 +35,8 @@ CLEAR_SITE_DATA_TYPES = ('"cache"', '"cookies"', '"storage"', '"executionContext
 
 NameFields = Literal["off", "optional", "required"]
 MfaPolicy = Literal["optional", "required"]
+SignUpMode = Literal["open", "invite", "waitlist", "closed"]
+SIGN_UP_MODES: tuple[SignUpMode, ...] = ("open", "invite", "waitlist", "closed")
 #: The first factors `AUTHKIT_SIGN_IN_METHODS` may list, in the order the sign-in page
 #: offers them.
 SIGN_IN_METHODS = ("password", "email_code", "email_link")
@@ -115,6 +117,21 @@ class Settings:
     #: Who may use the admin console besides users whose public_metadata.role is
     #: "admin": addresses or user ids, comma-separated.
     admins: str = ""
+    #: Who may make an account: `open` (anyone), `invite` (only with an invitation: from
+    #: an admin, the host's code or the CLI, or to an organization), `waitlist` (people
+    #: ask on a waitlist form and an admin lets them in), `closed` (sign-in only).
+    #: Social sign-up follows it too.
+    sign_up: SignUpMode = "open"
+    #: Addresses and domains (a domain covers its subdomains) that alone may sign up,
+    #: comma-separated; empty: every address.
+    sign_up_allowlist: str = ""
+    #: Addresses and domains that may not sign up, comma-separated.
+    sign_up_blocklist: str = ""
+    #: Refuse the throwaway-mail domains the `disposable-email-domains` package lists
+    #: (updated by upgrading it); an allowlisted one is let through.
+    block_disposable_emails: bool = True
+    #: How long an invitation to sign up can be used.
+    sign_up_invitation_lifetime: int = 7 * 24 * 3600
     #: Organizations (teams with roles, invitations and an active organization in the
     #: session token): their pages, components and the token's `o` claim. Off by default,
     #: as at Clerk: a site without teams shows nothing of them.
@@ -168,6 +185,14 @@ class Settings:
             problems.append(
                 "AUTHKIT_SESSION_LIFETIME must be longer than the session token lifetime "
                 "and at most 400 days."
+            )
+        if self.sign_up not in SIGN_UP_MODES:
+            problems.append(
+                f"AUTHKIT_SIGN_UP must be one of {', '.join(SIGN_UP_MODES)}, not {self.sign_up!r}."
+            )
+        if not 3600 <= self.sign_up_invitation_lifetime <= 90 * 24 * 3600:
+            problems.append(
+                "AUTHKIT_SIGN_UP_INVITATION_LIFETIME must be between 3600 seconds and 90 days."
             )
         if not 1 <= self.organization_max_members <= 100_000:
             problems.append("AUTHKIT_ORGANIZATION_MAX_MEMBERS must be between 1 and 100000.")
@@ -358,6 +383,11 @@ class SettingValues(TypedDict, total=False):
     session_claims: Mapping[str, Any] | str | None
     webhooks: Sequence[Mapping[str, Any]] | str | None
     admins: str
+    sign_up: SignUpMode
+    sign_up_allowlist: str
+    sign_up_blocklist: str
+    block_disposable_emails: bool
+    sign_up_invitation_lifetime: int
     organizations: bool
     organization_roles: Mapping[str, Any] | str | None
     organization_max_members: int

@@ -52,6 +52,7 @@ __all__ = [
     "SignOutForm",
     "SignUpForm",
     "SwitchOrganizationForm",
+    "WaitlistForm",
 ]
 
 #: Generous bound for any password field; the configured maximum is checked by the flow.
@@ -228,3 +229,7 @@ class OrgDomainForm(_Base):
 
 class OrgDomainIdForm(_Base):
     domain_id = HiddenField(validators=[Length(max=ID_MAX_LENGTH)])
+
+
+class WaitlistForm(_Base):
+    email = StringField("Email address", validators=[Length(max=EMAIL_MAX_LENGTH)])

@@ -33,6 +33,21 @@ MESSAGES: Mapping[str, str] = {
     "code_expired": "That code has expired. Ask for a new one.",
     "code_format": "Enter the 6-digit code from the email.",
     "sign_up_closed": "Sign-up is closed.",
+    "sign_up_address_refused": (
+        "This email address cannot be used to sign up here. Use another one."
+    ),
+    "sign_up_closed_title": "Sign-up is closed",
+    "sign_up_closed_text": "New accounts cannot be made here. If you have one, sign in.",
+    "sign_up_invited_hint": "Your invitation is for this address.",
+    "waitlist_title": "Join the waitlist",
+    "waitlist_subtitle": "{app_name} is letting people in a few at a time. Leave your address.",
+    "waitlist_submit": "Join the waitlist",
+    "waitlist_joined": (
+        "You are on the list. When your turn comes, an invitation will reach that address."
+    ),
+    "sign_up_invitation_only": (
+        "Sign-up here is by invitation. Use the link in your invitation email."
+    ),
     # organizations
     "org_not_found": "There is no such organization, or you are not in it.",
     "org_not_permitted": "Your role in this organization does not allow that.",
@@ -544,6 +559,26 @@ MESSAGES: Mapping[str, str] = {
     "admin_nav": "Admin console",
     "admin_nav_users": "Users",
     "admin_nav_webhooks": "Webhooks",
+    "admin_nav_invitations": "Invitations",
+    "admin_invitations_title": "Invitations",
+    "admin_invitations_subtitle_open": "Anyone may sign up; an invitation is a friendly way in.",
+    "admin_invitations_subtitle_invite": "Sign-up is by invitation: invite people here.",
+    "admin_invitations_subtitle_waitlist": (
+        "Sign-up is by waitlist: let people in, or invite them directly."
+    ),
+    "admin_invitations_subtitle_closed": (
+        "Sign-up is closed: invitations cannot be used until it opens."
+    ),
+    "admin_invite_heading": "Invite to sign up",
+    "admin_invite_hint": "They get a link to create an account with this address.",
+    "admin_invite_submit": "Send invitation",
+    "admin_waitlist_heading": "Waitlist",
+    "admin_waitlist_since": "Waiting since {date}",
+    "admin_waitlist_approve": "Let in",
+    "admin_waitlist_approve_named": "Let {email} in",
+    "admin_waitlist_empty": "Nobody is waiting.",
+    "admin_done_invited": "Invitation sent.",
+    "admin_done_approved": "Let in: an invitation is on its way.",
     "admin_search_label": "Search by email, name or user ID",
     "admin_filters": "Show only",
     "admin_filter_banned": "Banned",

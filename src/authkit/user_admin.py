@@ -21,8 +21,9 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from .audit import RequestMeta, record_event
-from .flows import admin, avatars
+from .flows import admin, avatars, sign_up_access
 from .flows.metadata import metadata_cap, replace_metadata, update_metadata
+from .flows.sign_up_access import SignUpInvitation, WaitlistEntry
 from .metadata import MetadataKind, checked_metadata
 from .search_terms import matching_words
 from .services import Services
@@ -225,3 +226,22 @@ class Users:
                     count=ended,
                 )
         return ended
+
+    async def invite(self, email: str, *, inviter_id: str | None = None) -> SignUpInvitation:
+        """
+        Mail `email` an invitation to sign up (its link fills in the address); the way in
+        when `AUTHKIT_SIGN_UP` is `invite` or `waitlist`.
+
+        Raises:
+            FieldError: a malformed address, or one that has an account (`email_taken`).
+        """
+        return await sign_up_access.invite(self._svc, email=email, actor_id=inviter_id, meta=HOST)
+
+    async def waitlist(self, *, limit: int = 200) -> builtins.list[WaitlistEntry]:
+        """Who is waiting to be let in, first come first."""
+        return await sign_up_access.waitlist(self._svc, limit=limit)
+
+    async def approve(self, entry_id: str) -> bool:
+        """Let a waiting entry in (they are mailed an invitation); False when it is not
+        waiting."""
+        return await sign_up_access.approve(self._svc, entry_id=entry_id, actor_id=None, meta=HOST)

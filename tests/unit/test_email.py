@@ -78,6 +78,12 @@ CONTEXTS: dict[str, dict[str, object]] = {
         "role_name": "Admin",
         "organizations_url": "https://acme.test/organizations",
     },
+    "sign_up_invitation": {
+        "app_name": "Acme",
+        "email": RECIPIENT,
+        "accept_url": "https://acme.test/sign-up?invitation=tok",
+        "days": 7,
+    },
     "org_removed": {
         "app_name": "Acme",
         "email": RECIPIENT,

@@ -276,6 +276,9 @@ WITHOUT_A_SENTENCE = {
     "sign_up.code_resent",
     "password_reset.code_failed",
     "user.deleted",
+    # About an address with no account yet: in no user's activity.
+    "sign_up.invited",
+    "waitlist.joined",
 }
 
 

@@ -23,7 +23,13 @@ from starlette.applications import Starlette
 
 from authkit import AuthKit
 from authkit.social.providers import OAuthProvider
-from authkit.store.models import AuditEventRow, EmailAddressRow, OAuthAccountRow, UserRow
+from authkit.store.models import (
+    AuditEventRow,
+    EmailAddressRow,
+    OAuthAccountRow,
+    SignUpInvitationRow,
+    UserRow,
+)
 
 from ..conftest import FakeClock, KitFactory
 from ..hostapp import make_host_app
@@ -400,3 +406,50 @@ async def test_tokens_kept_before_go_once_the_provider_no_longer_keeps_them(
         assert (await continue_with_acme(b, provider_browser, "forgetful")).status_code == 303
     assert (await links(plain))[0].tokens_encrypted is None
     await plain.aclose()
+
+
+@pytest.mark.parametrize("mode", ["closed", "invite", "waitlist"])
+async def test_social_sign_up_follows_the_sign_up_mode(
+    make_kit: KitFactory,
+    oidc_provider: OpenIdProvider,
+    provider_browser: httpx.AsyncClient,
+    mode: str,
+) -> None:
+    """A new account by a provider obeys AUTHKIT_SIGN_UP as the form does: closed, nobody;
+    by invitation or waitlist, only an invited address; an account linked before still
+    signs in."""
+    kit = make_kit(**oidc_provider.settings(), sign_up=mode)
+    app = make_host_app(kit)
+    await kit.ensure_started()
+    # An account made before (by an operator), linked by its verified address.
+    await kit.users.create(email="member@example.net", password=PASSWORD)
+    async with browser(app) as b:
+        r = await continue_with_acme(b, provider_browser, "stranger")
+        page = await b.get(r.headers["location"])
+        expected = (
+            "Sign-up is closed."
+            if mode == "closed"
+            else "Sign-up here is by invitation. Use the link in your invitation email."
+        )
+        assert alert_text(page.text) == expected
+        assert (await whoami(b))["is_signed_in"] is False
+    provider_browser.cookies.clear()  # signed out at the provider: a new login there
+    async with browser(app) as b:
+        r = await continue_with_acme(b, provider_browser, "member@example.net")
+        assert r.status_code == 303 and r.headers["location"] == "/"
+        assert (await whoami(b))["is_signed_in"] is True
+    if mode != "closed":
+        await kit.users.invite("invited@example.net")
+        provider_browser.cookies.clear()
+        async with browser(app) as b:
+            r = await continue_with_acme(b, provider_browser, "invited@example.net")
+            assert r.headers["location"] == "/"
+            assert (await whoami(b))["is_signed_in"] is True
+        async with kit.services.db.session() as s:
+            invitation = (await s.exec(select(SignUpInvitationRow))).one()
+        assert invitation.status == "accepted"
+    refused = [
+        e for e in await events(kit, "oauth.failed") if e.detail.get("reason") == "sign_up_refused"
+    ]
+    assert len(refused) == 1
+    await kit.aclose()

@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..addresses import normalize_email
+from ..addresses import Address, normalize_email
 from ..audit import record_event
-from ..errors import CodeExpired, CodeInvalid, FieldError
+from ..errors import CodeExpired, CodeInvalid, FieldError, FlowError
 from ..ids import new_id
 from ..security.codes import is_code_shaped
 from ..security.passwords import check_password
@@ -25,7 +25,7 @@ from ..services import Services
 from ..sessions import RequestMeta, SessionStart, prepare_session
 from ..store.models import EmailAddressRow, PasswordCredentialRow, UserRow, VerificationCodeRow
 from ..users import clean_name
-from . import email_codes
+from . import email_codes, sign_up_access
 from .attempts import Attempt
 from .email_codes import RESEND_COOLDOWN
 from .notices import compose
@@ -82,6 +82,9 @@ async def start_sign_up(
         context_words=(svc.settings.app_name,),
     )
     await svc.limiter.hit("sign_up:ip", meta.ip_address)
+    # Who may sign up, before the password is hashed: a refused address costs no hash.
+    async with svc.db.session() as s:
+        await sign_up_access.gate(svc, s, address)
     await email_codes.count_send(svc, address.normalized, meta)
     # Hash whether or not the address is taken: both paths cost the same time.
     password_hash = await svc.hasher.hash(password)
@@ -218,8 +221,18 @@ async def _create_account(
     svc: Services, s: AsyncSession, row: VerificationCodeRow, *, now: datetime, meta: RequestMeta
 ) -> str:
     user_id = new_id("user")
+    address = Address(email=row.email, normalized=row.email_normalized)
+    try:
+        # Again, now that the code proved the address: an invitation may have been
+        # revoked, or sign-up closed, since the code was sent.
+        await sign_up_access.gate(svc, s, address)
+    except FlowError as refused:
+        # Said above the code field: the page has no address field to put it beside.
+        refused.field = None
+        raise
     if not await email_codes.consume(s, row.id, now):
         raise CodeExpired()
+    await sign_up_access.mark_invitation_used(svc, s, address.normalized)
     s.add(
         UserRow(
             id=user_id,

@@ -39,6 +39,7 @@ from ..services import Services
 from ..social.client import ProviderError, ProviderIdentity
 from ..social.providers import OAuthProvider
 from ..store.models import EmailAddressRow, OAuthAccountRow, UserRow
+from . import sign_up_access
 from .attempts import Attempt, Purpose, new_attempt, save_attempt
 from .sign_in import RETURN_TO, Step, claim_attempt, submit_proven_first_factor
 
@@ -60,6 +61,10 @@ OAUTH_ERRORS = frozenset(
         "oauth_no_email",
         "oauth_email_unverified",
         "oauth_connected_elsewhere",
+        # A new account the site's sign-up rules refuse (sign_up_access.py).
+        "sign_up_closed",
+        "sign_up_invitation_only",
+        "sign_up_address_refused",
     }
 )
 
@@ -360,6 +365,11 @@ async def _resolve(
         return _Account(holder.id, email, holder.credential_generation)
     if not identity.email_verified:
         raise ProviderSignInFailed("oauth_email_unverified", "email_unverified")
+    try:
+        # A new account: the site's sign-up rules hold here as on the sign-up form.
+        await sign_up_access.gate(svc, s, address)
+    except FlowError as refused:
+        raise ProviderSignInFailed(refused.code, "sign_up_refused") from None
     user_id = new_id("user")
     s.add(
         UserRow(
@@ -384,6 +394,7 @@ async def _resolve(
     )
     _link(svc, s, provider, identity, user_id=user_id, email=address.email)
     record_event(s, "sign_up.completed", at=now, meta=meta, user_id=user_id, method=provider.factor)
+    await sign_up_access.mark_invitation_used(svc, s, address.normalized)
     await s.flush()
     return _Account(user_id, address.email, 0)
 

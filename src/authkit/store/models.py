@@ -41,10 +41,12 @@ __all__ = [
     "RecoveryCodeRow",
     "SessionRow",
     "SignInAttemptRow",
+    "SignUpInvitationRow",
     "SigningKeyRow",
     "UserRow",
     "UserSearchTermRow",
     "VerificationCodeRow",
+    "WaitlistEntryRow",
     "WebhookMessageRow",
 ]
 
@@ -546,3 +548,37 @@ class OrgDomainRow(SQLModel, table=True):
     enrollment: str = Field(default="invite", max_length=16)
     verified_at: datetime | None = None
     created_at: datetime
+
+
+class SignUpInvitationRow(SQLModel, table=True):
+    """An invitation to make an account (`AUTHKIT_SIGN_UP=invite` or `waitlist`), from an
+    admin, the host's code, the CLI or an approved waitlist entry. The link carries a
+    token stored only as a hash; signing up still proves the address with a code."""
+
+    __tablename__ = "sign_up_invitations"
+
+    id: str = Field(primary_key=True, max_length=40)
+    email: str = Field(max_length=EMAIL_MAX_LENGTH)
+    normalized: str = Field(max_length=EMAIL_MAX_LENGTH, index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    #: pending, accepted or revoked (a pending one past `expires_at` is expired).
+    status: str = Field(default="pending", max_length=16)
+    inviter_id: str | None = Field(default=None, max_length=40)
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+
+
+class WaitlistEntryRow(SQLModel, table=True):
+    """Someone waiting to be let in (`AUTHKIT_SIGN_UP=waitlist`): approving sends them a
+    sign-up invitation."""
+
+    __tablename__ = "waitlist_entries"
+
+    id: str = Field(primary_key=True, max_length=40)
+    email: str = Field(max_length=EMAIL_MAX_LENGTH)
+    normalized: str = Field(max_length=EMAIL_MAX_LENGTH, unique=True)
+    #: waiting, invited (approved: an invitation was sent) or declined.
+    status: str = Field(default="waiting", max_length=16)
+    created_at: datetime
+    decided_at: datetime | None = None

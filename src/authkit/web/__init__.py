@@ -7,6 +7,8 @@ from starlette.staticfiles import StaticFiles
 
 from .account import user_endpoint
 from .admin import (
+    admin_approve_endpoint,
+    admin_invitations_endpoint,
     admin_new_user_endpoint,
     admin_user_action_endpoint,
     admin_user_endpoint,
@@ -69,6 +71,7 @@ from .sign_in import (
 from .sign_up import resend_endpoint, sign_up_endpoint, verify_endpoint
 from .social import oauth_callback_endpoint, oauth_start_endpoint
 from .tokens import token_endpoint
+from .waitlist import waitlist_endpoint
 from .well_known import jwks_endpoint, openid_configuration_endpoint, theme_css_endpoint
 
 __all__ = ["build_routes", "exception_handlers"]
@@ -114,6 +117,7 @@ def build_routes() -> list[BaseRoute]:
             name="reverify_factor_resend",
         ),
         Route("/sign-up", sign_up_endpoint, methods=["GET", "POST"], name="sign_up"),
+        Route("/waitlist", waitlist_endpoint, methods=["GET", "POST"], name="waitlist"),
         Route("/sign-up/verify", verify_endpoint, methods=["GET", "POST"], name="sign_up_verify"),
         Route("/sign-up/resend", resend_endpoint, methods=["POST"], name="sign_up_resend"),
         Route("/sign-out", sign_out_endpoint, methods=["POST"], name="sign_out"),
@@ -323,6 +327,8 @@ def build_routes() -> list[BaseRoute]:
         Route("/admin/users/{user_id}/{action}", admin_user_action_endpoint, methods=ANY),
         Route("/admin/webhooks", admin_webhooks_endpoint, methods=ANY),
         Route("/admin/webhooks/{seq:int}/replay", admin_webhook_replay_endpoint, methods=ANY),
+        Route("/admin/invitations", admin_invitations_endpoint, methods=ANY),
+        Route("/admin/waitlist/{entry_id}/approve", admin_approve_endpoint, methods=ANY),
         Route("/impersonation/stop", stop_impersonation_endpoint, methods=["POST"]),
         Route(
             "/.well-known/openid-configuration",

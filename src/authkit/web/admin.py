@@ -21,9 +21,10 @@ from starlette.responses import Response
 from ..access import auth, current_user
 from ..context import context_of
 from ..flows import admin_console as console
+from ..flows import sign_up_access
 from ..flows.activity import activity_page
 from ..flows.devices import active_devices
-from ..forms import AdminAddressForm, AdminMetadataForm, ConfirmForm, SignUpForm
+from ..forms import AddEmailForm, AdminAddressForm, AdminMetadataForm, ConfirmForm, SignUpForm
 from ..metadata import METADATA_KINDS
 from ..users import User
 from .form_post import Posted, post_form
@@ -32,6 +33,8 @@ from .impersonation import impersonate
 from .reverify import require_reverification
 
 __all__ = [
+    "admin_approve_endpoint",
+    "admin_invitations_endpoint",
     "admin_new_user_endpoint",
     "admin_user_action_endpoint",
     "admin_user_endpoint",
@@ -352,3 +355,82 @@ async def _new_user(request: Request, admin: User) -> Response:
 
 
 admin_new_user_endpoint = admin_only(_new_user, methods=("GET", "HEAD", "POST"))
+
+
+async def _invitations(request: Request, admin: User) -> Response:
+    """GET `/admin/invitations`: invite someone to sign up, and the waitlist to approve;
+    POST: the invitation."""
+    if request.method == "POST":
+        return await _invite(request, admin)
+    return await _invitations_page(request, admin)
+
+
+async def _invitations_page(
+    request: Request,
+    admin: User,
+    *,
+    form: AddEmailForm | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    svc = context_of(request).services
+    done = {"invited": "admin_done_invited", "approved": "admin_done_approved"}.get(
+        request.query_params.get("done", "")
+    )
+    return page(
+        request,
+        "admin_invitations",
+        admin=admin,
+        form=form or AddEmailForm(),
+        waiting=await sign_up_access.waitlist(svc),
+        sign_up_mode=svc.settings.sign_up,
+        errors=errors or {},
+        notice=svc.messages(done) if done else None,
+        status_code=status_code,
+    )
+
+
+async def _invite(request: Request, admin: User) -> Response:
+    """POST `/admin/invitations`: mail an invitation to sign up, after a recent "Confirm
+    it's you"; a mistake comes back beside the address, what was typed kept."""
+    svc = context_of(request).services
+    refused = await require_reverification(request, f"{ADMIN_PATH}/invitations")
+    if refused is not None:
+        return refused
+
+    async def render(form: AddEmailForm, errors: dict[str, str], status: int) -> Response:
+        return await _invitations_page(request, admin, form=form, errors=errors, status_code=status)
+
+    async def act(posted: Posted[AddEmailForm]) -> Response:
+        await sign_up_access.invite(
+            svc, email=str(posted.form.email.data or ""), actor_id=admin.id, meta=meta_of(request)
+        )
+        return redirect(request, f"{svc.mount_path}{ADMIN_PATH}/invitations?done=invited")
+
+    return await post_form(request, AddEmailForm, render, act)
+
+
+async def _approve(request: Request, admin: User) -> Response:
+    """POST `/admin/waitlist/<id>/approve`: let a waiting entry in (they are mailed an
+    invitation to sign up)."""
+    svc = context_of(request).services
+    refused = await require_reverification(request, f"{ADMIN_PATH}/invitations")
+    if refused is not None:
+        return refused
+
+    async def render(form: ConfirmForm, errors: dict[str, str], status: int) -> Response:
+        return await _invitations_page(request, admin, errors=errors, status_code=status)
+
+    async def act(posted: Posted[ConfirmForm]) -> Response:
+        entry_id = str(request.path_params["entry_id"])[:40]
+        if not await sign_up_access.approve(
+            svc, entry_id=entry_id, actor_id=admin.id, meta=meta_of(request)
+        ):
+            raise HTTPException(404)
+        return redirect(request, f"{svc.mount_path}{ADMIN_PATH}/invitations?done=approved")
+
+    return await post_form(request, ConfirmForm, render, act)
+
+
+admin_invitations_endpoint = admin_only(_invitations, methods=("GET", "HEAD", "POST"))
+admin_approve_endpoint = admin_only(_approve, methods=("POST",))

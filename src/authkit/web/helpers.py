@@ -223,6 +223,8 @@ def base_context(request: Request) -> dict[str, Any]:
         "errors": {},
         "notice": None,
         "name_fields": svc.settings.name_fields,
+        #: open, invite, waitlist or closed: what the sign-up links and pages offer.
+        "sign_up_mode": svc.settings.sign_up,
         "password_min_length": svc.settings.password_min_length,
         #: Social login: a "Continue with ..." button each on the sign-in and sign-up pages.
         "oauth_providers": svc.settings.oauth_providers,

@@ -311,100 +311,6 @@ async def _save_profile(
     return redirect(request, f"{mount}{ORGS}/{quote(saved.slug)}?done=saved")
 
 
-async def _invite(
-    request: Request, user: User, membership: orgs.Membership, posted: Posted[Any]
-) -> str:
-    await invitations.invite(
-        context_of(request).services,
-        organization_id=membership.organization.id,
-        email=str(posted.form.email.data or ""),
-        role=str(posted.form.role.data or ""),
-        actor_id=user.id,
-        meta=meta_of(request),
-    )
-    return "invited"
-
-
-async def _revoke(
-    request: Request, user: User, membership: orgs.Membership, posted: Posted[Any]
-) -> str:
-    done = await invitations.revoke_invitation(
-        context_of(request).services,
-        organization_id=membership.organization.id,
-        invitation_id=str(posted.form.invitation_id.data or ""),
-        actor_id=user.id,
-        meta=meta_of(request),
-    )
-    return "revoked" if done else "nothing"
-
-
-async def _resend(
-    request: Request, user: User, membership: orgs.Membership, posted: Posted[Any]
-) -> str:
-    done = await invitations.resend_invitation(
-        context_of(request).services,
-        organization_id=membership.organization.id,
-        invitation_id=str(posted.form.invitation_id.data or ""),
-        actor_id=user.id,
-        meta=meta_of(request),
-    )
-    return "resent" if done else "nothing"
-
-
-async def _set_role(
-    request: Request, user: User, membership: orgs.Membership, posted: Posted[Any]
-) -> str:
-    done = await orgs.set_role(
-        context_of(request).services,
-        organization_id=membership.organization.id,
-        user_id=str(posted.form.user_id.data or ""),
-        role=str(posted.form.role.data or ""),
-        actor_id=user.id,
-        meta=meta_of(request),
-    )
-    return "role" if done else "nothing"
-
-
-async def _remove(
-    request: Request, user: User, membership: orgs.Membership, posted: Posted[Any]
-) -> str:
-    done = await orgs.remove_member(
-        context_of(request).services,
-        organization_id=membership.organization.id,
-        user_id=str(posted.form.user_id.data or ""),
-        actor_id=user.id,
-        meta=meta_of(request),
-    )
-    return "removed" if done else "nothing"
-
-
-async def _add_domain(
-    request: Request, user: User, membership: orgs.Membership, posted: Posted[Any]
-) -> str:
-    await invitations.add_domain(
-        context_of(request).services,
-        organization_id=membership.organization.id,
-        domain=str(posted.form.domain.data or ""),
-        enrollment=str(posted.form.enrollment.data or "invite"),
-        actor_id=user.id,
-        meta=meta_of(request),
-    )
-    return "domain_added"
-
-
-async def _remove_domain(
-    request: Request, user: User, membership: orgs.Membership, posted: Posted[Any]
-) -> str:
-    done = await invitations.remove_domain(
-        context_of(request).services,
-        organization_id=membership.organization.id,
-        domain_id=str(posted.form.domain_id.data or ""),
-        actor_id=user.id,
-        meta=meta_of(request),
-    )
-    return "domain_removed" if done else "nothing"
-
-
 async def _leave(
     request: Request, user: User, membership: orgs.Membership, posted: Posted[Any]
 ) -> Response:
@@ -440,29 +346,54 @@ async def _back_to_list(
     return redirect(request, target)
 
 
-async def _remove_logo(
-    request: Request, user: User, membership: orgs.Membership, posted: Posted[Any]
-) -> str:
-    done = await orgs.remove_logo(
-        context_of(request).services,
-        organization_id=membership.organization.id,
-        actor_id=user.id,
-        meta=meta_of(request),
-    )
-    return "logo_removed" if done else "nothing"
+def _acting(flow: Callable[..., Awaitable[object]], done: str, *fields: str) -> Run:
+    """An action running `flow` on the organization as the member, with the form's
+    `fields` as its keywords; its notice is `done`, or "nothing" when the flow answered
+    False (an id that is not this organization's, a member already gone)."""
+
+    async def run(
+        request: Request, user: User, membership: orgs.Membership, posted: Posted[Any]
+    ) -> str:
+        values = {name: str(getattr(posted.form, name).data or "") for name in fields}
+        changed = await flow(
+            context_of(request).services,
+            organization_id=membership.organization.id,
+            actor_id=user.id,
+            meta=meta_of(request),
+            **values,
+        )
+        return "nothing" if changed is False else done
+
+    return run
 
 
 #: action → (form, what it runs, whether it needs a recent "Confirm it's you").
 ACTIONS: dict[str, tuple[type[Any], Run, bool]] = {
     "profile": (OrganizationForm, _save_profile, False),
-    "invite": (InviteForm, _invite, False),
-    "revoke": (InvitationIdForm, _revoke, False),
-    "resend": (InvitationIdForm, _resend, False),
-    "role": (MemberRoleForm, _set_role, False),
-    "remove": (MemberForm, _remove, False),
-    "domain": (OrgDomainForm, _add_domain, False),
-    "remove-domain": (OrgDomainIdForm, _remove_domain, False),
-    "remove-logo": (ConfirmForm, _remove_logo, False),
+    "invite": (InviteForm, _acting(invitations.invite, "invited", "email", "role"), False),
+    "revoke": (
+        InvitationIdForm,
+        _acting(invitations.revoke_invitation, "revoked", "invitation_id"),
+        False,
+    ),
+    "resend": (
+        InvitationIdForm,
+        _acting(invitations.resend_invitation, "resent", "invitation_id"),
+        False,
+    ),
+    "role": (MemberRoleForm, _acting(orgs.set_role, "role", "user_id", "role"), False),
+    "remove": (MemberForm, _acting(orgs.remove_member, "removed", "user_id"), False),
+    "domain": (
+        OrgDomainForm,
+        _acting(invitations.add_domain, "domain_added", "domain", "enrollment"),
+        False,
+    ),
+    "remove-domain": (
+        OrgDomainIdForm,
+        _acting(invitations.remove_domain, "domain_removed", "domain_id"),
+        False,
+    ),
+    "remove-logo": (ConfirmForm, _acting(orgs.remove_logo, "logo_removed"), False),
     "leave": (ConfirmForm, _leave, False),
     "delete": (ConfirmForm, _delete, True),
 }

@@ -22,6 +22,7 @@ from ..flows.sign_up import (
     start_sign_up,
     verify_sign_up,
 )
+from ..flows.sign_up_access import invitation_email
 from ..forms import CodeForm, SignUpForm
 from .attempt_cookie import AttemptCookie
 from .attempt_pages import browser_of
@@ -34,6 +35,7 @@ from .helpers import (
     set_session_cookies,
 )
 from .sign_in import SIGN_IN
+from .waitlist import waitlist_page
 
 __all__ = ["resend_endpoint", "sign_up_endpoint", "verify_endpoint"]
 
@@ -44,12 +46,19 @@ CODE_TEMPLATE = "verify_code"
 
 async def sign_up_endpoint(request: Request) -> Response:
     ctx = context_of(request)
+    mode = ctx.services.settings.sign_up
     if request.method == "GET":
         wanted = request.query_params.get("redirect_url")
         if auth(request).is_signed_in:
             return redirect(request, redirect_target(request, wanted))
-        form = SignUpForm(data={"redirect_url": redirect_target(request, wanted)})
-        return page(request, FORM_TEMPLATE, form=form)
+        # An invitation's link fills in (and fixes) the address it was sent to.
+        invited = await invitation_email(
+            ctx.services, request.query_params.get("invitation", "")[:100]
+        )
+        if mode == "waitlist" and invited is None:
+            return waitlist_page(request)
+        form = SignUpForm(data={"redirect_url": redirect_target(request, wanted), "email": invited})
+        return page(request, FORM_TEMPLATE, form=form, invited=invited is not None)
 
     async def render(form: SignUpForm, errors: dict[str, str], status: int) -> Response:
         return page(request, FORM_TEMPLATE, form=form, errors=errors, status_code=status)
