@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from .access import auth
 from .context import KitContext
-from .forms import OrganizationForm, ProfileForm, SignInForm, SignUpForm
+from .forms import OrganizationForm, ProfileForm, SignInForm, SignUpForm, WaitlistForm
 from .organization_view import ORGANIZATIONS_KEY, OrganizationList
 from .profile_view import PROFILE_KEY, Profile
 from .request_auth import USER_KEY
@@ -111,6 +111,15 @@ class Components:
             return Markup("")
         form = SignUpForm(data={"redirect_url": self._here(request, redirect_url)})
         return self._render(request, "sign_up", form=form)
+
+    @pass_context
+    def waitlist(self, context: Context) -> Markup:
+        """The waitlist form (`AUTHKIT_SIGN_UP=waitlist`); nothing in another mode or for
+        a signed-in visitor."""
+        request = self._request(context)
+        if auth(request).is_signed_in or self._context.services.settings.sign_up != "waitlist":
+            return Markup("")
+        return self._render(request, "waitlist", form=WaitlistForm(), joined=False)
 
     @pass_context
     def user_button(self, context: Context, user: User | None = None) -> Markup:

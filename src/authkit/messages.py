@@ -575,7 +575,7 @@ MESSAGES: Mapping[str, str] = {
     "admin_waitlist_heading": "Waitlist",
     "admin_waitlist_since": "Waiting since {date}",
     "admin_waitlist_approve": "Let in",
-    "admin_waitlist_approve_named": "Let {email} in",
+    "admin_waitlist_approve_named": "Let in {email}",
     "admin_waitlist_empty": "Nobody is waiting.",
     "admin_done_invited": "Invitation sent.",
     "admin_done_approved": "Let in: an invitation is on its way.",
