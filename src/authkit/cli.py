@@ -356,7 +356,9 @@ def _users_invite(args: argparse.Namespace) -> int:
         try:
             invitation = await kit.users.invite(args.email)
         except FlowError as refused:
-            print(f"authkit: {kit.services.messages(refused.code)}", file=sys.stderr)
+            print(
+                f"authkit: {kit.services.messages(refused.code, **refused.params)}", file=sys.stderr
+            )
             return 1
         await kit.services.mailer.drain()
         print(f"authkit: invitation {invitation.id} sent to {invitation.email}.")
