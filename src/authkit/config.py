@@ -75,6 +75,9 @@ class Settings:
     #: MFA exists); never below 8.
     password_min_length: int = 15
     password_max_length: int = 256
+    #: The least zxcvbn score (0 to 4) a new password must reach: 3 is "safely
+    #: unguessable: moderate protection from an offline slow-hash scenario".
+    password_min_score: int = 3
     password_hash_profile: str = "RFC_9106_LOW_MEMORY"  # noqa: S105 (a profile name, not a secret)
     #: How many argon2 hashes may run at once; 0 means one per CPU core.
     password_hash_concurrency: int = 0
@@ -209,6 +212,8 @@ class Settings:
             )
         if not 60 <= self.code_lifetime <= 600:
             problems.append("AUTHKIT_CODE_LIFETIME must be between 60 and 600 seconds.")
+        if not 0 <= self.password_min_score <= 4:
+            problems.append("AUTHKIT_PASSWORD_MIN_SCORE must be between 0 and 4 (zxcvbn's scores).")
         if not 8 <= self.password_min_length <= self.password_max_length <= 4096:
             problems.append(
                 "AUTHKIT_PASSWORD_MIN_LENGTH must be at least 8 and at most "
@@ -366,6 +371,7 @@ class SettingValues(TypedDict, total=False):
     home_url: str
     password_min_length: int
     password_max_length: int
+    password_min_score: int
     password_hash_profile: str
     password_hash_concurrency: int
     name_fields: NameFields

@@ -58,7 +58,7 @@ def test_embedded_errors_swap_in_place_with_input_kept(browser: Browser, demo: S
     page.get_by_label("Email address").fill("someone@example.com")
     page.get_by_label("Password").fill("manchesterunited")
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#ak-sign-up-password-error")).to_contain_text("too common")
+    expect(page.locator("#ak-sign-up-password-error")).to_contain_text("too easy to guess")
     expect(page).to_have_url(f"{demo.url}/")
     expect(page.get_by_role("heading", name="Notes that stay yours")).to_be_visible()
     expect(page.get_by_label("Email address")).to_have_value("someone@example.com")

@@ -79,7 +79,7 @@ def test_wrong_input_keeps_the_email_and_shows_the_message_beside_the_field(
     page.get_by_label("Email address").fill("grace@example.com")
     page.get_by_label("Password").fill("manchesterunited")
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#ak-sign-up-password-error")).to_contain_text("too common")
+    expect(page.locator("#ak-sign-up-password-error")).to_contain_text("too easy to guess")
     expect(page.get_by_label("Email address")).to_have_value("grace@example.com")
     expect(page.get_by_label("Password")).to_have_value("")
 

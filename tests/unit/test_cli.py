@@ -67,7 +67,7 @@ def test_db_upgrade_then_user_lifecycle(
 
     monkeypatch.setattr(sys, "stdin", io.StringIO("manchesterunited\n"))
     assert main(["users", "create", "--email", "weak@example.com", "--password-stdin"]) == 1
-    assert "too common" in capsys.readouterr().err
+    assert "too easy to guess" in capsys.readouterr().err
 
     assert main(["users", "list"]) == 0
     listing = capsys.readouterr().out

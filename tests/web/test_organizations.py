@@ -22,7 +22,12 @@ from sqlmodel import col, select
 from authkit import AuthKit, ConfigError
 from authkit.errors import FieldError, FlowError, RateLimited
 from authkit.flows import organizations as org_flows
-from authkit.flows.org_invitations import InvitationGone, accept_invitation
+from authkit.flows.org_invitations import (
+    InvitationGone,
+    accept_invitation,
+    resend_invitation,
+    revoke_invitation,
+)
 from authkit.flows.organizations import NotPermitted, OrganizationNotFound
 from authkit.jwt_templates.session_claims import plan_session_claims
 from authkit.organizations import load_roles
@@ -365,7 +370,7 @@ async def test_revoked_expired_and_resent_invitations(
     await kit.services.mailer.drain()
     old = link_token(mailbox, "bob@acme.com")
     # Resending gives a new link; the old one stops working.
-    assert await org_flows_resend(kit, acme.id, first.id, ada)
+    assert await on_invitation(resend_invitation, kit, acme.id, first.id, ada)
     await kit.services.mailer.drain()
     new = link_token(mailbox, "bob@acme.com")
     assert new != old
@@ -375,8 +380,8 @@ async def test_revoked_expired_and_resent_invitations(
     eve = await user(kit, "eve@acme.com")
     await kit.organizations.create(name="Evil", created_by=eve)
     with pytest.raises(OrganizationNotFound):
-        await org_flows_revoke(kit, acme.id, first.id, eve)
-    assert await org_flows_revoke(kit, acme.id, first.id, ada)
+        await on_invitation(revoke_invitation, kit, acme.id, first.id, eve)
+    assert await on_invitation(revoke_invitation, kit, acme.id, first.id, ada)
     with pytest.raises(InvitationGone):
         await accept_invitation(kit.services, user_id=bob, token=new, meta=META)
     # Expired: gone, and listed as expired until revoked.
@@ -392,26 +397,11 @@ async def test_revoked_expired_and_resent_invitations(
     await kit.aclose()
 
 
-async def org_flows_resend(
-    kit: AuthKit, organization_id: str, invitation_id: str, actor: str
-) -> bool:
-    from authkit.flows.org_invitations import resend_invitation
-
-    return await resend_invitation(
-        kit.services,
-        organization_id=organization_id,
-        invitation_id=invitation_id,
-        actor_id=actor,
-        meta=META,
-    )
-
-
-async def org_flows_revoke(
-    kit: AuthKit, organization_id: str, invitation_id: str, actor: str
-) -> bool:
-    from authkit.flows.org_invitations import revoke_invitation
-
-    return await revoke_invitation(
+def on_invitation(
+    flow: Any, kit: AuthKit, organization_id: str, invitation_id: str, actor: str
+) -> Any:
+    """An invitation flow (resend, revoke) as `actor`, from the organization's page."""
+    return flow(
         kit.services,
         organization_id=organization_id,
         invitation_id=invitation_id,

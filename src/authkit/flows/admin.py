@@ -17,7 +17,7 @@ from ..addresses import normalize_email
 from ..audit import record_event
 from ..errors import FieldError
 from ..ids import new_id
-from ..security.passwords import check_password
+from ..security.passwords import check_new_password
 from ..services import Services
 from ..sessions import RequestMeta, new_credential_generation
 from ..store.models import (
@@ -73,15 +73,9 @@ async def create_user(
             (`email_taken`: the operator may know).
     """
     address = normalize_email(email)
-    check_password(
-        password,
-        min_length=svc.settings.password_min_length,
-        max_length=svc.settings.password_max_length,
-        email=address.email,
-        context_words=(svc.settings.app_name,),
-    )
     first = clean_name(first_name, field="first_name", required=False)
     last = clean_name(last_name, field="last_name", required=False)
+    check_new_password(svc.settings, password, email=address.email, names=(first, last))
     password_hash = await svc.hasher.hash(password)
     now = svc.clock()
     user_id = new_id("user")

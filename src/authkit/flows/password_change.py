@@ -17,10 +17,10 @@ from sqlmodel import col, select
 
 from ..audit import RequestMeta, record_event
 from ..errors import FieldError
-from ..security.passwords import check_password
+from ..security.passwords import check_new_password
 from ..services import Services
 from ..sessions import new_credential_generation
-from ..store.models import EmailAddressRow, PasswordCredentialRow
+from ..store.models import EmailAddressRow, PasswordCredentialRow, UserRow
 from .notices import compose
 
 __all__ = ["change_password", "has_password", "password_changed_at"]
@@ -61,6 +61,8 @@ async def change_password(
     """
     async with svc.db.session() as s:
         credential = await s.get(PasswordCredentialRow, user_id)
+        user = await s.get(UserRow, user_id)
+        names = (user.first_name, user.last_name) if user is not None else ()
         email = (
             await s.exec(
                 select(EmailAddressRow.email).where(
@@ -78,13 +80,7 @@ async def change_password(
         ):
             raise FieldError("current_password_wrong", field="current_password")
     try:
-        check_password(
-            new_password,
-            min_length=svc.settings.password_min_length,
-            max_length=svc.settings.password_max_length,
-            email=email,
-            context_words=(svc.settings.app_name,),
-        )
+        check_new_password(svc.settings, new_password, email=email, names=names)
     except FieldError as error:
         raise FieldError(error.code, field="new_password", **error.params) from None
     if credential is not None and new_password == current_password:

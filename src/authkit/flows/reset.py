@@ -21,7 +21,7 @@ from ..addresses import normalize_email
 from ..audit import record_event
 from ..errors import CodeExpired, CodeInvalid, FieldError
 from ..security.codes import is_code_shaped
-from ..security.passwords import check_password
+from ..security.passwords import check_new_password
 from ..services import Services
 from ..sessions import RequestMeta, new_credential_generation
 from ..store.models import EmailAddressRow, PasswordCredentialRow, UserRow, VerificationCodeRow
@@ -264,12 +264,6 @@ async def _complete(
 
 
 def _check_new_password(svc: Services, email: str, password: str, password_confirm: str) -> None:
-    check_password(
-        password,
-        min_length=svc.settings.password_min_length,
-        max_length=svc.settings.password_max_length,
-        email=email,
-        context_words=(svc.settings.app_name,),
-    )
+    check_new_password(svc.settings, password, email=email)
     if password != password_confirm:
         raise FieldError("password_mismatch", field="password_confirm")

@@ -20,7 +20,7 @@ from ..audit import record_event
 from ..errors import CodeExpired, CodeInvalid, FieldError, FlowError
 from ..ids import new_id
 from ..security.codes import is_code_shaped
-from ..security.passwords import check_password
+from ..security.passwords import check_new_password
 from ..services import Services
 from ..sessions import RequestMeta, SessionStart, prepare_session
 from ..store.models import EmailAddressRow, PasswordCredentialRow, UserRow, VerificationCodeRow
@@ -74,13 +74,7 @@ async def start_sign_up(
             clean_name(first_name, field="first_name", required=required),
             clean_name(last_name, field="last_name", required=required),
         )
-    check_password(
-        password,
-        min_length=svc.settings.password_min_length,
-        max_length=svc.settings.password_max_length,
-        email=address.email,
-        context_words=(svc.settings.app_name,),
-    )
+    check_new_password(svc.settings, password, email=address.email, names=names)
     await svc.limiter.hit("sign_up:ip", meta.ip_address)
     # Who may sign up, before the password is hashed: a refused address costs no hash.
     async with svc.db.session() as s:

@@ -1,24 +1,22 @@
 """
 Passwords: hashing and verifying them with Argon2id off the event loop, under a cap on
 how many hashes run at once, and the rules a new password must pass (length in code
-points, not the email address, not a common or context word; no composition rules, as
-NIST SP 800-63B-4 requires). The common-passwords list is Django's, shipped in
-`authkit/data/` with its NOTICE.
+points, not the email address, and hard enough to guess by zxcvbn's estimate, which knows
+the common passwords, words, names and keyboard patterns, and is told the user's own
+name and address and the site's name; no composition rules, as NIST SP 800-63B-4
+requires).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import gzip
 import os
 import secrets
 import sys
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
-from importlib import resources
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -26,16 +24,20 @@ import argon2
 import argon2.exceptions
 import argon2.profiles
 from anyio.lowlevel import RunVar
+from zxcvbn import zxcvbn
 
 from ..errors import ConfigError, FieldError
 from .legacy_hashes import is_legacy, verify_legacy
 
 _T = TypeVar("_T")
 
-__all__ = ["PasswordHasher", "check_password", "password_guidance"]
+__all__ = ["PasswordHasher", "check_new_password", "check_password", "password_guidance"]
 
 _FIELD = "password"
-_COMMON_PASSWORDS_FILE = "common-passwords.txt.gz"
+#: zxcvbn estimates this much of a password (its own limit): a longer one only gains.
+_ESTIMATED_LENGTH = 72
+#: The advice when zxcvbn has none of its own to give.
+_DEFAULT_ADVICE = "Add another word or two. Uncommon words are better."
 #: The nice value hashing threads run at: a storm of sign-ins then takes the CPU the
 #: event loop leaves over, instead of sharing it equally, so other requests stay fast.
 HASH_THREAD_NICE = 10
@@ -230,19 +232,22 @@ def check_password(
     max_length: int,
     email: str | None = None,
     context_words: Iterable[str] = (),
+    min_score: int = 0,
 ) -> None:
     """
     Refuse a new password that breaks a rule; return None when it is acceptable.
 
     Rules, in the order they are checked: not empty; `min_length` to `max_length` Unicode
-    code points after NFKC; not the email address or its local part; not a common
-    password or one of `context_words` (the site's name, say), compared whole and
-    case-insensitively. There are no composition rules (NIST 800-63B-4 forbids them).
+    code points after NFKC; not the email address or its local part; zxcvbn's score at
+    least `min_score` (0 to 4), with the address, its parts and `context_words` (the
+    user's names, the site's name) counted as the easiest guesses. There are no
+    composition rules (NIST 800-63B-4 forbids them).
 
     Raises:
         FieldError: With field ``"password"`` and code ``"required"``,
             ``"password_too_short"`` (``min``), ``"password_too_long"`` (``max``),
-            ``"password_is_email"`` or ``"password_too_common"``.
+            ``"password_is_email"`` or ``"password_too_weak"`` (``advice``: zxcvbn's
+            feedback, one sentence).
     """
     failure = next(
         _failures(
@@ -251,12 +256,45 @@ def check_password(
             max_length=max_length,
             email=email,
             context_words=context_words,
+            min_score=min_score,
         ),
         None,
     )
     if failure is not None:
         code, params = failure
         raise FieldError(code, field=_FIELD, **params)
+
+
+def check_new_password(
+    settings: PasswordSettings, password: str, *, email: str | None, names: Iterable[str] = ()
+) -> None:
+    """`check_password` with the site's rules (its lengths, least score and name) and the
+    user's own `names` as easy guesses.
+
+    Raises:
+        FieldError: as `check_password`.
+    """
+    check_password(
+        password,
+        min_length=settings.password_min_length,
+        max_length=settings.password_max_length,
+        email=email,
+        context_words=(settings.app_name, *names),
+        min_score=settings.password_min_score,
+    )
+
+
+class PasswordSettings(Protocol):
+    """What the password rules read of the settings."""
+
+    @property
+    def password_min_length(self) -> int: ...
+    @property
+    def password_max_length(self) -> int: ...
+    @property
+    def password_min_score(self) -> int: ...
+    @property
+    def app_name(self) -> str: ...
 
 
 def password_guidance(
@@ -266,23 +304,23 @@ def password_guidance(
     max_length: int,
     email: str | None = None,
     context_words: Iterable[str] = (),
-) -> list[str]:
+    min_score: int = 0,
+) -> list[tuple[str, dict[str, object]]]:
     """
-    Every rule `password` breaks, as message codes; an empty list means it is acceptable.
-
-    The same rules as `check_password`, all reported at once, for live guidance while the
-    user types.
+    Every rule `password` breaks, as (message code, its parameters); an empty list means
+    it is acceptable. The same rules as `check_password`, all reported at once, for live
+    guidance while the user types.
     """
-    return [
-        code
-        for code, _ in _failures(
+    return list(
+        _failures(
             password,
             min_length=min_length,
             max_length=max_length,
             email=email,
             context_words=context_words,
+            min_score=min_score,
         )
-    ]
+    )
 
 
 def _failures(
@@ -292,6 +330,7 @@ def _failures(
     max_length: int,
     email: str | None,
     context_words: Iterable[str],
+    min_score: int,
 ) -> Iterator[tuple[str, dict[str, object]]]:
     # Spaces inside a password are kept as typed, but one made only of whitespace is no
     # password at all.
@@ -307,21 +346,24 @@ def _failures(
     if length > max_length:
         yield "password_too_long", {"max": max_length}
     folded = normalized.casefold()
+    hints = [_normalize(word).casefold() for word in context_words if word]
     if email:
         email_folded = _normalize(email).casefold()
-        local_part = email_folded.rpartition("@")[0]
+        local_part, _, domain = email_folded.rpartition("@")
         # The email is public to anyone who knows the user: guessed first.
         if folded in {email_folded, local_part}:
             yield "password_is_email", {}
-    context = {_normalize(word).casefold() for word in context_words}
-    # Whole-password blocklist (NIST 800-63B-4 SHALL): these are the first guesses in any
-    # credential-stuffing or spraying attack.
-    if folded in _common_passwords() or folded in context:
-        yield "password_too_common", {}
+        hints += [email_folded, local_part, domain, *local_part.replace("_", ".").split(".")]
+    if min_score > 0:
+        estimate = zxcvbn(normalized[:_ESTIMATED_LENGTH], user_inputs=[h for h in hints if h])
+        if estimate["score"] < min_score:
+            yield "password_too_weak", {"advice": _advice(estimate["feedback"])}
 
 
-@functools.cache
-def _common_passwords() -> frozenset[str]:
-    data = (resources.files("authkit") / "data" / _COMMON_PASSWORDS_FILE).read_bytes()
-    lines = gzip.decompress(data).decode("utf-8").splitlines()
-    return frozenset(line.casefold() for line in lines if line)
+def _advice(feedback: Mapping[str, Any]) -> str:
+    """zxcvbn's warning, else its first suggestion, as one sentence."""
+    warning = str(feedback.get("warning") or "")
+    suggestions = list(feedback.get("suggestions") or [])
+    first = str(suggestions[0]) if suggestions else ""
+    advice = (warning or first or _DEFAULT_ADVICE).strip()
+    return advice if advice.endswith((".", "!", "?")) else advice + "."

@@ -33,26 +33,36 @@ async def password_guidance_endpoint(request: Request) -> Response:
     typed = form.get("password") or form.get("new_password") or ""
     password = str(typed)[: settings.password_max_length + 1]
     email = str(form.get("email") or "")[:254] or None
-    failing = set(
+    failures = dict(
         password_guidance(
             password,
             min_length=settings.password_min_length,
             max_length=settings.password_max_length,
             email=email,
-            context_words=(settings.app_name,),
+            # The names typed beside it (sign-up) are easy guesses too.
+            context_words=(
+                settings.app_name,
+                *(str(form.get(name) or "")[:100] for name in ("first_name", "last_name")),
+            ),
+            min_score=settings.password_min_score,
         )
     )
     checks = []
+    advice = None
     if password:
         checks = [
             Check(
                 t("guidance_length", min=settings.password_min_length),
-                not failing & {"password_too_short", "password_too_long"},
+                not failures.keys() & {"password_too_short", "password_too_long"},
             ),
-            Check(t("guidance_not_common"), not failing & {"password_too_common"}),
+            Check(t("guidance_hard_to_guess"), "password_too_weak" not in failures),
         ]
         if email:
-            checks.append(Check(t("guidance_not_email"), "password_is_email" not in failing))
+            checks.append(Check(t("guidance_not_email"), "password_is_email" not in failures))
+        weak = failures.get("password_too_weak")
+        # zxcvbn's advice once the length is met: before, "too short" says it all.
+        if weak and "password_too_short" not in failures:
+            advice = str(weak["advice"])
     template = ctx.services.templates.get_template("authkit/components/password_guidance.html")
-    html = template.render({**base_context(request), "checks": checks})
+    html = template.render({**base_context(request), "checks": checks, "advice": advice})
     return HTMLResponse(html, headers=dict(SECURITY_HEADERS))
