@@ -78,6 +78,12 @@ class Settings:
     #: The least zxcvbn score (0 to 4) a new password must reach: 3 is "safely
     #: unguessable: moderate protection from an offline slow-hash scenario".
     password_min_score: int = 3
+    #: Refuse new passwords seen in data breaches, by Have I Been Pwned's k-anonymity
+    #: range API (only 5 hex digits of the SHA-1 leave the server); slow or down, the
+    #: check is skipped, never blocking a sign-up.
+    breached_password_check: bool = False
+    #: The range API (Have I Been Pwned's, or a mirror of it).
+    breached_password_api: str = "https://api.pwnedpasswords.com/range"  # noqa: S105 (a URL)
     password_hash_profile: str = "RFC_9106_LOW_MEMORY"  # noqa: S105 (a profile name, not a secret)
     #: How many argon2 hashes may run at once; 0 means one per CPU core.
     password_hash_concurrency: int = 0
@@ -372,6 +378,8 @@ class SettingValues(TypedDict, total=False):
     password_min_length: int
     password_max_length: int
     password_min_score: int
+    breached_password_check: bool
+    breached_password_api: str
     password_hash_profile: str
     password_hash_concurrency: int
     name_fields: NameFields

@@ -15,6 +15,10 @@ MESSAGES: Mapping[str, str] = {
     "password_too_short": "Use at least {min} characters.",
     "password_too_long": "Use at most {max} characters.",
     "password_too_weak": "This password is too easy to guess. {advice}",
+    "password_breached": (
+        "This password has appeared in a data breach, so attackers try it first. "
+        "Choose another one."
+    ),
     "password_is_email": "Your password must not be your email address.",
     "email_taken": "That email address already has an account.",
     "name_invalid": "Names cannot contain control characters.",

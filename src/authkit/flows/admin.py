@@ -17,6 +17,7 @@ from ..addresses import normalize_email
 from ..audit import record_event
 from ..errors import FieldError
 from ..ids import new_id
+from ..security.breached import refuse_if_breached
 from ..security.passwords import check_new_password
 from ..services import Services
 from ..sessions import RequestMeta, new_credential_generation
@@ -76,6 +77,11 @@ async def create_user(
     first = clean_name(first_name, field="first_name", required=False)
     last = clean_name(last_name, field="last_name", required=False)
     check_new_password(svc.settings, password, email=address.email, names=(first, last))
+    await refuse_if_breached(
+        password,
+        api=svc.settings.breached_password_api,
+        enabled=svc.settings.breached_password_check,
+    )
     password_hash = await svc.hasher.hash(password)
     now = svc.clock()
     user_id = new_id("user")

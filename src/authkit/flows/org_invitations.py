@@ -800,6 +800,8 @@ def domain_enrollment_hook(svc: Services) -> Callable[[AsyncSession], Awaitable[
     signed up, added or verified one) enrolls them by domain in the same commit."""
 
     async def before_commit(s: AsyncSession) -> None:
+        if not svc.settings.organizations:
+            return
         users = {
             change.user_id
             for change in audited_in(s)

@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from ..audit import RequestMeta, record_event
 from ..errors import FieldError
+from ..security.breached import refuse_if_breached
 from ..security.passwords import check_new_password
 from ..services import Services
 from ..sessions import new_credential_generation
@@ -83,6 +84,12 @@ async def change_password(
         check_new_password(svc.settings, new_password, email=email, names=names)
     except FieldError as error:
         raise FieldError(error.code, field="new_password", **error.params) from None
+    await refuse_if_breached(
+        new_password,
+        api=svc.settings.breached_password_api,
+        enabled=svc.settings.breached_password_check,
+        field="new_password",
+    )
     if credential is not None and new_password == current_password:
         raise FieldError("password_unchanged", field="new_password")
     new_hash = await svc.hasher.hash(new_password)

@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from ..addresses import normalize_email
 from ..audit import record_event
 from ..errors import CodeExpired, CodeInvalid, FieldError
+from ..security.breached import refuse_if_breached
 from ..security.codes import is_code_shaped
 from ..security.passwords import check_new_password
 from ..services import Services
@@ -163,7 +164,7 @@ async def reset_with_code(
         raise FieldError("code_format", field="code")
     await svc.limiter.hit("code_verify:ip", meta.ip_address)
     # Rules first: a try is only counted when the whole form could have succeeded.
-    _check_new_password(svc, row.email, password, password_confirm)
+    await _check_new_password(svc, row.email, password, password_confirm)
     now = svc.clock()
     async with svc.db.session() as s:
         # Claim a try before judging the code, atomically: parallel guesses can never
@@ -191,7 +192,7 @@ async def reset_with_link(
     row = await email_codes.find_by_token(svc, PURPOSE, token)
     if row is None or not email_codes.is_open(svc, row):
         raise CodeExpired()
-    _check_new_password(svc, row.email, password, password_confirm)
+    await _check_new_password(svc, row.email, password, password_confirm)
     await _complete(svc, row, password, method="link", meta=meta)
 
 
@@ -263,7 +264,15 @@ async def _complete(
     await svc.limiter.clear("sign_in:account", row.email_normalized)
 
 
-def _check_new_password(svc: Services, email: str, password: str, password_confirm: str) -> None:
+async def _check_new_password(
+    svc: Services, email: str, password: str, password_confirm: str
+) -> None:
     check_new_password(svc.settings, password, email=email)
     if password != password_confirm:
         raise FieldError("password_mismatch", field="password_confirm")
+    # Last: the one rule that asks another service.
+    await refuse_if_breached(
+        password,
+        api=svc.settings.breached_password_api,
+        enabled=svc.settings.breached_password_check,
+    )

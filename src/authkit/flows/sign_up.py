@@ -19,6 +19,7 @@ from ..addresses import Address, normalize_email
 from ..audit import record_event
 from ..errors import CodeExpired, CodeInvalid, FieldError, FlowError
 from ..ids import new_id
+from ..security.breached import refuse_if_breached
 from ..security.codes import is_code_shaped
 from ..security.passwords import check_new_password
 from ..services import Services
@@ -75,10 +76,14 @@ async def start_sign_up(
             clean_name(last_name, field="last_name", required=required),
         )
     check_new_password(svc.settings, password, email=address.email, names=names)
+    await refuse_if_breached(
+        password,
+        api=svc.settings.breached_password_api,
+        enabled=svc.settings.breached_password_check,
+    )
     await svc.limiter.hit("sign_up:ip", meta.ip_address)
     # Who may sign up, before the password is hashed: a refused address costs no hash.
-    async with svc.db.session() as s:
-        await sign_up_access.gate(svc, s, address)
+    await sign_up_access.gate(svc, address)
     await email_codes.count_send(svc, address.normalized, meta)
     # Hash whether or not the address is taken: both paths cost the same time.
     password_hash = await svc.hasher.hash(password)
@@ -219,7 +224,7 @@ async def _create_account(
     try:
         # Again, now that the code proved the address: an invitation may have been
         # revoked, or sign-up closed, since the code was sent.
-        await sign_up_access.gate(svc, s, address)
+        await sign_up_access.gate(svc, address, within=s)
     except FlowError as refused:
         # Said above the code field: the page has no address field to put it beside.
         refused.field = None

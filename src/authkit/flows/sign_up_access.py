@@ -114,9 +114,10 @@ def check_address(svc: Services, address: Address) -> None:
         raise FieldError("sign_up_address_refused", field="email")
 
 
-async def gate(svc: Services, s: AsyncSession, address: Address) -> None:
+async def gate(svc: Services, address: Address, *, within: AsyncSession | None = None) -> None:
     """
-    May `address` make an account now? In the open transaction `s`.
+    May `address` make an account now? Asked in the open transaction `within`, else in a
+    transaction of its own (none at all when sign-up is open: only the lists are read).
 
     Raises:
         SignUpClosed: sign-up is closed.
@@ -130,6 +131,14 @@ async def gate(svc: Services, s: AsyncSession, address: Address) -> None:
     check_address(svc, address)
     if mode == "open":
         return
+    if within is None:
+        async with svc.db.session() as s:
+            await _require_invitation(svc, s, address)
+    else:
+        await _require_invitation(svc, within, address)
+
+
+async def _require_invitation(svc: Services, s: AsyncSession, address: Address) -> None:
     now = svc.clock()
     invited = (
         await s.exec(

@@ -367,7 +367,7 @@ async def _resolve(
         raise ProviderSignInFailed("oauth_email_unverified", "email_unverified")
     try:
         # A new account: the site's sign-up rules hold here as on the sign-up form.
-        await sign_up_access.gate(svc, s, address)
+        await sign_up_access.gate(svc, address, within=s)
     except FlowError as refused:
         raise ProviderSignInFailed(refused.code, "sign_up_refused") from None
     user_id = new_id("user")
