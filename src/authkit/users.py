@@ -25,6 +25,7 @@ __all__ = [
     "clean_name",
     "get_user",
     "primary_address",
+    "refuse_taken_address",
     "user_of",
 ]
 
@@ -113,6 +114,22 @@ async def sign_in_generation(s: AsyncSession, user_id: str) -> int | None:
         )
     ).first()
     return found
+
+
+async def refuse_taken_address(s: AsyncSession, normalized: str) -> None:
+    """For those who may know (an admin, the host): say so when an account holds the
+    address (in its comparison form).
+
+    Raises:
+        FieldError: `email_taken` on `email`.
+    """
+    taken = (
+        await s.exec(
+            select(EmailAddressRow.id).where(col(EmailAddressRow.normalized) == normalized)
+        )
+    ).first()
+    if taken is not None:
+        raise FieldError("email_taken", field="email")
 
 
 async def primary_address(s: AsyncSession, user_id: str) -> str | None:

@@ -28,7 +28,7 @@ from ..store.models import (
     UserRow,
     VerificationCodeRow,
 )
-from ..users import clean_name
+from ..users import clean_name, refuse_taken_address
 
 __all__ = [
     "UserSummary",
@@ -86,15 +86,7 @@ async def create_user(
     now = svc.clock()
     user_id = new_id("user")
     async with svc.db.session() as s:
-        taken = (
-            await s.exec(
-                select(EmailAddressRow.id).where(
-                    col(EmailAddressRow.normalized) == address.normalized
-                )
-            )
-        ).first()
-        if taken is not None:
-            raise FieldError("email_taken", field="email")
+        await refuse_taken_address(s, address.normalized)
         s.add(UserRow(id=user_id, first_name=first, last_name=last, created_at=now, updated_at=now))
         await s.flush()
         s.add(

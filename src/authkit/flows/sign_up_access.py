@@ -34,7 +34,8 @@ from ..errors import FieldError, FlowError, SignUpClosed
 from ..ids import new_id
 from ..security.secrets import token_hash
 from ..services import Services
-from ..store.models import EmailAddressRow, OrgInvitationRow, SignUpInvitationRow, WaitlistEntryRow
+from ..store.models import OrgInvitationRow, SignUpInvitationRow, WaitlistEntryRow
+from ..users import refuse_taken_address
 from .notices import compose, site_url
 
 __all__ = [
@@ -139,28 +140,22 @@ async def gate(svc: Services, address: Address, *, within: AsyncSession | None =
 
 
 async def _require_invitation(svc: Services, s: AsyncSession, address: Address) -> None:
-    now = svc.clock()
-    invited = (
-        await s.exec(
-            select(SignUpInvitationRow.id).where(
-                col(SignUpInvitationRow.normalized) == address.normalized,
-                col(SignUpInvitationRow.status) == "pending",
-                col(SignUpInvitationRow.expires_at) > now,
-            )
-        )
-    ).first()
-    if invited is None and svc.settings.organizations:
-        invited = (
+    tables: list[type[SignUpInvitationRow] | type[OrgInvitationRow]] = [SignUpInvitationRow]
+    if svc.settings.organizations:
+        tables.append(OrgInvitationRow)
+    for table in tables:
+        pending = (
             await s.exec(
-                select(OrgInvitationRow.id).where(
-                    col(OrgInvitationRow.normalized) == address.normalized,
-                    col(OrgInvitationRow.status) == "pending",
-                    col(OrgInvitationRow.expires_at) > now,
+                select(table.id).where(
+                    col(table.normalized) == address.normalized,
+                    col(table.status) == "pending",
+                    col(table.expires_at) > svc.clock(),
                 )
             )
         ).first()
-    if invited is None:
-        raise NotInvited()
+        if pending is not None:
+            return
+    raise NotInvited()
 
 
 async def mark_invitation_used(svc: Services, s: AsyncSession, normalized: str) -> None:
@@ -199,15 +194,7 @@ async def invite(
     address = normalize_email(email)
     now = svc.clock()
     async with svc.db.session() as s:
-        taken = (
-            await s.exec(
-                select(EmailAddressRow.id).where(
-                    col(EmailAddressRow.normalized) == address.normalized
-                )
-            )
-        ).first()
-        if taken is not None:
-            raise FieldError("email_taken", field="email")
+        await refuse_taken_address(s, address.normalized)
         row, mail_id = await _invite(svc, s, address, actor_id=actor_id, meta=meta)
     svc.outbox.send_soon(mail_id)
     return _view(row, now)
