@@ -91,6 +91,15 @@ async def _user_id(kit: AuthKit, who: str) -> str | None:
     return user_id
 
 
+async def _organization_and_user(
+    kit: AuthKit, args: argparse.Namespace
+) -> tuple[Organization, str] | None:
+    """`args.org` and `args.user`, each said on stderr when not found."""
+    org = await _organization(kit, args.org)
+    user_id = await _user_id(kit, args.user) if org else None
+    return None if org is None or user_id is None else (org, user_id)
+
+
 async def _list(kit: AuthKit, args: argparse.Namespace) -> int:
     found = await kit.organizations.list(search=args.search, limit=args.limit)
     print(f"{'id':<32} {'slug':<24} {'name':<32} created")
@@ -145,20 +154,20 @@ async def _members(kit: AuthKit, args: argparse.Namespace) -> int:
 
 
 async def _add_member(kit: AuthKit, args: argparse.Namespace) -> int:
-    org = await _organization(kit, args.org)
-    user_id = await _user_id(kit, args.user) if org else None
-    if org is None or user_id is None:
+    found = await _organization_and_user(kit, args)
+    if found is None:
         return 1
+    org, user_id = found
     await kit.organizations.add_member(org.id, user_id, role=args.role)
     print(f"authkit: {user_id} is now {args.role} in {org.slug}.")
     return 0
 
 
 async def _remove_member(kit: AuthKit, args: argparse.Namespace) -> int:
-    org = await _organization(kit, args.org)
-    user_id = await _user_id(kit, args.user) if org else None
-    if org is None or user_id is None:
+    found = await _organization_and_user(kit, args)
+    if found is None:
         return 1
+    org, user_id = found
     if not await kit.organizations.remove_member(org.id, user_id):
         print(f"authkit: {args.user!r} is not in {org.slug}.", file=sys.stderr)
         return 1
@@ -167,10 +176,10 @@ async def _remove_member(kit: AuthKit, args: argparse.Namespace) -> int:
 
 
 async def _set_role(kit: AuthKit, args: argparse.Namespace) -> int:
-    org = await _organization(kit, args.org)
-    user_id = await _user_id(kit, args.user) if org else None
-    if org is None or user_id is None:
+    found = await _organization_and_user(kit, args)
+    if found is None:
         return 1
+    org, user_id = found
     if not await kit.organizations.set_role(org.id, user_id, args.role):
         print(f"authkit: {args.user!r} is not in {org.slug}.", file=sys.stderr)
         return 1

@@ -24,6 +24,7 @@ __all__ = [
     "avatar_path",
     "clean_name",
     "get_user",
+    "initials_of",
     "primary_address",
     "refuse_taken_address",
     "user_of",
@@ -64,11 +65,14 @@ class User:
 
     @property
     def initials(self) -> str:
-        if self.first_name or self.last_name:
-            letters = [p[0] for p in (self.first_name, self.last_name) if p]
-        else:
-            letters = [self.email[0]]
-        return "".join(letters).upper()
+        return initials_of(self.first_name, self.last_name, self.email)
+
+
+def initials_of(first_name: str, last_name: str, email: str) -> str:
+    """What an avatar without a picture shows: the names' first letters, else the
+    address's."""
+    letters = [p[0] for p in (first_name, last_name) if p] or [email[:1]]
+    return "".join(letters).upper()
 
 
 async def get_user(svc: Services, user_id: str) -> User | None:
@@ -167,9 +171,11 @@ def avatar_path(mount_path: str, user_id: str, image_hash: str) -> str:
     return f"{mount_path}/avatars/{user_id}/{image_hash}.webp"
 
 
-def clean_name(value: str | None, *, field: str, required: bool) -> str:
+def clean_name(
+    value: str | None, *, field: str, required: bool, max_length: int = NAME_MAX_LENGTH
+) -> str:
     """
-    Strip a first or last name and check it.
+    Strip a name (a user's first or last name, an organization's) and check it.
 
     Raises:
         FieldError: `required`, `too_long` or `name_invalid`.
@@ -179,8 +185,8 @@ def clean_name(value: str | None, *, field: str, required: bool) -> str:
         if required:
             raise FieldError("required", field=field)
         return ""
-    if len(name) > NAME_MAX_LENGTH:
-        raise FieldError("too_long", field=field, max=NAME_MAX_LENGTH)
+    if len(name) > max_length:
+        raise FieldError("too_long", field=field, max=max_length)
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
         raise FieldError("name_invalid", field=field)
     return name

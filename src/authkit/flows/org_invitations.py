@@ -412,15 +412,20 @@ async def invitation_by_token(svc: Services, token: str) -> Invitation | None:
 async def may_accept(svc: Services, user_id: str, invitation: Invitation) -> bool:
     """Whether the invited address is one of the user's, verified."""
     async with svc.db.session() as s:
-        found = (
-            await s.exec(
-                select(EmailAddressRow.id).where(
-                    col(EmailAddressRow.user_id) == user_id,
-                    col(EmailAddressRow.normalized) == comparison_form(invitation.email),
-                    col(EmailAddressRow.verified_at).is_not(None),
-                )
+        return await _holds_verified(s, user_id, comparison_form(invitation.email))
+
+
+async def _holds_verified(s: AsyncSession, user_id: str, normalized: str) -> bool:
+    """Whether the account holds the address (comparison form), verified."""
+    found = (
+        await s.exec(
+            select(EmailAddressRow.id).where(
+                col(EmailAddressRow.user_id) == user_id,
+                col(EmailAddressRow.normalized) == normalized,
+                col(EmailAddressRow.verified_at).is_not(None),
             )
-        ).first()
+        )
+    ).first()
     return found is not None
 
 
@@ -445,16 +450,7 @@ async def accept_invitation(
     now = svc.clock()
     async with svc.db.session() as s:
         row = await _pending(s, token=token, invitation_id=invitation_id, now=now)
-        holds = (
-            await s.exec(
-                select(EmailAddressRow.id).where(
-                    col(EmailAddressRow.user_id) == user_id,
-                    col(EmailAddressRow.normalized) == row.normalized,
-                    col(EmailAddressRow.verified_at).is_not(None),
-                )
-            )
-        ).first()
-        if holds is None:
+        if not await _holds_verified(s, user_id, row.normalized):
             raise FlowError("org_invitation_other_address", email=row.email)
         await lock_organization(s, row.organization_id)
         # Only one acceptance moves it on: a second, racing, finds it no longer pending.

@@ -55,7 +55,7 @@ from ..store.models import (
     SessionRow,
     UserRow,
 )
-from ..users import avatar_path, primary_address
+from ..users import avatar_path, clean_name, initials_of, primary_address
 from ..webhooks.payloads import membership_data, organization_data
 from .avatars import check_upload_size, checked_image
 from .locks import lock_organization
@@ -165,8 +165,7 @@ class Member:
     @property
     def initials(self) -> str:
         """As the UserButton's avatar draws them."""
-        letters = [p[0] for p in (self.first_name, self.last_name) if p] or [self.email[0]]
-        return "".join(letters).upper()
+        return initials_of(self.first_name, self.last_name, self.email)
 
 
 def organization_view(svc: Services, row: OrganizationRow) -> Organization:
@@ -205,14 +204,9 @@ def clean_org_name(value: str | None) -> str:
     Raises:
         FieldError: `required`, `too_long` or `name_invalid` on `name`.
     """
-    name = " ".join((value or "").split())
-    if not name:
-        raise FieldError("required", field="name")
-    if len(name) > ORG_NAME_MAX_LENGTH:
-        raise FieldError("too_long", field="name", max=ORG_NAME_MAX_LENGTH)
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
-        raise FieldError("name_invalid", field="name")
-    return name
+    # Runs of spaces are one: "Acme  Café" and "Acme Café" are one name.
+    spaced = " ".join((value or "").split())
+    return clean_name(spaced, field="name", required=True, max_length=ORG_NAME_MAX_LENGTH)
 
 
 def clean_slug(value: str) -> str:
@@ -505,19 +499,15 @@ async def update_organization(
             if changed:
                 for key, value in changed.items():
                     setattr(row, key, value)
-                row.updated_at = svc.clock()
-                s.add(row)
-                await s.flush()
-                record_event(
+                await _profile_changed(
+                    svc,
                     s,
+                    row,
                     "organization.updated",
-                    at=row.updated_at,
                     meta=meta,
-                    user_id=actor_id,
-                    organization=row.id,
+                    actor_id=actor_id,
                     changed=",".join(sorted(changed)),
                 )
-                await _emit_organization(svc, s, "organization.updated", row)
             view = organization_view(svc, row)
     except IntegrityError:
         raise FieldError("org_slug_taken", field="slug") from None
@@ -561,18 +551,9 @@ async def set_logo(
             )
         )
         row.image_hash = content_hash
-        row.updated_at = now
-        s.add(row)
-        await s.flush()
-        record_event(
-            s,
-            "organization.logo_updated",
-            at=now,
-            meta=meta,
-            user_id=actor_id,
-            organization=organization_id,
+        await _profile_changed(
+            svc, s, row, "organization.logo_updated", meta=meta, actor_id=actor_id
         )
-        await _emit_organization(svc, s, "organization.updated", row)
         return organization_view(svc, row)
 
 
@@ -594,19 +575,37 @@ async def remove_logo(
             )
         )
         row.image_hash = None
-        row.updated_at = svc.clock()
-        s.add(row)
-        await s.flush()
-        record_event(
-            s,
-            "organization.logo_removed",
-            at=row.updated_at,
-            meta=meta,
-            user_id=actor_id,
-            organization=organization_id,
+        await _profile_changed(
+            svc, s, row, "organization.logo_removed", meta=meta, actor_id=actor_id
         )
-        await _emit_organization(svc, s, "organization.updated", row)
     return True
+
+
+async def _profile_changed(
+    svc: Services,
+    s: AsyncSession,
+    row: OrganizationRow,
+    event: str,
+    *,
+    meta: RequestMeta,
+    actor_id: str | None,
+    **detail: str,
+) -> None:
+    """The organization's profile changed in `s`: dated, audited as `event`, and told
+    to the webhooks as `organization.updated`."""
+    row.updated_at = svc.clock()
+    s.add(row)
+    await s.flush()
+    record_event(
+        s,
+        event,
+        at=row.updated_at,
+        meta=meta,
+        user_id=actor_id,
+        organization=row.id,
+        **detail,
+    )
+    await _emit_organization(svc, s, "organization.updated", row)
 
 
 async def logo_image(svc: Services, organization_id: str, content_hash: str) -> bytes | None:

@@ -17,7 +17,6 @@ from starlette.responses import Response
 
 from ..access import auth
 from ..context import context_of
-from ..cookies import set_cookie
 from ..errors import AttemptGone
 from ..flows.attempts import ATTEMPT_LIFETIME, Attempt, Purpose, Status
 from ..flows.email_codes import RESEND_COOLDOWN
@@ -41,6 +40,7 @@ from .helpers import (
     redirect,
     redirect_target,
     set_session_cookies,
+    set_session_token_cookie,
 )
 
 __all__ = ["AttemptPages", "Choice", "browser_of"]
@@ -119,15 +119,7 @@ class AttemptPages:
         if step.session is not None:
             set_session_cookies(response, request, step.session)
         if step.session_token is not None:
-            names = context_of(request).services.settings.cookie_names
-            response.raw_headers.append(
-                (
-                    b"set-cookie",
-                    set_cookie(
-                        names.session, step.session_token, max_age=None, secure=names.secure
-                    ),
-                )
-            )
+            set_session_token_cookie(response, request, step.session_token)
         self.cookie.clear(response, request)
         return response
 

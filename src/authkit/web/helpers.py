@@ -320,6 +320,15 @@ def redirect(request: Request, url: str, *, navigate: bool = True) -> Response:
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
 
 
+def set_session_token_cookie(response: Response, request: Request, token: str) -> None:
+    """File a session token minted for the session the browser holds (a "Confirm it's
+    you", a switch of organization); its refresh token stays."""
+    names = context_of(request).services.settings.cookie_names
+    response.raw_headers.append(
+        (b"set-cookie", set_cookie(names.session, token, max_age=None, secure=names.secure))
+    )
+
+
 def set_session_cookies(response: Response, request: Request, start: SessionStart) -> None:
     names = context_of(request).services.settings.cookie_names
     secure = names.secure

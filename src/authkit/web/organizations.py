@@ -28,7 +28,6 @@ from starlette.responses import Response
 
 from ..access import auth, current_user
 from ..context import context_of
-from ..cookies import set_cookie
 from ..flows import org_invitations as invitations
 from ..flows import organizations as orgs
 from ..forms import (
@@ -48,7 +47,7 @@ from ..organization_view import profile_context
 from ..users import User
 from .avatars import NOT_FOUND_HEADERS, UPLOAD, image_response
 from .form_post import Posted, post_form
-from .helpers import meta_of, page, redirect, redirect_target
+from .helpers import meta_of, page, redirect, redirect_target, set_session_token_cookie
 from .profile_pages import Endpoint, UserHandler, signed_in_page
 from .reverify import require_reverification
 
@@ -104,14 +103,6 @@ def _notice(request: Request) -> str | None:
     return context_of(request).services.messages(done) if done else None
 
 
-def _with_session_token(response: Response, request: Request, token: str) -> Response:
-    names = context_of(request).services.settings.cookie_names
-    response.raw_headers.append(
-        (b"set-cookie", set_cookie(names.session, token, max_age=None, secure=names.secure))
-    )
-    return response
-
-
 async def _activate(
     request: Request, user: User, organization_id: str | None, target: str
 ) -> Response:
@@ -128,7 +119,9 @@ async def _activate(
             meta=meta_of(request),
         )
     response = redirect(request, target)
-    return _with_session_token(response, request, token) if token else response
+    if token:
+        set_session_token_cookie(response, request, token)
+    return response
 
 
 # /organizations
