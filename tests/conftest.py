@@ -216,6 +216,9 @@ def make_kit(store: Store, mailbox: Mailbox, clock: FakeClock) -> Iterator[KitFa
             "password_hash_profile": "CHEAPEST",
             "auto_migrate": True,
             "clock": clock,
+            # Most tests post forms as a script would, with no proof of work: the bot
+            # check has its own tests (tests/web/test_bot_protection.py and the browser's).
+            "bot_protection": False,
         }
         values.update(overrides)
         kit = AuthKit(**values)

@@ -44,6 +44,7 @@ from .search_terms import search_terms_hook
 from .security.client_ip import TrustedProxies
 from .security.csrf import CsrfGuard
 from .security.passwords import PasswordHasher
+from .security.proof_of_work import ProofOfWork
 from .security.ratelimit import RateLimiter
 from .security.secrets import derive_key, fernet_key
 from .security.tokens import KeyRing
@@ -126,6 +127,7 @@ class AuthKit:
                 extra_rules=rate_limit_rules(),
                 db=db,
             ),
+            proof_of_work=ProofOfWork(secret, clock=clock),
             mailer=mailer,
             outbox=outbox,
             webhooks=webhooks,

@@ -139,6 +139,10 @@ class Settings:
     #: Refuse the throwaway-mail domains the `disposable-email-domains` package lists
     #: (updated by upgrading it); an allowlisted one is let through.
     block_disposable_emails: bool = True
+    #: Bot protection on sign-up, and on sign-in after failures from an IP: a honeypot
+    #: field and an ALTCHA proof of work solved in the browser; forms sent without the
+    #: proof (JavaScript off) meet tighter per-IP limits.
+    bot_protection: bool = True
     #: How long an invitation to sign up can be used.
     sign_up_invitation_lifetime: int = 7 * 24 * 3600
     #: Organizations (teams with roles, invitations and an active organization in the
@@ -401,6 +405,7 @@ class SettingValues(TypedDict, total=False):
     sign_up_allowlist: str
     sign_up_blocklist: str
     block_disposable_emails: bool
+    bot_protection: bool
     sign_up_invitation_lifetime: int
     organizations: bool
     organization_roles: Mapping[str, Any] | str | None

@@ -70,7 +70,16 @@ class _Base(Form):
     redirect_url = HiddenField(validators=[Length(max=REDIRECT_LIMIT)])
 
 
-class SignInForm(_Base):
+class BotCheckFields(_Base):
+    """The fields of a form with bot protection (flows/bot_check.py)."""
+
+    #: The ALTCHA widget's hidden field (its default name); the flow caps its length.
+    altcha = HiddenField()
+    #: The honeypot, hidden from people: bots fill in a "website".
+    website = StringField("Website")
+
+
+class SignInForm(BotCheckFields):
     email = StringField("Email address", validators=[Length(max=EMAIL_MAX_LENGTH)])
     password = PasswordField("Password", validators=[Length(max=PASSWORD_FIELD_LIMIT)])
     #: The first factor asked for (`password`, `email_code`, ...); empty: the default.
@@ -140,7 +149,7 @@ class LinkForm(_Base):
     link = _link_field()
 
 
-class SignUpForm(_Base):
+class SignUpForm(BotCheckFields):
     email = StringField("Email address", validators=[Length(max=EMAIL_MAX_LENGTH)])
     password = PasswordField("Password", validators=[Length(max=PASSWORD_FIELD_LIMIT)])
     first_name = StringField("First name", validators=[Length(max=NAME_MAX_LENGTH)])
@@ -231,5 +240,5 @@ class OrgDomainIdForm(_Base):
     domain_id = HiddenField(validators=[Length(max=ID_MAX_LENGTH)])
 
 
-class WaitlistForm(_Base):
+class WaitlistForm(BotCheckFields):
     email = StringField("Email address", validators=[Length(max=EMAIL_MAX_LENGTH)])

@@ -85,6 +85,10 @@ MESSAGES: Mapping[str, str] = {
     "org_domain_taken": "Another organization has that domain.",
     "org_domain_limit": "An organization can have at most {max} domains.",
     "rate_limited": "Too many attempts. Try again in {wait}.",
+    # bot protection (flows/bot_check.py)
+    "bot_suspected": "We could not tell that a person sent this form. Please send it again.",
+    "bot_check_expired": "This form was open for too long. Please send it again.",
+    "honeypot_label": "Leave this field empty",
     "csrf_failed": "Your form expired. Please try again.",
     "csrf_failed_insecure": (
         "This site is set up for https, but this page came over plain http, so your browser "

@@ -20,6 +20,7 @@ from .email import Mailer, Outbox
 from .messages import Messages
 from .organizations.roles import Roles, load_roles
 from .security.passwords import PasswordHasher
+from .security.proof_of_work import ProofOfWork
 from .security.ratelimit import RateLimiter
 from .security.tokens import KeyRing
 from .social.client import ProviderClients
@@ -40,6 +41,8 @@ class Services:
     keyring: KeyRing
     hasher: PasswordHasher
     limiter: RateLimiter
+    #: ALTCHA challenges for bot protection (flows/bot_check.py).
+    proof_of_work: ProofOfWork
     mailer: Mailer
     #: Mail written with the change that needs it, sent after the commit, retried.
     outbox: Outbox

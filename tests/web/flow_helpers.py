@@ -11,8 +11,15 @@ import httpx
 from authkit import AuthKit
 
 from ..conftest import Mailbox
+from ..hostapp import make_host_app
 
 PASSWORD = "a perfectly fine passphrase"
+
+
+def host_client(kit: AuthKit) -> httpx.AsyncClient:
+    """A client for the test host site with `kit` mounted; use it as `async with`."""
+    transport = httpx.ASGITransport(app=make_host_app(kit))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
 def csrf_of(html: str) -> str:

@@ -29,6 +29,7 @@ from ..ids import new_id
 from ..security.secrets import keyed_hash
 from ..services import Services
 from ..store.models import AuditEventRow, SignInAttemptRow, UserRow
+from .bot_check import note_failed_sign_in
 
 __all__ = [
     "ATTEMPT_LIFETIME",
@@ -238,6 +239,9 @@ async def record_failure(
     in a transaction of its own: the failure must be kept even though the request fails.
     Past a few a minute of one kind they are counted on one row (`audit_folds`)."""
     event = "sign_in.failed" if attempt.purpose == Purpose.SIGN_IN else "reverify.failed"
+    if attempt.purpose == Purpose.SIGN_IN:
+        # A few from one IP and its sign-in form asks for a proof of work.
+        await note_failed_sign_in(svc, meta)
     now = svc.clock()
     fold = svc.failure_folds.count((event, method, reason, attempt.user_id), now)
     async with svc.db.session() as s:

@@ -28,6 +28,7 @@ from ..store.models import EmailAddressRow, PasswordCredentialRow, UserRow, Veri
 from ..users import clean_name
 from . import email_codes, sign_up_access
 from .attempts import Attempt
+from .bot_check import BotEvidence, check_human
 from .email_codes import RESEND_COOLDOWN
 from .notices import compose
 from .sign_in import complete_sign_in, defer_to_mfa_setup
@@ -60,13 +61,20 @@ async def start_sign_up(
     first_name: str | None = None,
     last_name: str | None = None,
     meta: RequestMeta,
+    evidence: BotEvidence | None = None,
 ) -> SignUpAttempt:
     """
-    Check the input, remember the attempt and mail a code.
+    Check the input, remember the attempt and mail a code. `evidence` is what the
+    visitor's form carried for bot protection (None: not a visitor's form).
 
     Raises:
-        FieldError: a field is wrong (the message goes beside it).
+        FieldError: a field is wrong (the message goes beside it), or the form looks
+            sent by a bot.
+        RateLimited: too many sign-ups from this client lately.
     """
+    if evidence is not None:
+        # First: a bot's submission costs no password check, no hash and no mail.
+        await check_human(svc, "sign_up", evidence, meta)
     address = normalize_email(email)
     required = svc.settings.name_fields == "required"
     names = ("", "")

@@ -36,6 +36,7 @@ from ..security.secrets import token_hash
 from ..services import Services
 from ..store.models import OrgInvitationRow, SignUpInvitationRow, WaitlistEntryRow
 from ..users import refuse_taken_address
+from .bot_check import BotEvidence, check_human
 from .notices import compose, site_url
 
 __all__ = [
@@ -267,18 +268,23 @@ class WaitlistEntry:
     created_at: datetime
 
 
-async def join_waitlist(svc: Services, *, email: str, meta: RequestMeta) -> None:
+async def join_waitlist(
+    svc: Services, *, email: str, meta: RequestMeta, evidence: BotEvidence | None = None
+) -> None:
     """
     Put `email` on the waitlist. The same answer whether it was there already, has an
-    account, or is new: the page tells nobody anything about an address.
+    account, or is new: the page tells nobody anything about an address. `evidence` is
+    what the visitor's form carried for bot protection (None: not a visitor's form).
 
     Raises:
         SignUpClosed: the site has no waitlist (`AUTHKIT_SIGN_UP` is not `waitlist`).
-        FieldError: the address is wrong, or the lists refuse it.
+        FieldError: the address is wrong, the lists refuse it, or a bot sent the form.
         RateLimited: too many from this client lately.
     """
     if svc.settings.sign_up != "waitlist":
         raise SignUpClosed()
+    if evidence is not None:
+        await check_human(svc, "sign_up", evidence, meta)
     address = normalize_email(email)
     check_address(svc, address)
     await svc.limiter.hit("sign_up:ip", meta.ip_address)

@@ -81,6 +81,14 @@ class MemoryCounters:
         self._keep_in_bounds()
         return wait
 
+    def is_full(self, key: str, windows: Sequence[Window]) -> bool:
+        """Whether a hit now would be refused; counts nothing."""
+        counter = self._counters.get(key)
+        if counter is None:
+            return False
+        self._forget_old(counter, time.time())
+        return retry_after(counter.hits, windows, time.time()) is not None
+
     def clear(self, key: str) -> None:
         counter = self._counters.pop(key, None)
         if counter is not None:

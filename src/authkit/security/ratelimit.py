@@ -66,6 +66,16 @@ DEFAULT_RULES: Mapping[str, str] = {
     # Invitations mailed by one organization (sent and sent again): a team's worth a
     # day, never a spam run.
     "org_invite:account": "20/minute;100/hour;500/day",
+    # Bot protection (flows/bot_check.py). A form sent without the proof of work (no
+    # JavaScript, or a bot) counts against these tighter limits instead.
+    "sign_up_unproven:ip": "3/minute;10/hour",
+    "sign_in_unproven:ip": "5/minute;30/hour",
+    # Failed sign-ins from one IP: once this is full, its sign-in form asks for the proof.
+    "sign_in_failed:ip": "3/15 minutes",
+    # Each solved challenge is taken once (a key per challenge, kept past its lifetime).
+    "bot_proof:once": "1/hour",
+    # Challenges handed out: a few per form, generously.
+    "bot_challenge:ip": "30/minute;300/hour",
 }
 
 
@@ -104,7 +114,7 @@ class RateLimiter:
         self._windows = {name: windows_of(items) for name, items in self._rules.items()}
         if redis_url:
             redis = _RedisBackend(redis_url)
-            self._ip_backend: _Backend = redis
+            self._ip_backend: _IpBackend = redis
             self._account_backend: _Backend = redis
         else:
             self._ip_backend = _MemoryBackend(memory or MemoryCounters())
@@ -138,6 +148,15 @@ class RateLimiter:
         """Forget the count (after a success)."""
         await self._backend(rule).clear(self._identifier(rule, value), self._rules[rule])
 
+    async def is_full(self, rule: str, value: str) -> bool:
+        """Whether the next hit would be refused, counting nothing. Client-IP rules only
+        (their counters live in memory or Redis)."""
+        if not rule.endswith(":ip"):
+            raise ValueError(f"is_full reads client-IP rules, not {rule!r}")
+        return await self._ip_backend.is_full(
+            self._identifier(rule, value), self._rules[rule], self._windows[rule]
+        )
+
 
 def ip_bucket(address: str) -> str:
     """
@@ -170,6 +189,14 @@ class _Backend(Protocol):
     async def clear(self, key: str, items: Sequence[RateLimitItem]) -> None: ...
 
 
+class _IpBackend(_Backend, Protocol):
+    """Where client-IP counters live (memory or Redis): also read without counting."""
+
+    async def is_full(
+        self, key: str, items: Sequence[RateLimitItem], windows: Sequence[Window]
+    ) -> bool: ...
+
+
 class _MemoryBackend:
     def __init__(self, counters: MemoryCounters) -> None:
         self.counters = counters
@@ -185,6 +212,11 @@ class _MemoryBackend:
 
     async def clear(self, key: str, items: Sequence[RateLimitItem]) -> None:
         self.counters.clear(key)
+
+    async def is_full(
+        self, key: str, items: Sequence[RateLimitItem], windows: Sequence[Window]
+    ) -> bool:
+        return self.counters.is_full(key, windows)
 
 
 class _DatabaseBackend:
@@ -237,6 +269,14 @@ class _RedisBackend:
     async def clear(self, key: str, items: Sequence[RateLimitItem]) -> None:
         for item in items:
             await _fail_closed(self._limiter.clear(item, key))
+
+    async def is_full(
+        self, key: str, items: Sequence[RateLimitItem], windows: Sequence[Window]
+    ) -> bool:
+        for item in items:
+            if not await _fail_closed(self._limiter.test(item, key)):
+                return True
+        return False
 
 
 async def _fail_closed(awaitable: Awaitable[_T]) -> _T:

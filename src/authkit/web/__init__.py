@@ -17,6 +17,7 @@ from .admin import (
     admin_webhooks_endpoint,
 )
 from .avatars import avatar_endpoint, avatar_image_endpoint, avatar_remove_endpoint
+from .bot_check import challenge_endpoint
 from .connected_accounts import connect_endpoint, disconnect_endpoint
 from .devices import activity_endpoint, revoke_device_endpoint, revoke_others_endpoint
 from .emails import (
@@ -118,6 +119,7 @@ def build_routes() -> list[BaseRoute]:
         ),
         Route("/sign-up", sign_up_endpoint, methods=["GET", "POST"], name="sign_up"),
         Route("/waitlist", waitlist_endpoint, methods=["GET", "POST"], name="waitlist"),
+        Route("/bot-check/challenge", challenge_endpoint, name="bot_check_challenge"),
         Route("/sign-up/verify", verify_endpoint, methods=["GET", "POST"], name="sign_up_verify"),
         Route("/sign-up/resend", resend_endpoint, methods=["POST"], name="sign_up_resend"),
         Route("/sign-out", sign_out_endpoint, methods=["POST"], name="sign_out"),

@@ -78,7 +78,9 @@ SECURITY_HEADERS: Mapping[str, str] = {
     # Pages that run no script at all (error pages, fragments) allow none.
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        # The bot check's proof of work runs in Web Workers served by the sub-app.
+        "worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -230,6 +232,10 @@ def base_context(request: Request) -> dict[str, Any]:
         "oauth_providers": svc.settings.oauth_providers,
         #: Passkeys: the sign-in button and autofill (shown by authkit.js where WebAuthn is).
         "passkeys_enabled": svc.settings.passkey_rp_id is not None,
+        #: Bot protection: the honeypot on sign-up and sign-in forms, and the scripts.
+        "bot_protection": svc.settings.bot_protection,
+        #: Whether a sign-in form asks for the proof of work (after failures from the IP).
+        "ask_proof": False,
         "embedded": False,
         "csp_nonce": None,
         "component_id": component_ids(_swap_target_id(request)),

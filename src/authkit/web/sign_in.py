@@ -16,6 +16,7 @@ from ..access import auth
 from ..context import context_of
 from ..errors import AttemptGone, FieldError, FlowError, RateLimited
 from ..flows.attempts import Attempt, Purpose
+from ..flows.bot_check import check_human, wants_proof
 from ..flows.factors import STRATEGIES
 from ..flows.factors.email_link import LinkTarget, find_link
 from ..flows.mfa import begin_totp_setup, judge_totp_setup
@@ -33,6 +34,7 @@ from ..flows.social import OAUTH_ERRORS
 from ..forms import FactorForm, LinkForm, SignInForm, SignOutForm
 from .attempt_cookie import TOTP_SETUP, AttemptCookie
 from .attempt_pages import AttemptPages, browser_of
+from .bot_check import evidence_of
 from .form_post import Posted, post_form
 from .helpers import (
     clear_session_cookies,
@@ -85,10 +87,10 @@ async def sign_in_endpoint(request: Request) -> Response:
         provider = svc.settings.oauth_provider(request.query_params.get("provider", ""))
         if oauth_error in OAUTH_ERRORS and provider is not None:
             errors["__all__"] = svc.messages(oauth_error, provider=provider.label)
-        return sign_in_page(request, form, errors=errors, notice=notice)
+        return await sign_in_page(request, form, errors=errors, notice=notice)
 
     async def render(form: SignInForm, errors: dict[str, str], status: int) -> Response:
-        return sign_in_page(request, form, errors=errors, status_code=status)
+        return await sign_in_page(request, form, errors=errors, status_code=status)
 
     async def action(posted: Posted[SignInForm]) -> Response:
         form = posted.form
@@ -97,6 +99,7 @@ async def sign_in_endpoint(request: Request) -> Response:
         method = form.method.data or methods[0]
         if method not in methods:
             raise FieldError("method_unavailable")
+        await check_human(svc, "sign_in", evidence_of(form), meta_of(request))
         attempt = await start_sign_in(svc, email=form.email.data or "")
         if STRATEGIES[method].needs_prepare:
             ready = await choose_factor(
@@ -112,7 +115,7 @@ async def sign_in_endpoint(request: Request) -> Response:
             # "Use another method" → password: the password field, nothing wrong yet.
             form.method.data = method
             form.step.data = ""
-            return sign_in_page(request, form)
+            return await sign_in_page(request, form)
         step = await submit_factor(
             svc,
             attempt,
@@ -126,7 +129,7 @@ async def sign_in_endpoint(request: Request) -> Response:
     return await post_form(request, SignInForm, render, action)
 
 
-def sign_in_page(
+async def sign_in_page(
     request: Request,
     form: SignInForm,
     *,
@@ -134,7 +137,13 @@ def sign_in_page(
     notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    context = {**sign_in_context(request, form), "notice": notice}
+    svc = context_of(request).services
+    context = {
+        **sign_in_context(request, form),
+        "notice": notice,
+        # After a few failed sign-ins from this IP, the form carries the bot check.
+        "ask_proof": await wants_proof(svc, "sign_in", meta_of(request)),
+    }
     return page(request, TEMPLATE, errors=errors or {}, status_code=status_code, **context)
 
 

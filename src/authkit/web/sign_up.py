@@ -26,6 +26,7 @@ from ..flows.sign_up_access import invitation_email
 from ..forms import CodeForm, SignUpForm
 from .attempt_cookie import AttemptCookie
 from .attempt_pages import browser_of
+from .bot_check import evidence_of
 from .form_post import Posted, post_form
 from .helpers import (
     meta_of,
@@ -72,6 +73,7 @@ async def sign_up_endpoint(request: Request) -> Response:
             first_name=form.first_name.data,
             last_name=form.last_name.data,
             meta=meta_of(request),
+            evidence=evidence_of(form),
         )
         return _to_code_step(request, form, attempt)
 

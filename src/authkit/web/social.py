@@ -62,7 +62,7 @@ async def oauth_start_endpoint(request: Request) -> Response:
     provider = _provider(request)
 
     async def render(form: SignInForm, errors: dict[str, str], status: int) -> Response:
-        return sign_in_page(request, form, errors=errors, status_code=status)
+        return await sign_in_page(request, form, errors=errors, status_code=status)
 
     async def action(posted: Posted[SignInForm]) -> Response:
         target = redirect_target(request, posted.form.redirect_url.data)
@@ -118,7 +118,7 @@ async def oauth_callback_endpoint(request: Request) -> Response:
     except RateLimited as limited:
         form = SignInForm(data={"redirect_url": target})
         errors = errors_of(context_of(request), limited)
-        response = sign_in_page(request, form, errors=errors, status_code=429)
+        response = await sign_in_page(request, form, errors=errors, status_code=429)
         response.headers["Retry-After"] = str(limited.retry_after)
         return response
     return await SIGN_IN.after(request, step, target)

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from ..context import context_of
 from ..flows.sign_up_access import join_waitlist
 from ..forms import WaitlistForm
+from .bot_check import evidence_of
 from .form_post import Posted, post_form
 from .helpers import meta_of, page
 
@@ -54,6 +55,7 @@ async def waitlist_endpoint(request: Request) -> Response:
             context_of(request).services,
             email=str(posted.form.email.data or ""),
             meta=meta_of(request),
+            evidence=evidence_of(posted.form),
         )
         return waitlist_page(request, WaitlistForm(), joined=True)
 
