@@ -107,16 +107,19 @@ class Site:
 def browser_kit(tmp_path: Path, mailbox: Mailbox, url: str, **settings: Any) -> AuthKit:
     """The kit the browser tests serve at `url`: SQLite in `tmp_path`, mail to `mailbox`;
     `settings` add to or change its settings."""
-    return AuthKit(
-        secret_key=TEST_SECRET,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/browser.db",
-        email_url=f"smtp://127.0.0.1:{mailbox.port}",
-        base_url=url,
-        password_hash_profile="CHEAPEST",
-        auto_migrate=True,
-        app_name="Acme",
-        **settings,
-    )
+    values: dict[str, Any] = {
+        "secret_key": TEST_SECRET,
+        "database_url": f"sqlite+aiosqlite:///{tmp_path}/browser.db",
+        "email_url": f"smtp://127.0.0.1:{mailbox.port}",
+        "base_url": url,
+        "password_hash_profile": "CHEAPEST",
+        "auto_migrate": True,
+        "app_name": "Acme",
+        # The proof of work has browser tests of its own (test_bot_protection_in_browser.py
+        # and the demo's); elsewhere it would only add its solving time to every sign-up.
+        "bot_protection": False,
+    }
+    return AuthKit(**{**values, **settings})
 
 
 @pytest.fixture
