@@ -22,18 +22,12 @@ from authkit.ids import new_id
 from authkit.store.models import AuditEventRow, EmailAddressRow, SessionRow, WebhookMessageRow
 
 from ..conftest import FakeClock, KitFactory, Mailbox, free_port
-from ..hostapp import make_host_app
-from .flow_helpers import PASSWORD, csrf_of, sign_in
+from .flow_helpers import PASSWORD, csrf_of, host_client, sign_in
 from .pipeline_helpers import field_error, set_up_totp
 
 pytestmark = pytest.mark.anyio
 
 ADMIN = "admin@example.com"
-
-
-def browser(kit: AuthKit) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=make_host_app(kit))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
 async def admin_kit(make_kit: KitFactory, **overrides: Any) -> tuple[AuthKit, str]:
@@ -44,7 +38,7 @@ async def admin_kit(make_kit: KitFactory, **overrides: Any) -> tuple[AuthKit, st
 
 
 async def signed_in(kit: AuthKit, email: str) -> httpx.AsyncClient:
-    c = browser(kit)
+    c = host_client(kit)
     r = await sign_in(c, email)
     assert r.status_code == 303, r.text
     return c
@@ -75,7 +69,7 @@ async def test_everyone_but_an_admin_gets_the_404_of_an_unknown_page(
 ) -> None:
     kit, _ = await admin_kit(make_kit)
     bob = await kit.users.create(email="bob@example.com", password=PASSWORD)
-    anonymous = browser(kit)
+    anonymous = host_client(kit)
     member = await signed_in(kit, "bob@example.com")
     unknown = await anonymous.get("/auth/no-such-page")
     assert unknown.status_code == 404
@@ -424,7 +418,7 @@ async def test_create_a_user_and_mistakes_come_back_beside_their_fields(
     assert ("user.created", admin_id) in [
         (e, d.get("actor")) for e, d in await audit(kit, grace.id)
     ]
-    async with browser(kit) as newcomer:
+    async with host_client(kit) as newcomer:
         r = await sign_in(newcomer, "grace@example.com", "a perfectly fine passphrase")
         assert r.status_code == 303
     await c.aclose()
@@ -453,11 +447,11 @@ async def test_forget_failed_sign_ins_lets_a_locked_out_user_in(make_kit: KitFac
     the admin's "Forget failed sign-ins" lets him sign in at once."""
     kit, admin_id = await admin_kit(make_kit)
     bob = await kit.users.create(email="bob@example.com", password=PASSWORD)
-    async with browser(kit) as guesser:
+    async with host_client(kit) as guesser:
         for n in range(5):
             r = await sign_in(guesser, "bob@example.com", f"wrong guess {n}")
             assert r.status_code == 422, r.status_code
-    async with browser(kit) as real_bob:
+    async with host_client(kit) as real_bob:
         assert (await sign_in(real_bob, "bob@example.com")).status_code == 429
         c = await signed_in(kit, ADMIN)
         r = await post_action(c, bob.id, "forget-failures")
@@ -487,7 +481,7 @@ async def test_lock_then_unlock(make_kit: KitFactory, clock: FakeClock) -> None:
     assert (
         await bobs_browser.get("/api/me", headers={"accept": "application/json"})
     ).status_code == 401
-    async with browser(kit) as again:
+    async with host_client(kit) as again:
         assert (await sign_in(again, "bob@example.com")).status_code != 303
     listing = await c.get("/auth/admin", params={"filter": "banned"})
     assert bob.id in listing.text and "Locked" in listing.text
@@ -497,7 +491,7 @@ async def test_lock_then_unlock(make_kit: KitFactory, clock: FakeClock) -> None:
     assert r.headers["location"].endswith("?done=nothing")
     r = await post_action(c, bob.id, "unlock")
     assert r.headers["location"].endswith("?done=unlocked")
-    async with browser(kit) as again:
+    async with host_client(kit) as again:
         assert (await sign_in(again, "bob@example.com")).status_code == 303
     events = [(e, d.get("actor")) for e, d in await audit(kit, bob.id)]
     assert ("user.locked", admin_id) in events and ("user.unlocked", admin_id) in events

@@ -22,18 +22,12 @@ from authkit.sessions import IMPERSONATION_LIFETIME
 from authkit.store.models import AuditEventRow, SessionRow
 
 from ..conftest import FakeClock, KitFactory
-from ..hostapp import make_host_app
-from .flow_helpers import PASSWORD, csrf_of, sign_in
+from .flow_helpers import PASSWORD, csrf_of, host_client, sign_in
 
 pytestmark = pytest.mark.anyio
 
 ADMIN = "admin@example.com"
 JSON = {"accept": "application/json"}
-
-
-def browser(kit: AuthKit) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=make_host_app(kit))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
 async def me(c: httpx.AsyncClient) -> dict[str, object]:
@@ -46,7 +40,7 @@ async def set_up(make_kit: KitFactory) -> tuple[AuthKit, str, str, httpx.AsyncCl
     await kit.ensure_started()
     admin = await kit.users.create(email=ADMIN, password=PASSWORD)
     bob = await kit.users.create(email="bob@example.com", password=PASSWORD, first_name="Bob")
-    c = browser(kit)
+    c = host_client(kit)
     assert (await sign_in(c, ADMIN)).status_code == 303
     return kit, admin.id, bob.id, c
 
@@ -75,7 +69,7 @@ async def test_the_admin_is_signed_in_as_the_user_with_act(make_kit: KitFactory)
     header = await c.get("/header")
     assert "You are signed in as bob@example.com, as an admin." in header.text
     # Without impersonation, no banner.
-    async with browser(kit) as bob:
+    async with host_client(kit) as bob:
         await sign_in(bob, "bob@example.com")
         assert "Stop impersonating" not in (await bob.get("/auth/user")).text
         assert (await me(bob)).get("claims", {}).get("act") is None  # type: ignore[union-attr]
@@ -159,7 +153,7 @@ async def test_stopping_gives_the_admin_their_session_back_and_the_user_sees_it(
         ("impersonation.ended", admin_id),
         ("impersonation.started", admin_id),
     ]
-    async with browser(kit) as bob:
+    async with host_client(kit) as bob:
         await sign_in(bob, "bob@example.com")
         activity = await bob.get("/auth/user/security/activity")
     assert "An admin of the site signed in as you" in activity.text
@@ -179,7 +173,7 @@ async def test_not_yourself_not_a_banned_user_and_not_for_members(make_kit: KitF
     r = await impersonate(c, bob_id)
     assert r.status_code == 422 and "they are banned or gone" in r.text
     carol = await kit.users.create(email="carol@example.com", password=PASSWORD)
-    async with browser(kit) as member:
+    async with host_client(kit) as member:
         await sign_in(member, "carol@example.com")
         token = csrf_of((await member.get("/auth/user")).text)
         r = await member.post(
@@ -209,7 +203,7 @@ async def test_a_forged_act_gets_nobody_in_and_no_setting_can_add_one(
         algorithm="EdDSA",
         headers={"kid": kit.services.keyring._signing.kid},  # type: ignore[union-attr]
     )
-    async with browser(kit) as stranger:
+    async with host_client(kit) as stranger:
         stranger.cookies.set(kit.cookie_names.session, forged)
         assert (await me(stranger)) == {"status": 401}
     with pytest.raises(ConfigError, match="act"):

@@ -20,17 +20,11 @@ import pytest
 from authkit import AuthKit
 
 from ..conftest import FakeClock, KitFactory, Mailbox
-from ..hostapp import make_host_app
-from .flow_helpers import PASSWORD, csrf_of, form_with, sign_in, sign_up
+from .flow_helpers import PASSWORD, csrf_of, form_with, host_client, sign_in, sign_up
 
 pytestmark = pytest.mark.anyio
 
 JSON = {"accept": "application/json"}
-
-
-def browser(kit: AuthKit) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=make_host_app(kit))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
 async def claims(c: httpx.AsyncClient) -> dict[str, Any]:
@@ -51,7 +45,7 @@ async def post(c: httpx.AsyncClient, page: str, action: str, **fields: str) -> h
 
 @asynccontextmanager
 async def signed_in(kit: AuthKit, email: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         if await kit.users.get_by_email(email) is None:
             await kit.users.create(email=email, password=PASSWORD)
         assert (await sign_in(c, email)).status_code == 303
@@ -70,7 +64,7 @@ async def test_the_pages_exist_only_when_organizations_are_on(make_kit: KitFacto
 
 async def test_signed_out_visitors_go_to_sign_in(make_kit: KitFactory) -> None:
     kit = await started(make_kit)
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         r = await c.get("/auth/organizations/new")
         assert r.status_code == 303
         assert r.headers["location"].startswith("/auth/sign-in?redirect_url=")
@@ -235,7 +229,7 @@ async def test_an_invitation_is_sent_from_the_page_and_accepted_from_the_link(
     link = re.search(r"http://testserver(/auth/organizations/invitations/[A-Za-z0-9_-]+)", text)
     assert link, text
     path = link.group(1)
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         # Signed out: what it is, and the way to sign in or up coming back here.
         shown = await c.get(path)
         assert shown.status_code == 200
@@ -266,7 +260,7 @@ async def test_an_invitation_is_sent_from_the_page_and_accepted_from_the_link(
         token = csrf_of((await eve_c.get("/auth/organizations/new")).text)
         r = await eve_c.post(other.group(1), data={"csrf_token": token})
         assert r.status_code == 422
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         assert (await c.get("/auth/organizations/invitations/" + "x" * 43)).status_code == 404
     await kit.aclose()
 
@@ -308,7 +302,7 @@ async def test_the_components_in_a_host_page(make_kit: KitFactory) -> None:
         assert r.headers["location"] == "/team"
         team = await c.get("/team")
         assert "Send invitation" in team.text and 'name="redirect_url" value="/team"' in team.text
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         assert (await c.get("/team")).status_code == 303
     await kit.aclose()
 

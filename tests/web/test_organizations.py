@@ -37,7 +37,7 @@ from authkit.store.models import AuditEventRow, MembershipRow, OrgInvitationRow
 
 from ..conftest import CLOSE_PATH, FakeClock, KitFactory, Mailbox, closable, free_port, serve
 from ..hostapp import make_host_app
-from .flow_helpers import PASSWORD, csrf_of, sign_in, sign_up
+from .flow_helpers import PASSWORD, csrf_of, host_client, sign_in, sign_up
 from .jose_helpers import jose_verify
 
 pytestmark = pytest.mark.anyio
@@ -48,11 +48,6 @@ ROLES = {
     "org:billing": {"name": "Billing", "permissions": ["org:invoices:read", "org:invoices:manage"]},
     "org:member": {"permissions": ["org:invoices:read"]},
 }
-
-
-def browser(kit: AuthKit) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=make_host_app(kit))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
 async def me(c: httpx.AsyncClient) -> dict[str, Any]:
@@ -470,13 +465,13 @@ async def test_a_domain_needs_a_verified_address_there_and_enrolls_on_sign_up(
     assert caught.value.code == "org_domain_taken"
     # Signing up with an address at a `join` domain makes a member; at an `invite`
     # domain, an invitation waiting on the organizations page.
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         assert (await sign_up(c, kit, mailbox, "carol@acme.com")).status_code == 303
         carol = (await me(c))["user_id"]
     assert [(m.organization.id, m.role) for m in await kit.organizations.memberships(carol)] == [
         (acme.id, "org:member")
     ]
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         assert (await sign_up(c, kit, mailbox, "dan@beta.com")).status_code == 303
         dan = (await me(c))["user_id"]
     assert await kit.organizations.memberships(dan) == []
@@ -517,7 +512,7 @@ async def test_the_token_carries_the_active_organization_and_follows_role_change
     ada, bob = await user(kit, "ada@acme.com"), await user(kit, "bob@acme.com")
     acme = await kit.organizations.create(name="Acme", slug="acme", created_by=ada)
     await kit.organizations.add_member(acme.id, bob, role="org:billing")
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         assert (await sign_in(c, "bob@acme.com")).status_code == 303
         assert "o" not in (await me(c))["claims"]
         await switch(kit, c, acme.id)
@@ -552,7 +547,7 @@ async def test_requires_org_and_auth_read_the_claim(make_kit: KitFactory) -> Non
     kit = await started(make_kit)
     ada = await user(kit, "ada@acme.com")
     acme = await kit.organizations.create(name="Acme", slug="acme", created_by=ada)
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         assert (await c.get("/org/invoices", headers=JSON)).status_code == 401
         await sign_in(c, "ada@acme.com")
         r = await c.get("/org/invoices", headers=JSON)
@@ -570,7 +565,7 @@ async def test_requires_org_and_auth_read_the_claim(make_kit: KitFactory) -> Non
             "can_read": True,
         }
         await kit.organizations.add_member(acme.id, await user(kit, "bob@acme.com"))
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         await sign_in(c, "bob@acme.com")
         await switch(kit, c, acme.id)
         r = await c.get("/org/invoices", headers=JSON)
@@ -654,7 +649,7 @@ async def test_org_shortcodes_in_templates_and_session_claims(make_kit: KitFacto
     acme = await kit.organizations.create(
         name="Acme", slug="acme", created_by=ada, public_metadata={"plan": "pro"}
     )
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         await sign_in(c, "ada@acme.com")
         personal = jwt.decode(
             (await c.get("/auth/tokens/team")).json()["jwt"], options={"verify_signature": False}
@@ -685,7 +680,7 @@ async def test_with_organizations_off_the_token_carries_no_organization(
     await kit.ensure_started()
     ada = await user(kit, "ada@acme.com")
     acme = await kit.organizations.create(name="Acme", created_by=ada)
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         await sign_in(c, "ada@acme.com")
         await switch(kit, c, acme.id)
         assert "o" not in (await me(c))["claims"]

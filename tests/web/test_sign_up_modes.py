@@ -8,8 +8,6 @@ test_social_login.py. SQLite and PostgreSQL.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -22,20 +20,12 @@ from authkit.errors import FieldError
 from authkit.store.models import SignUpInvitationRow, VerificationCodeRow, WaitlistEntryRow
 
 from ..conftest import KitFactory, Mailbox
-from ..hostapp import make_host_app
-from .flow_helpers import PASSWORD, csrf_of, sign_in, sign_up
+from .flow_helpers import PASSWORD, csrf_of, host_client, sign_in, sign_up
 
 pytestmark = pytest.mark.anyio
 
 REFUSED = "This email address cannot be used to sign up here. Use another one."
 BY_INVITATION = "Sign-up here is by invitation. Use the link in your invitation email."
-
-
-@asynccontextmanager
-async def browser(kit: AuthKit) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=make_host_app(kit))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
 
 
 async def started(make_kit: KitFactory, **settings: Any) -> AuthKit:
@@ -84,7 +74,7 @@ async def test_the_lists_and_throwaway_domains(
     make_kit: KitFactory, settings: dict[str, Any], address: str, admitted: bool
 ) -> None:
     kit = await started(make_kit, **settings)
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         r = await post_sign_up(c, address)
         if admitted:
             assert r.status_code == 303, r.text
@@ -99,7 +89,7 @@ async def test_the_lists_and_throwaway_domains(
 async def test_closed_shows_no_form_and_hides_the_link(make_kit: KitFactory) -> None:
     kit = await started(make_kit, sign_up="closed")
     await kit.users.create(email="ada@example.com", password=PASSWORD)
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         page = await c.get("/auth/sign-up")
         assert page.status_code == 200
         assert "Sign-up is closed" in page.text and 'name="password"' not in page.text
@@ -115,14 +105,14 @@ async def test_by_invitation_only_invited_addresses_sign_up(
     make_kit: KitFactory, mailbox: Mailbox
 ) -> None:
     kit = await started(make_kit, sign_up="invite")
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         r = await post_sign_up(c, "stranger@example.com")
         assert r.status_code == 422 and BY_INVITATION in r.text
     invitation = await kit.users.invite("Grace@Example.com")
     assert invitation.status == "pending"
     await kit.services.mailer.drain()
     link = invitation_link(mailbox, "Grace@example.com")
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         page = await c.get(link)
         # The link fills in the address it was sent to, and keeps it.
         assert 'value="Grace@example.com"' in page.text and "readonly" in page.text
@@ -131,7 +121,7 @@ async def test_by_invitation_only_invited_addresses_sign_up(
         row = (await s.exec(select(SignUpInvitationRow))).one()
     assert row.status == "accepted"
     # Used: the link fills in nothing any more, and the address has its account.
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         assert 'value="Grace@example.com"' not in (await c.get(link)).text
     with pytest.raises(FieldError) as caught:
         await kit.users.invite("grace@example.com")
@@ -145,7 +135,7 @@ async def test_an_organization_invitation_lets_its_address_sign_up(
     kit = await started(make_kit, sign_up="invite", organizations=True)
     team = await kit.organizations.create(name="Team")
     await kit.organizations.invite(team.id, "teammate@example.com")
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         assert (await sign_up(c, kit, mailbox, "teammate@example.com")).status_code == 303
     await kit.aclose()
 
@@ -155,7 +145,7 @@ async def test_the_waitlist_answers_alike_and_an_admin_lets_people_in(
 ) -> None:
     kit = await started(make_kit, sign_up="waitlist", admins="admin@example.com")
     await kit.users.create(email="admin@example.com", password=PASSWORD)
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         page = await c.get("/auth/sign-up")
         assert "Join the waitlist" in page.text and 'action="/auth/waitlist"' in page.text
         answers = []
@@ -176,7 +166,7 @@ async def test_the_waitlist_answers_alike_and_an_admin_lets_people_in(
     # The admin's address is on the list too: the page told nobody it has an account.
     assert sorted(e.email for e in entries) == ["admin@example.com", "hopeful@example.com"]
     hopeful = next(e for e in entries if e.email == "hopeful@example.com")
-    async with browser(kit) as admin:
+    async with host_client(kit) as admin:
         await sign_in(admin, "admin@example.com")
         console = await admin.get("/auth/admin/invitations")
         assert console.status_code == 200 and "hopeful@example.com" in console.text
@@ -203,7 +193,7 @@ async def test_the_waitlist_answers_alike_and_an_admin_lets_people_in(
         assert r.headers["location"].endswith("done=invited")
     await kit.services.mailer.drain()
     link = invitation_link(mailbox, "hopeful@example.com")
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         assert 'value="hopeful@example.com"' in (await c.get(link)).text
         assert (await sign_up(c, kit, mailbox, "hopeful@example.com")).status_code == 303
     assert invitation_link(mailbox, "direct@example.com")
@@ -215,7 +205,7 @@ async def test_the_waitlist_and_the_console_page_answer_404_when_they_do_not_app
 ) -> None:
     kit = await started(make_kit)
     await kit.users.create(email="bob@example.com", password=PASSWORD)
-    async with browser(kit) as c:
+    async with host_client(kit) as c:
         assert (await c.get("/auth/waitlist")).status_code == 404
         await sign_in(c, "bob@example.com")
         for method in ("GET", "POST"):

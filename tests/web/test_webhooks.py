@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import col, select
 from starlette.types import Receive, Scope, Send
@@ -26,8 +25,7 @@ from authkit.webhooks.outbox import RETRY_FOR
 
 from ..conftest import FakeClock, KitFactory, Mailbox, free_port, serve
 from ..examples import example
-from ..hostapp import make_host_app
-from .flow_helpers import PASSWORD, csrf_of, sign_in, sign_out, sign_up
+from .flow_helpers import PASSWORD, csrf_of, host_client, sign_in, sign_out, sign_up
 
 receiver_app = example("webhook_receiver").create_app
 
@@ -90,11 +88,6 @@ def with_webhooks(make_kit: KitFactory, receiver: Receiver, **overrides: Any) ->
     return make_kit(webhooks=[{"url": receiver.url, "secret": SECRET}], **overrides)
 
 
-def client(kit: AuthKit) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=make_host_app(kit))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
-
-
 async def rows(kit: AuthKit) -> list[WebhookMessageRow]:
     async with kit.services.db.session() as s:
         found = await s.exec(select(WebhookMessageRow).order_by(col(WebhookMessageRow.seq)))
@@ -112,7 +105,7 @@ async def test_a_sign_up_and_its_session_reach_the_receiver_signed(
     """user.created, session.created and email.created (the code mail, as Clerk sends it
     for sites that deliver their own), each verified by standardwebhooks."""
     kit = with_webhooks(make_kit, receiver)
-    async with client(kit) as c:
+    async with host_client(kit) as c:
         done = await sign_up(c, kit, mailbox, "ada@example.com", first_name="Ada")
         assert done.status_code == 303, done.text
         await settle(kit)
@@ -139,7 +132,7 @@ async def test_profile_changes_sign_out_and_deletion(
     kit = with_webhooks(make_kit, receiver)
     await kit.ensure_started()
     user = await kit.users.create(email="ada@example.com", password=PASSWORD)
-    async with client(kit) as c:
+    async with host_client(kit) as c:
         assert (await sign_in(c, "ada@example.com")).status_code == 303
         await kit.users.update(user.id, first_name="Ada", last_name="Lovelace")
         await kit.users.update_metadata(user.id, public_metadata={"plan": "pro"})
@@ -168,7 +161,7 @@ async def test_a_ban_revokes_each_session_and_updates_the_user(
     kit = with_webhooks(make_kit, receiver)
     await kit.ensure_started()
     user = await kit.users.create(email="ada@example.com", password=PASSWORD)
-    async with client(kit) as phone, client(kit) as laptop:
+    async with host_client(kit) as phone, host_client(kit) as laptop:
         assert (await sign_in(phone, "ada@example.com")).status_code == 303
         assert (await sign_in(laptop, "ada@example.com")).status_code == 303
     await kit.users.ban(user.id)
@@ -196,7 +189,7 @@ async def test_retried_after_the_receiver_was_down(
     assert (row.state, row.attempts, row.last_status) == ("pending", 1, None)
     assert "Connect" in row.last_error, row.last_error
     receiver.start()
-    async with client(kit) as c:
+    async with host_client(kit) as c:
         clock.advance(10)  # within the pause: nothing is tried
         await c.get("/auth/sign-in")
         await settle(kit)
@@ -224,7 +217,7 @@ async def test_nothing_is_lost_across_a_restart(
     receiver.start()
     clock.advance(60)
     second = with_webhooks(make_kit, receiver)
-    async with client(second) as c:
+    async with host_client(second) as c:
         await c.get("/auth/sign-in")
         await settle(second)
     assert receiver.types() == ["user.created", "user.created"]
@@ -298,7 +291,7 @@ async def test_a_request_never_waits_for_an_endpoint(
     await kit.users.create(email="ada@example.com", password=PASSWORD)
     await settle(kit)
     receiver.release.clear()
-    async with client(kit) as c:
+    async with host_client(kit) as c:
         r = await sign_in(c, "ada@example.com")
         assert r.status_code == 303
         assert receiver.types() == ["user.created"]  # session.created still held
@@ -314,7 +307,7 @@ async def test_an_unknown_address_writes_a_skipped_event_never_sent(
     """forgot-password for an unknown address does the same database work as for a
     known one (no timing tell), and nothing is sent or logged."""
     kit = with_webhooks(make_kit, receiver)
-    async with client(kit) as c:
+    async with host_client(kit) as c:
         page = await c.get("/auth/forgot-password")
         data = {"csrf_token": csrf_of(page.text), "email": "nobody@example.com"}
         assert (await c.post("/auth/forgot-password", data=data)).status_code == 303
@@ -329,7 +322,7 @@ async def test_an_endpoint_takes_only_its_events(
     make_kit: KitFactory, receiver: Receiver, mailbox: Mailbox
 ) -> None:
     kit = make_kit(webhooks=[{"url": receiver.url, "secret": SECRET, "events": ["user.created"]}])
-    async with client(kit) as c:
+    async with host_client(kit) as c:
         await sign_up(c, kit, mailbox, "ada@example.com")
         await settle(kit)
     assert receiver.types() == ["user.created"]
@@ -338,7 +331,7 @@ async def test_an_endpoint_takes_only_its_events(
 
 async def test_without_endpoints_nothing_is_written(make_kit: KitFactory, mailbox: Mailbox) -> None:
     kit = make_kit()
-    async with client(kit) as c:
+    async with host_client(kit) as c:
         await sign_up(c, kit, mailbox, "ada@example.com")
     assert await rows(kit) == []
     await kit.aclose()
