@@ -53,6 +53,7 @@ def browser_solves(samples: int) -> list[float]:
             rate_limits={"bot_challenge:ip": "10000/minute"},
         )
         app = Starlette(routes=[Mount("/auth", app=kit)])
+        kit.install(app)
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
         )
