@@ -86,8 +86,9 @@ class MemoryCounters:
         counter = self._counters.get(key)
         if counter is None:
             return False
-        self._forget_old(counter, time.time())
-        return retry_after(counter.hits, windows, time.time()) is not None
+        now = time.time()
+        self._forget_old(counter, now)
+        return retry_after(counter.hits, windows, now) is not None
 
     def clear(self, key: str) -> None:
         counter = self._counters.pop(key, None)
