@@ -164,7 +164,8 @@ def organization_refusal(
         return JSONResponse({"error": "forbidden"}, status_code=403)
     from .web.errors import simple_error_page  # the web package imports this module
 
-    return simple_error_page(403, "Your role in this organization does not allow this page.")
+    t = context_of(request).services.messages
+    return simple_error_page(403, t("org_page_not_permitted"), t=t)
 
 
 def is_recently_verified(state: Auth, max_age_seconds: int, *, now: float) -> bool:

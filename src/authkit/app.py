@@ -27,12 +27,13 @@ from .clock import Clock, system_clock
 from .components import Components
 from .config import Settings, SettingValues, settings_from
 from .context import CONTEXT_KEY, KitContext
-from .cookies import CookieNames
+from .cookies import LANGUAGE_COOKIE, CookieNames
 from .email import Mailer, Outbox, make_transport
 from .email.mailer import after_the_answer
 from .errors import StoreError, TablesMissing
 from .flows.factors import rate_limit_rules
 from .flows.org_invitations import domain_enrollment_hook
+from .i18n import CatalogSource, LocalePolicy, LocaleSelector, Plural
 from .jwt_templates import load_templates
 from .jwt_templates.minting import mint_for_session
 from .jwt_templates.session_claims import plan_session_claims
@@ -77,10 +78,14 @@ class AuthKit:
         authkit.install(app)
 
     Keyword arguments are the settings (see `authkit.config.Settings`); `messages`
-    overrides user-visible text, `template_dirs` adds folders searched before the
-    package's templates, `clock` replaces the system clock (tests), `rate_limits`
-    overrides rules of `authkit.security.ratelimit.DEFAULT_RULES` (`{"sign_in:ip":
-    "10/minute"}`), `theme` sets colours, radius and fonts (`authkit.theming.Theme`).
+    overrides user-visible text (`{"code": "..."}` in every language, `{"de": {...}}` in
+    one), `template_dirs` adds folders searched before the package's templates,
+    `translation_dirs` folders of catalogs searched before the package's
+    (`<dir>/<locale>/LC_MESSAGES/authkit.mo`), `locale_selector(request)` names the
+    language of a request (None: the browser's Accept-Language decides), `clock`
+    replaces the system clock (tests), `rate_limits` overrides rules of
+    `authkit.security.ratelimit.DEFAULT_RULES` (`{"sign_in:ip": "10/minute"}`), `theme`
+    sets colours, radius and fonts (`authkit.theming.Theme`).
 
     Raises:
         ConfigError: a setting is missing or invalid (one sentence says which).
@@ -90,8 +95,10 @@ class AuthKit:
         self,
         *,
         settings: Settings | None = None,
-        messages: Mapping[str, str] | None = None,
+        messages: Mapping[str, str | Plural | Mapping[str, str | Plural]] | None = None,
         template_dirs: Sequence[str | PathLike[str]] = (),
+        translation_dirs: Sequence[str | PathLike[str]] = (),
+        locale_selector: LocaleSelector | None = None,
         clock: Clock = system_clock,
         store_clock: Clock | None = None,
         rate_limits: Mapping[str, str] | None = None,
@@ -103,6 +110,7 @@ class AuthKit:
         s = self.settings
         secret = str(s.secret_key)
         templates = make_environment(template_dirs)
+        catalogs = CatalogSource(translation_dirs)
         db = Database(s.database_url, schema=s.database_schema)
         mailer = Mailer(make_transport(s.email_url, timeout=s.email_timeout))
         outbox = Outbox(db=db, mailer=mailer, key=fernet_key(secret, "outbox"), clock=clock)
@@ -132,7 +140,14 @@ class AuthKit:
             outbox=outbox,
             webhooks=webhooks,
             templates=templates,
-            messages=Messages(messages),
+            messages=Messages(messages, catalogs=catalogs),
+            locales=LocalePolicy(
+                locale=s.locale,
+                languages=s.languages,
+                selector=locale_selector,
+                catalogs=catalogs,
+                cookie_name=s.cookie_names.of(LANGUAGE_COOKIE),
+            ),
             clock=clock,
             # Tests that inject a clock judge sessions by it too, unless told otherwise.
             store_clock=store_clock if store_clock is not None or clock is system_clock else clock,
@@ -148,6 +163,7 @@ class AuthKit:
             ),
             roles=load_roles(s.organization_roles),
         )
+        self.services.roles.say = self.services.messages
         # People with a verified address at an organization's domain are enrolled in the
         # commit that verified it (before the webhooks read what the commit did).
         db.hooks.before.append(domain_enrollment_hook(self.services))
@@ -200,8 +216,10 @@ class AuthKit:
         cls,
         environ: Mapping[str, str] | None = None,
         *,
-        messages: Mapping[str, str] | None = None,
+        messages: Mapping[str, str | Plural | Mapping[str, str | Plural]] | None = None,
         template_dirs: Sequence[str | PathLike[str]] = (),
+        translation_dirs: Sequence[str | PathLike[str]] = (),
+        locale_selector: LocaleSelector | None = None,
         clock: Clock = system_clock,
         rate_limits: Mapping[str, str] | None = None,
         theme: Theme | Mapping[str, str] | None = None,
@@ -215,6 +233,8 @@ class AuthKit:
             settings=Settings.from_env(environ, **overrides),
             messages=messages,
             template_dirs=template_dirs,
+            translation_dirs=translation_dirs,
+            locale_selector=locale_selector,
             clock=clock,
             rate_limits=rate_limits,
         )
@@ -302,7 +322,8 @@ class AuthKit:
             # Fail closed with a clear page; the next request tries again. The log says
             # why: missing tables are not an outage, and an outage names its cause.
             logger.error("authkit cannot start: %s%s", exc, _cause_of(exc))
-            response = simple_error_page(503, self.services.messages("unavailable"))
+            t = self.services.messages
+            response = simple_error_page(503, t("unavailable"), t=t)
             await response(scope, receive, send)
             return
         # Mail (and retries) handed to the background while answering start only once the

@@ -23,6 +23,7 @@ from sqlmodel import SQLModel
 
 from .addresses import normalize_email
 from .app import AuthKit
+from .cli_i18n import add_commands as add_i18n_commands
 from .cli_import import add_command as add_import_command
 from .cli_orgs import add_commands as add_org_commands
 from .cli_webhooks import add_commands as add_webhook_commands
@@ -143,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     add_import_command(users, _with_kit)
     add_webhook_commands(commands, _with_kit)
     add_org_commands(commands, _with_kit)
+    add_i18n_commands(commands)
     return parser
 
 

@@ -18,6 +18,7 @@ from starlette.datastructures import Secret
 
 from .cookies import CookieNames, cookie_names
 from .errors import ConfigError
+from .i18n.locales import normalize_locale
 from .social.providers import OAuthProvider, check_unique, providers_from_env
 
 __all__ = ["ENV_PREFIX", "NameFields", "Settings"]
@@ -159,6 +160,12 @@ class Settings:
     organizations_per_user: int = 100
     #: How long an emailed invitation to an organization can be accepted.
     organization_invitation_lifetime: int = 7 * 24 * 3600
+    #: One language for every page and email (`de`, `pt-BR`); unset, each request's is
+    #: chosen: the host's locale_selector, else the browser's Accept-Language.
+    locale: str | None = None
+    #: The languages offered, comma-separated (`en,de,fr`), the first being the fallback;
+    #: empty: every language authkit ships (and any a host's translation_dirs add).
+    languages: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret_key, Secret):
@@ -235,6 +242,7 @@ class Settings:
             )
         if self.password_hash_concurrency < 0:
             problems.append("AUTHKIT_PASSWORD_HASH_CONCURRENCY must be 0 (automatic) or more.")
+        problems.extend(_language_problems(self.locale, self.languages))
         if self.name_fields not in get_args(NameFields):
             problems.append("AUTHKIT_NAME_FIELDS must be one of off, optional, required.")
         home = urlsplit(self.home_url)
@@ -412,10 +420,27 @@ class SettingValues(TypedDict, total=False):
     organization_max_members: int
     organizations_per_user: int
     organization_invitation_lifetime: int
+    locale: str | None
+    languages: str
 
 
 #: How to make a secret key, said wherever one is missing or too short.
 MAKE_A_SECRET = "make one with `authkit secret`"  # noqa: S105 (advice, not a secret)
+
+
+def _language_problems(locale: str | None, languages: str) -> list[str]:
+    problems = []
+    for name, tag in [
+        ("AUTHKIT_LOCALE", locale),
+        *(("AUTHKIT_LANGUAGES", part.strip()) for part in languages.split(",") if part.strip()),
+    ]:
+        if tag is None:
+            continue
+        try:
+            normalize_locale(tag)
+        except ValueError:
+            problems.append(f"{name}: {tag!r} is not a language tag such as de or pt-BR.")
+    return problems
 
 
 def settings_from(values: Mapping[str, Any]) -> Settings:

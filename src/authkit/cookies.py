@@ -35,6 +35,10 @@ __all__ = [
 SESSION_COOKIE = "__session"
 REFRESH_COOKIE = "__refresh"
 CSRF_COOKIE = "__ak_csrf"
+#: The language a signed-in user chose in the profile (authkit.i18n.policy reads it).
+LANGUAGE_COOKIE = "__ak_lang"
+#: A year: a language choice outlives sessions.
+LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
 #: A browser keeps a cookie of this prefix only when it is Secure, has `Path=/` and no
 #: Domain, and was set by an https page of this very host: no sibling subdomain (nor a
 #: man in the middle on plain http) can set, replace or shadow it.

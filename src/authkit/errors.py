@@ -133,21 +133,11 @@ class RateLimited(FlowError):
     code = "rate_limited"
 
     def __init__(self, *, retry_after: int) -> None:
-        super().__init__(wait=_human_wait(retry_after))
+        from .i18n.formats import Wait  # i18n's modules import this one
+
+        # Written out when shown, in the reader's language.
+        super().__init__(wait=Wait(retry_after))
         self.retry_after = retry_after
-
-
-def _human_wait(seconds: int) -> str:
-    if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = -(-seconds // 60)
-    if minutes < 60:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    hours = -(-minutes // 60)
-    if hours < 48:
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    days = -(-hours // 24)
-    return f"{days} days"
 
 
 class SignUpClosed(FlowError):

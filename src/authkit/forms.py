@@ -171,6 +171,8 @@ class PasskeyNameForm(_Base):
 class ProfileForm(_Base):
     first_name = StringField("First name", validators=[Length(max=NAME_MAX_LENGTH)])
     last_name = StringField("Last name", validators=[Length(max=NAME_MAX_LENGTH)])
+    #: The language of pages and emails (shown when the site offers a choice).
+    locale = StringField("Language", validators=[Length(max=16)])
 
 
 class DeleteAccountForm(_Base):

@@ -1,19 +1,38 @@
 """
-Every user-visible sentence, keyed by a code. Hosts override any of them with
-`AuthKit(messages={...})`; the values may use `{name}` fields, filled from the error.
+Every user-visible sentence, keyed by a code, in English: the source the translation
+catalogs (authkit/locale/) are made from, with the code as each entry's context. Hosts
+override any sentence with `AuthKit(messages={...})`, in every language at once or per
+language (`{"de": {...}}`); the values may use `{name}` fields, filled from the error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-MESSAGES: Mapping[str, str] = {
+from .email.sentences import EMAIL_MESSAGES
+from .i18n.catalogs import CatalogSource, Forms, Sentence
+from .i18n.locales import current_locale, normalize_locale
+from .i18n.phrase import Phrase
+from .i18n.plural import Plural
+from .security.password_advice import PASSWORD_ADVICE
+
+__all__ = ["MESSAGES", "Messages", "Plural"]
+
+MESSAGES: Mapping[str, str | Plural] = {
     # fields
     "required": "This field is required.",
     "email_invalid": "Enter a valid email address.",
-    "too_long": "This is too long: at most {max} characters.",
-    "password_too_short": "Use at least {min} characters.",
-    "password_too_long": "Use at most {max} characters.",
+    "too_long": Plural(
+        "This is too long: at most {max} character.",
+        "This is too long: at most {max} characters.",
+        "max",
+    ),
+    "password_too_short": Plural(
+        "Use at least {min} character.", "Use at least {min} characters.", "min"
+    ),
+    "password_too_long": Plural(
+        "Use at most {max} character.", "Use at most {max} characters.", "max"
+    ),
     "password_too_weak": "This password is too easy to guess. {advice}",
     "password_breached": (
         "This password has appeared in a data breach, so attackers try it first. "
@@ -55,6 +74,7 @@ MESSAGES: Mapping[str, str] = {
     # organizations
     "org_not_found": "There is no such organization, or you are not in it.",
     "org_not_permitted": "Your role in this organization does not allow that.",
+    "org_page_not_permitted": "Your role in this organization does not allow this page.",
     "org_slug_invalid": (
         "Use lower-case letters, digits and single hyphens, starting and ending with a "
         "letter or digit."
@@ -65,6 +85,8 @@ MESSAGES: Mapping[str, str] = {
     "org_user_unknown": "There is no such user.",
     "org_already_member": "That person is already a member.",
     "org_role_unknown": "Choose one of the roles listed.",
+    "org_role_admin": "Admin",
+    "org_role_member": "Member",
     "org_last_admin": (
         "An organization needs an admin: make someone else admin first, or delete it."
     ),
@@ -83,7 +105,11 @@ MESSAGES: Mapping[str, str] = {
         "domain is yours."
     ),
     "org_domain_taken": "Another organization has that domain.",
-    "org_domain_limit": "An organization can have at most {max} domains.",
+    "org_domain_limit": Plural(
+        "An organization can have at most {max} domain.",
+        "An organization can have at most {max} domains.",
+        "max",
+    ),
     "rate_limited": "Too many attempts. Try again in {wait}.",
     # bot protection (flows/bot_check.py)
     "bot_suspected": "We could not tell that a person sent this form. Please send it again.",
@@ -95,7 +121,11 @@ MESSAGES: Mapping[str, str] = {
         "cannot keep its sign-in cookies. Open it with https:// instead."
     ),
     "attempt_missing": "Start again: that sign-up has expired.",
-    "resend_too_soon": "Wait {seconds} seconds before asking for another code.",
+    "resend_too_soon": Plural(
+        "Wait {seconds} second before asking for another code.",
+        "Wait {seconds} seconds before asking for another code.",
+        "seconds",
+    ),
     "too_many_codes": "Too many codes were sent. Start again in a few minutes.",
     "banned": "The email or password is incorrect.",
     # labels and headings
@@ -137,7 +167,11 @@ MESSAGES: Mapping[str, str] = {
     "email_code_sent": "We sent a new code.",
     "email_already_yours": "That address is already on your account.",
     "email_already_pending": "That address is waiting for its code: verify it from the list.",
-    "too_many_addresses": "You can have at most {max} email addresses. Remove one first.",
+    "too_many_addresses": Plural(
+        "You can have at most {max} email address. Remove one first.",
+        "You can have at most {max} email addresses. Remove one first.",
+        "max",
+    ),
     "email_unavailable": "That address can no longer be added to your account.",
     "email_remove_primary": "Make another address primary before removing this one.",
     "sign_out_confirm": "Confirm that you want to sign out.",
@@ -147,7 +181,11 @@ MESSAGES: Mapping[str, str] = {
     "last_name_label": "Last name",
     "code_label": "Verification code",
     "optional": "(optional)",
-    "password_hint": "At least {min} characters. Avoid common passwords.",
+    "password_hint": Plural(
+        "At least {min} character. Avoid common passwords.",
+        "At least {min} characters. Avoid common passwords.",
+        "min",
+    ),
     "continue": "Continue",
     "verify": "Verify",
     "save": "Save",
@@ -163,7 +201,7 @@ MESSAGES: Mapping[str, str] = {
     "go_back": "Go back",
     "open_user_menu": "Open user menu",
     "manage_account": "Manage account",
-    "guidance_length": "At least {min} characters",
+    "guidance_length": Plural("At least {min} character", "At least {min} characters", "min"),
     "guidance_hard_to_guess": "Hard to guess",
     "guidance_not_email": "Not your email address",
     "guidance_met": "done",
@@ -174,6 +212,10 @@ MESSAGES: Mapping[str, str] = {
     "code_sent": "We sent a 6-digit code to {email}.",
     "code_resent": "We sent a new code to {email}.",
     "profile_saved": "Your profile was saved.",
+    "language_label": "Language",
+    "language_hint": "The language of {app_name}'s pages and emails for you.",
+    "language_saved": "Your language was saved.",
+    "language_unknown": "Choose one of the languages listed.",
     # profile picture
     "avatar_heading": "Profile picture",
     "avatar_hint": "PNG, JPEG, GIF or WebP, up to 10 MB.",
@@ -369,7 +411,7 @@ MESSAGES: Mapping[str, str] = {
     "set_up": "Set up",
     "turn_off": "Turn off",
     "recovery_codes_heading": "Recovery codes",
-    "recovery_codes_left": "{count} of 10 codes left.",
+    "recovery_codes_left": Plural("{count} of 10 codes left.", "{count} of 10 codes left."),
     "regenerate": "Generate new codes",
     "mfa_off_title": "Turn off two-step verification?",
     "mfa_off_text": (
@@ -424,8 +466,10 @@ MESSAGES: Mapping[str, str] = {
         "This browser cannot create passkeys. Turn on JavaScript, or use a browser or "
         "device that supports passkeys."
     ),
-    "passkey_limit": (
-        "You have {max} passkeys, the most an account can have. Remove one to add another."
+    "passkey_limit": Plural(
+        "You have {max} passkey, the most an account can have. Remove it to add another.",
+        "You have {max} passkeys, the most an account can have. Remove one to add another.",
+        "max",
     ),
     "passkey_exists": "That passkey is already registered here.",
     "passkey_added_on": "Added {date}",
@@ -439,7 +483,9 @@ MESSAGES: Mapping[str, str] = {
     "passkey_name_label": "Name",
     "passkey_rename_submit": "Save",
     "passkey_name_required": "Enter a name for this passkey.",
-    "passkey_name_too_long": "Use at most {max} characters.",
+    "passkey_name_too_long": Plural(
+        "Use at most {max} character.", "Use at most {max} characters.", "max"
+    ),
     "passkey_remove": "Remove",
     "passkey_remove_named": "Remove {name}",
     "passkey_remove_title": "Remove this passkey?",
@@ -455,10 +501,10 @@ MESSAGES: Mapping[str, str] = {
     "device_signed_in": "Signed in {date}",
     "device_last_active": "Last active {when}",
     "ago_now": "just now",
-    "ago_minutes": "{count} min ago",
-    "ago_hours": "{count} h ago",
+    "ago_minutes": Plural("{count} min ago", "{count} min ago"),
+    "ago_hours": Plural("{count} h ago", "{count} h ago"),
     "ago_yesterday": "yesterday",
-    "ago_days": "{count} days ago",
+    "ago_days": Plural("{count} day ago", "{count} days ago"),
     "device_sign_out": "Sign out",
     "device_sign_out_named": "Sign out {device}",
     "devices_sign_out_others": "Sign out of all other devices",
@@ -483,9 +529,14 @@ MESSAGES: Mapping[str, str] = {
     "activity_back": "Back to security",
     "activity_sign_in": "Signed in",
     "activity_sign_in_failed": "Failed sign-in attempt",
-    "activity_sign_in_failed_repeated": "{count} more failed sign-in attempts",
+    "activity_sign_in_failed_repeated": Plural(
+        "{count} more failed sign-in attempt", "{count} more failed sign-in attempts"
+    ),
     "activity_reverify_failed": "Failed attempt to confirm it's you",
-    "activity_reverify_failed_repeated": "{count} more failed attempts to confirm it's you",
+    "activity_reverify_failed_repeated": Plural(
+        "{count} more failed attempt to confirm it's you",
+        "{count} more failed attempts to confirm it's you",
+    ),
     "activity_sign_out": "Signed out",
     "activity_sign_up_completed": "Created the account",
     "activity_user_created": "Account created",
@@ -803,24 +854,121 @@ MESSAGES: Mapping[str, str] = {
     "org_done_left": "You left the organization.",
     "org_done_deleted": "Organization deleted.",
     "org_done_nothing": "Nothing needed changing.",
+    # error pages (a status of its own: a title and a sentence)
+    "error_title_400": "Bad request",
+    "error_text_400": "The request could not be read. Go back and try again.",
+    "error_title_403": "Forbidden",
+    "error_text_403": "You cannot open this page.",
+    "error_title_404": "Page not found",
+    "error_text_404": "There is nothing at this address. Check the link, or go back.",
+    "error_title_405": "Method not allowed",
+    "error_text_405": "This address does not take that kind of request.",
+    "error_title_408": "Request timeout",
+    "error_text_408": "The request took too long to arrive. Try again.",
+    "error_title_413": "Request too large",
+    "error_text_413": "What was sent is too large for this page.",
+    "error_title_415": "Unsupported form",
+    "error_text_415": (
+        "The form was sent in a way this page does not accept. Reload it and try again."
+    ),
+    "error_title_429": "Too many requests",
+    "error_text_429": "Too many attempts. Wait a moment, then try again.",
+    "error_title_500": "Something went wrong",
+    "error_title_503": "Service unavailable",
+    "error_title_other": "Error",
+    # zxcvbn's feedback, the {advice} of password_too_weak
+    **PASSWORD_ADVICE,
+    **EMAIL_MESSAGES,
 }
 
 
 class Messages:
     """
-    The message catalogue: the defaults with the host's overrides on top.
+    The message table in the language of the moment (authkit.i18n.current_locale): the
+    host's overrides for that language, then its overrides for every language, then the
+    language's catalog, then English. `t("code", **fields)` in the templates.
     """
 
-    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
-        self._table = {**MESSAGES, **(overrides or {})}
+    def __init__(
+        self,
+        overrides: Mapping[str, str | Plural | Mapping[str, str | Plural]] | None = None,
+        *,
+        catalogs: CatalogSource | None = None,
+    ) -> None:
+        flat: dict[str, str | Plural] = {}
+        by_language: dict[str, dict[str, str | Plural]] = {}
+        for key, value in (overrides or {}).items():
+            if isinstance(value, Mapping):
+                by_language.setdefault(normalize_locale(key), {}).update(value)
+            else:
+                flat[key] = value
+        self._english: dict[str, Sentence] = {**MESSAGES, **flat}
+        self._flat = flat
+        self._by_language = by_language
+        self._catalogs = catalogs if catalogs is not None else CatalogSource()
+        self._tables: dict[str, _Table] = {}
+
+    @property
+    def locale(self) -> str:
+        """The language sentences are in now (`pt_BR`)."""
+        return current_locale()
 
     def __contains__(self, code: object) -> bool:
         """Whether there is a sentence for `code` (an audit event's, say)."""
-        return code in self._table
+        return code in self._english
 
     def __call__(self, code: str, /, **params: object) -> str:
-        template = self._table.get(code, self._table["server_error"])
+        table = self._table(current_locale())
+        sentence = table.sentences.get(code)
+        if sentence is None:
+            sentence = table.sentences["server_error"]
+        text = sentence if isinstance(sentence, str) else table.choose(sentence, params)
+        for name, value in params.items():
+            if isinstance(value, Phrase):  # a field that is a sentence itself
+                params[name] = self(value.code)
         try:
-            return template.format(**params)
+            return text.format(**params)
         except (KeyError, IndexError, ValueError):
-            return template
+            return text
+
+    def _table(self, locale: str) -> _Table:
+        table = self._tables.get(locale)
+        if table is None:
+            table = self._tables[locale] = self._build(locale)
+        return table
+
+    def _build(self, locale: str) -> _Table:
+        catalog = self._catalogs.get(locale)
+        sentences: dict[str, Sentence] = dict(MESSAGES)
+        if catalog is not None:
+            sentences.update(catalog.sentences)
+        sentences.update(self._flat)
+        language = locale.split("_", 1)[0]
+        if language != locale:
+            sentences.update(self._by_language.get(language, {}))
+        sentences.update(self._by_language.get(locale, {}))
+        return _Table(sentences, catalog.plural if catalog is not None else _english_plural)
+
+
+def _english_plural(n: int) -> int:
+    return 0 if n == 1 else 1
+
+
+class _Table:
+    """One language's sentences and its rule for choosing a plural form."""
+
+    __slots__ = ("plural", "sentences")
+
+    def __init__(self, sentences: dict[str, Sentence], plural: Callable[[int], int]) -> None:
+        self.sentences = sentences
+        self.plural = plural
+
+    def choose(self, sentence: Plural | Forms, params: Mapping[str, object]) -> str:
+        if isinstance(sentence, Plural):
+            n = params.get(sentence.number)
+            # An override's Plural is English-shaped: singular exactly for one.
+            return sentence.english(n if isinstance(n, int) else 2)
+        n = params.get(sentence.number)
+        forms = sentence.forms
+        index = self.plural(n) if isinstance(n, int) else len(forms) - 1
+        return forms[min(max(index, 0), len(forms) - 1)]

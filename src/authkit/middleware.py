@@ -28,6 +28,7 @@ from .clock import system_clock
 from .context import CONTEXT_KEY, KitContext, header, request_meta
 from .cookies import MEMO_MAX_HEADER, CookieMemo, clear_cookie, one_cookie, set_cookie
 from .errors import StoreError, TokenError
+from .i18n.locales import reset_locale, set_locale_resolver
 from .request_auth import ANONYMOUS, AUTH_KEY, Auth
 from .security.csrf import CsrfGuard
 from .services import Services
@@ -180,7 +181,13 @@ class AuthKitMiddleware:
                     message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_cookies)
+        # The request's language is worked out only if a sentence is needed.
+        locales = svc.locales
+        language = set_locale_resolver(lambda: locales.choose(scope))
+        try:
+            await self.app(scope, receive, send_with_cookies)
+        finally:
+            reset_locale(language)
 
     async def _refresh(
         self, svc: Services, refresh: str, secure: bool, scope: Scope

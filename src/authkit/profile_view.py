@@ -25,6 +25,7 @@ from .flows.email_addresses import list_addresses
 from .flows.mfa import mfa_status
 from .flows.passkeys import MAX_PASSKEYS, list_passkeys
 from .flows.password_change import password_changed_at
+from .i18n.locales import language_choices
 from .services import Services
 from .users import User
 
@@ -53,6 +54,8 @@ async def account_section(svc: Services, user: User) -> dict[str, Any]:
         "addresses": await list_addresses(svc, user.id),
         "connected_accounts": connected,
         "connectable": [p for p in svc.settings.oauth_providers if p.name not in linked],
+        #: (tag, name in its own language) of each language offered, when there is a choice.
+        "languages": language_choices(svc.locales.languages) if svc.locales.is_choosable else [],
     }
 
 

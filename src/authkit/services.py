@@ -17,6 +17,7 @@ from .audit_folds import FailureFolds
 from .clock import Clock
 from .config import Settings
 from .email import Mailer, Outbox
+from .i18n.policy import LocalePolicy
 from .messages import Messages
 from .organizations.roles import Roles, load_roles
 from .security.passwords import PasswordHasher
@@ -50,6 +51,8 @@ class Services:
     webhooks: Webhooks
     templates: jinja2.Environment
     messages: Messages
+    #: Which language each request is in (and which languages are offered).
+    locales: LocalePolicy
     clock: Clock
     #: The clock session times are judged by; None: the database's (shared by workers).
     store_clock: Clock | None = None

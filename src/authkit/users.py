@@ -54,6 +54,8 @@ class User:
     public_metadata: Mapping[str, Any] = field(default_factory=dict)
     private_metadata: Mapping[str, Any] = field(default_factory=dict)
     unsafe_metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: The language of the user's emails (`de`, `pt_BR`), or None: the site's first one.
+    locale: str | None = None
 
     @property
     def full_name(self) -> str:
@@ -163,6 +165,7 @@ def user_of(user: UserRow, address: EmailAddressRow, *, mount_path: str) -> User
         public_metadata=dict(user.public_metadata or {}),
         private_metadata=dict(user.private_metadata or {}),
         unsafe_metadata=dict(user.unsafe_metadata or {}),
+        locale=user.locale,
     )
 
 

@@ -34,6 +34,7 @@ import authkit.email
 from authkit.email import Mailer, make_transport, render_email
 from authkit.email.transports import ConsoleTransport, FileTransport, SmtpTransport
 from authkit.errors import ConfigError
+from authkit.messages import Messages
 
 SENDER = "Acme <no-reply@acme.test>"
 RECIPIENT = "alice@example.com"
@@ -105,11 +106,14 @@ def make_env(autoescape: bool | None = None) -> jinja2.Environment:
         if autoescape is None
         else autoescape
     )
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([jinja2.PackageLoader("authkit", "templates")]),
         autoescape=choice,  # noqa: S701 -- tests prove the templates escape even when off
         undefined=jinja2.StrictUndefined,
     )
+    # The message table the emails' sentences come from (compose() passes it as `t`).
+    env.globals["t"] = Messages()
+    return env
 
 
 def sign_up_code_message(**overrides: object) -> EmailMessage:

@@ -18,6 +18,9 @@ import argon2
 import pytest
 
 from authkit.errors import ConfigError, FieldError
+from authkit.i18n.phrase import Phrase
+from authkit.messages import Messages
+from authkit.security.password_advice import PASSWORD_ADVICE
 from authkit.security.passwords import (
     HASH_THREAD_NICE,
     PasswordHasher,
@@ -328,11 +331,15 @@ class TestCheckPassword:
     )
     def test_easy_to_guess_is_refused_with_advice(self, password: str) -> None:
         """zxcvbn's dictionaries and patterns (common passwords, keyboard rows, years):
-        refused under the least score, with its advice as one sentence."""
+        refused under the least score, with its advice as one sentence of the table (so
+        it is translated with the rest)."""
         error = refusal(password, min_score=3)
         assert error.code == "password_too_weak"
-        advice = str(error.params["advice"])
-        assert advice and advice.endswith((".", "!", "?"))
+        advice = error.params["advice"]
+        assert isinstance(advice, Phrase)
+        assert advice.code in PASSWORD_ADVICE
+        shown = Messages()("password_too_weak", **error.params)
+        assert shown == "This password is too easy to guess. " + PASSWORD_ADVICE[advice.code]
 
     def test_the_users_own_details_and_the_site_count_as_easy_guesses(self) -> None:
         """The user's names, address and the site's name are the first guesses: the same

@@ -23,7 +23,7 @@ def test_every_message_key_used_by_a_template_exists() -> None:
     """A typo in t("...") would show the generic error text: none exists. A key built
     from a prefix (`t("method_" ~ name)`) must exist for every factor."""
     used = set()
-    for path in TEMPLATES.rglob("*.html"):
+    for path in [*TEMPLATES.rglob("*.html"), *TEMPLATES.rglob("*.txt")]:
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+)["']""", path.read_text()))
     assert used, "no t() calls found"
     prefixes = {key for key in used if key.endswith("_")}
@@ -91,7 +91,7 @@ async def test_theme_becomes_css_variables_and_forced_mode(make_kit: KitFactory)
         assert href, page.text
         css = await client.get(href.group(1))
     await kit.aclose()
-    assert '<html lang="en" data-ak-theme="dark">' in page.text
+    assert '<html lang="en" dir="ltr" data-ak-theme="dark">' in page.text
     assert css.headers["content-type"].startswith("text/css")
     assert "--ak-color-primary: #0f766e;" in css.text and "--ak-radius: 0;" in css.text
     assert "immutable" in css.headers["cache-control"]

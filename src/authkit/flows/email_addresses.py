@@ -27,7 +27,7 @@ from ..services import Services
 from ..sessions import RequestMeta
 from ..store.models import EmailAddressRow, VerificationCodeRow
 from . import email_codes
-from .notices import compose
+from .notices import compose, user_locale
 
 __all__ = [
     "MAX_ADDRESSES",
@@ -127,7 +127,9 @@ async def begin_adding_address(
             message = compose(svc, "email_add_code", address.email, code=step.code)
         else:
             # The same page as any other address; the holder alone learns of it.
-            message = compose(svc, "email_add_existing", holder[1])
+            message = compose(
+                svc, "email_add_existing", holder[1], locale=await user_locale(s, holder[0])
+            )
         mail_id = await svc.outbox.add(s, message, not_after=step.expires_at, about=step.id)
     svc.outbox.send_soon(mail_id)
     return EmailAddress(step.id, address.email, False, False, now)
@@ -249,7 +251,13 @@ async def set_primary_address(
         record_event(
             s, "email.primary_changed", at=now, meta=meta, user_id=user_id, address_id=chosen.id
         )
-        message = compose(svc, "email_primary_changed", old.email, new_email=chosen.email)
+        message = compose(
+            svc,
+            "email_primary_changed",
+            old.email,
+            new_email=chosen.email,
+            locale=await user_locale(s, user_id),
+        )
         mail_id = await svc.outbox.add(s, message, not_after=now + NOTICE_LIFETIME)
     svc.outbox.send_soon(mail_id)
 

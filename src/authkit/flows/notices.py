@@ -10,16 +10,24 @@ from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..email import render_email
+from ..i18n.locales import current_locale, html_lang, text_direction, using_locale
 from ..services import Services
+from ..store.models import UserRow
 from ..users import primary_address
 
-__all__ = ["NOTICE_LIFETIME", "compose", "notify_owner", "site_url"]
+__all__ = ["NOTICE_LIFETIME", "compose", "notify_owner", "site_url", "user_locale"]
 
 #: A notice about a change to the account is worth sending for a day; after that, noise.
 NOTICE_LIFETIME = timedelta(days=1)
+
+
+async def user_locale(s: AsyncSession, user_id: str) -> str | None:
+    """The language the user's emails are written in (None: not chosen)."""
+    return (await s.exec(select(UserRow.locale).where(col(UserRow.id) == user_id))).first()
 
 
 def site_url(svc: Services, path: str) -> str:
@@ -27,15 +35,33 @@ def site_url(svc: Services, path: str) -> str:
     return svc.settings.base_url.rstrip("/") + svc.mount_path + path
 
 
-def compose(svc: Services, template: str, to: str, **context: Any) -> EmailMessage:
-    """Render the email `template` (templates/authkit/email/) for `to`."""
+def compose(
+    svc: Services, template: str, to: str, *, locale: str | None = None, **context: Any
+) -> EmailMessage:
+    """
+    Render the email `template` (templates/authkit/email/) for `to`, in `locale` (the
+    recipient's stored language) when given and still offered, else in the language of
+    the request that sends it (the person waiting for a code is on that page).
+    """
+    offered = svc.locales.offered(locale) if locale else None
+    language = offered or current_locale()
+    with using_locale(language):
+        return _render(svc, template, to, language, context)
+
+
+def _render(
+    svc: Services, template: str, to: str, language: str, context: dict[str, Any]
+) -> EmailMessage:
     base = {
+        "lang": html_lang(language),
+        "dir": text_direction(language),
         "app_name": svc.settings.app_name,
         "email": to,
         "minutes": svc.settings.code_lifetime // 60,
         "sign_in_url": site_url(svc, "/sign-in"),
         "reset_url": site_url(svc, "/forgot-password"),
         "security_url": site_url(svc, "/user/security"),
+        "t": svc.messages,
     }
     return render_email(
         svc.templates, template, {**base, **context}, sender=svc.settings.email_from, to=to
@@ -50,5 +76,5 @@ async def notify_owner(
     owner = await primary_address(s, user_id)
     if owner is None:
         return None
-    message = compose(svc, template, owner, **context)
+    message = compose(svc, template, owner, locale=await user_locale(s, user_id), **context)
     return await svc.outbox.add(s, message, not_after=svc.clock() + NOTICE_LIFETIME)

@@ -59,7 +59,7 @@ from ..users import avatar_path, clean_name, initials_of, primary_address
 from ..webhooks.payloads import membership_data, organization_data
 from .avatars import check_upload_size, checked_image
 from .locks import lock_organization
-from .notices import NOTICE_LIFETIME, compose, site_url
+from .notices import NOTICE_LIFETIME, compose, site_url, user_locale
 
 __all__ = [
     "Member",
@@ -976,6 +976,7 @@ async def _notify_member(
         to,
         organization_name=organization.name,
         organizations_url=site_url(svc, "/organizations"),
+        locale=await user_locale(s, user_id),
         **context,
     )
     return await svc.outbox.add(s, message, not_after=svc.clock() + NOTICE_LIFETIME)
@@ -1025,4 +1026,4 @@ async def _emit_membership(
 
 def roles_for_forms(svc: Services) -> Sequence[tuple[str, str]]:
     """The roles a member may be given, as (key, name), admin first."""
-    return [(role.key, role.name) for role in svc.roles]
+    return [(role.key, svc.roles.name_of(role.key)) for role in svc.roles]

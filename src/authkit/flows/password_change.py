@@ -22,7 +22,7 @@ from ..security.passwords import check_new_password
 from ..services import Services
 from ..sessions import new_credential_generation
 from ..store.models import EmailAddressRow, PasswordCredentialRow, UserRow
-from .notices import compose
+from .notices import compose, user_locale
 
 __all__ = ["change_password", "has_password", "password_changed_at"]
 
@@ -129,7 +129,9 @@ async def change_password(
         mail_id = None
         if email is not None:
             mail_id = await svc.outbox.add(
-                s, compose(svc, "password_changed", email), not_after=now + NOTICE_LIFETIME
+                s,
+                compose(svc, "password_changed", email, locale=await user_locale(s, user_id)),
+                not_after=now + NOTICE_LIFETIME,
             )
     if mail_id is not None:
         svc.outbox.send_soon(mail_id)

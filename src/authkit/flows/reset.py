@@ -27,7 +27,7 @@ from ..services import Services
 from ..sessions import RequestMeta, new_credential_generation
 from ..store.models import EmailAddressRow, PasswordCredentialRow, UserRow, VerificationCodeRow
 from . import email_codes
-from .notices import compose, site_url
+from .notices import compose, site_url, user_locale
 
 __all__ = [
     "PURPOSE",
@@ -257,7 +257,9 @@ async def _complete(
         # The notice is committed with the change: a crash cannot change a password
         # silently.
         mail_id = await svc.outbox.add(
-            s, compose(svc, "password_changed", owner), not_after=now + NOTICE_LIFETIME
+            s,
+            compose(svc, "password_changed", owner, locale=await user_locale(s, user_id)),
+            not_after=now + NOTICE_LIFETIME,
         )
     svc.outbox.send_soon(mail_id)
     # The owner proved control of the address: throttling aimed at them ends here.

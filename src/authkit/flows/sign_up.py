@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ..addresses import Address, normalize_email
 from ..audit import record_event
 from ..errors import CodeExpired, CodeInvalid, FieldError, FlowError
+from ..i18n.locales import current_locale
 from ..ids import new_id
 from ..security.breached import refuse_if_breached
 from ..security.codes import is_code_shaped
@@ -96,13 +97,14 @@ async def start_sign_up(
     # Hash whether or not the address is taken: both paths cost the same time.
     password_hash = await svc.hasher.hash(password)
     async with svc.db.session() as s:
-        owner_email = (
+        owner = (
             await s.exec(
-                select(EmailAddressRow.email).where(
-                    col(EmailAddressRow.normalized) == address.normalized
-                )
+                select(EmailAddressRow.email, UserRow.locale)
+                .join(UserRow, col(UserRow.id) == col(EmailAddressRow.user_id))
+                .where(col(EmailAddressRow.normalized) == address.normalized)
             )
         ).first()
+        owner_email = owner[0] if owner is not None else None
         step = email_codes.issue(
             svc,
             s,
@@ -119,7 +121,9 @@ async def start_sign_up(
         # Same page either way; only the owner of a taken address learns about this
         # attempt, at the address we hold for them, never at the one typed here.
         if owner_email is not None:
-            message = compose(svc, "sign_up_existing", owner_email, code=step.code)
+            # In the owner's language, not the one of whoever typed the address.
+            locale = owner[1] if owner is not None else None
+            message = compose(svc, "sign_up_existing", owner_email, code=step.code, locale=locale)
         else:
             message = compose(svc, "sign_up_code", address.email, code=step.code)
         mail_id = await svc.outbox.add(s, message, not_after=step.expires_at, about=step.id)
@@ -247,6 +251,8 @@ async def _create_account(
             last_name=row.payload.get("last_name", ""),
             created_at=now,
             updated_at=now,
+            # The language of the page the account was made on: its emails' language.
+            locale=current_locale(),
         )
     )
     await s.flush()

@@ -33,6 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ..addresses import normalize_email
 from ..audit import RequestMeta, record_event
 from ..errors import FieldError, FlowError
+from ..i18n.locales import current_locale
 from ..ids import new_id
 from ..security.secrets import keyed_hash
 from ..services import Services
@@ -378,6 +379,7 @@ async def _resolve(
             last_name=identity.last_name,
             created_at=now,
             updated_at=now,
+            locale=current_locale(),
         )
     )
     await s.flush()

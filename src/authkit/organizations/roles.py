@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +78,9 @@ class Role:
     name: str
     description: str
     permissions: frozenset[str]
+    #: A built-in role's name in the message table, when the settings give none: shown
+    #: in the reader's language.
+    name_code: str | None = None
 
     @property
     def short_key(self) -> str:
@@ -90,6 +93,8 @@ class Roles:
 
     def __init__(self, roles: Iterable[Role]) -> None:
         self._by_key = {role.key: role for role in roles}
+        #: The message table (set by the kit): built-in names in the reader's language.
+        self.say: Callable[[str], str] | None = None
 
     def __iter__(self) -> Iterator[Role]:
         return iter(self._by_key.values())
@@ -110,7 +115,11 @@ class Roles:
 
     def name_of(self, key: str) -> str:
         role = self._by_key.get(key)
-        return role.name if role is not None else key.removeprefix("org:").replace("_", " ")
+        if role is None:
+            return key.removeprefix("org:").replace("_", " ")
+        if role.name_code is not None and self.say is not None:
+            return self.say(role.name_code)
+        return role.name
 
 
 def load_roles(source: Mapping[str, Any] | str | None) -> Roles:
@@ -150,12 +159,14 @@ def load_roles(source: Mapping[str, Any] | str | None) -> Roles:
             admin_name or "Admin",
             admin_text or "Can manage the organization, its members and its domains.",
             frozenset(SYSTEM_PERMISSIONS) | custom,
+            None if admin_name else "org_role_admin",
         ),
         Role(
             MEMBER,
             member_name or "Member",
             member_text or "Can see the other members.",
             frozenset({READ_MEMBERS}) | member_extra,
+            None if member_name else "org_role_member",
         ),
     ]
     for key, (name, description, permissions) in extra.items():

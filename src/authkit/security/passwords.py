@@ -27,7 +27,9 @@ from anyio.lowlevel import RunVar
 from zxcvbn import zxcvbn
 
 from ..errors import ConfigError, FieldError
+from ..i18n.phrase import Phrase
 from .legacy_hashes import is_legacy, verify_legacy
+from .password_advice import advice_phrase
 
 _T = TypeVar("_T")
 
@@ -37,7 +39,7 @@ _FIELD = "password"
 #: zxcvbn estimates this much of a password (its own limit): a longer one only gains.
 _ESTIMATED_LENGTH = 72
 #: The advice when zxcvbn has none of its own to give.
-_DEFAULT_ADVICE = "Add another word or two. Uncommon words are better."
+_DEFAULT_ADVICE = "password_advice_add_word"
 #: The nice value hashing threads run at: a storm of sign-ins then takes the CPU the
 #: event loop leaves over, instead of sharing it equally, so other requests stay fast.
 HASH_THREAD_NICE = 10
@@ -360,10 +362,12 @@ def _failures(
             yield "password_too_weak", {"advice": _advice(estimate["feedback"])}
 
 
-def _advice(feedback: Mapping[str, Any]) -> str:
-    """zxcvbn's warning, else its first suggestion, as one sentence."""
-    warning = str(feedback.get("warning") or "")
+def _advice(feedback: Mapping[str, Any]) -> Phrase | str:
+    """zxcvbn's warning, else its first suggestion, as one sentence of the table."""
+    warning = str(feedback.get("warning") or "").strip()
     suggestions = list(feedback.get("suggestions") or [])
-    first = str(suggestions[0]) if suggestions else ""
-    advice = (warning or first or _DEFAULT_ADVICE).strip()
-    return advice if advice.endswith((".", "!", "?")) else advice + "."
+    first = str(suggestions[0]).strip() if suggestions else ""
+    advice = warning or first
+    if not advice:
+        return Phrase(_DEFAULT_ADVICE)
+    return advice_phrase(advice if advice.endswith((".", "!", "?")) else advice + ".")

@@ -89,6 +89,8 @@ class UserRow(SQLModel, table=True):
     #: The user's id in another system (set by `authkit users import`: their id at
     #: Clerk, Django or Auth0), unique when set.
     external_id: str | None = Field(default=None, max_length=255, unique=True)
+    #: The language of the user's emails (`de`, `pt_BR`); None: the site's first language.
+    locale: str | None = Field(default=None, max_length=16)
 
 
 class UserSearchTermRow(SQLModel, table=True):

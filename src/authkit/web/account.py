@@ -11,11 +11,12 @@ from ..context import context_of
 from ..flows.profile import update_names
 from ..flows.social import OAUTH_ERRORS
 from ..forms import ProfileForm
+from ..i18n.locales import current_locale
 from ..profile_view import account_section
 from ..request_auth import USER_KEY
 from ..users import User, get_user
 from .form_post import Posted, post_form
-from .helpers import meta_of, page
+from .helpers import meta_of, page, redirect, set_language_cookie
 from .profile_pages import signed_in_page
 
 __all__ = ["account_page", "user_endpoint"]
@@ -30,6 +31,7 @@ DONE_MESSAGES: Mapping[str, str] = {
     "avatar_removed": "avatar_removed",
     "account_connected": "account_connected",
     "account_disconnected": "account_disconnected",
+    "language_saved": "language_saved",
 }
 
 
@@ -38,7 +40,13 @@ async def user_endpoint(request: Request, user: User) -> Response:
     ctx = context_of(request)
     section = await account_section(ctx.services, user)
     if request.method == "GET":
-        form = ProfileForm(data={"first_name": user.first_name, "last_name": user.last_name})
+        form = ProfileForm(
+            data={
+                "first_name": user.first_name,
+                "last_name": user.last_name,
+                "locale": current_locale(),
+            }
+        )
         done = DONE_MESSAGES.get(request.query_params.get("done", ""))
         notice = ctx.services.messages(done) if done else None
         errors = _oauth_error(request)
@@ -56,17 +64,29 @@ async def user_endpoint(request: Request, user: User) -> Response:
 
     async def action(posted: Posted[ProfileForm]) -> Response:
         form = posted.form
+        svc = ctx.services
+        locale = (form.locale.data or current_locale()) if svc.locales.is_choosable else None
         await update_names(
-            ctx.services,
+            svc,
             user_id=user.id,
             first_name=form.first_name.data,
             last_name=form.last_name.data,
             meta=meta_of(request),
+            locale=locale,
         )
-        saved = await get_user(ctx.services, user.id) or user
-        request.scope[USER_KEY] = saved  # the request's cached copy is stale now
-        notice = ctx.services.messages("profile_saved")
-        return page(request, TEMPLATE, form=form, notice=notice, **{**section, "user": saved})
+        if locale is not None and locale != current_locale():
+            # The whole page changes language: load it afresh, in the new one.
+            response = redirect(request, f"{svc.mount_path}/user?done=language_saved")
+        else:
+            saved = await get_user(svc, user.id) or user
+            request.scope[USER_KEY] = saved  # the request's cached copy is stale now
+            notice = svc.messages("profile_saved")
+            response = page(
+                request, TEMPLATE, form=form, notice=notice, **{**section, "user": saved}
+            )
+        if locale is not None:
+            set_language_cookie(response, request, locale)
+        return response
 
     return await post_form(request, ProfileForm, render, action)
 

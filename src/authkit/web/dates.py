@@ -1,39 +1,29 @@
 """
 Dates and times as the templates show them, all in UTC (the server knows no reader's
-time zone, so a time says it is UTC): `ak_date` ("3 March 2025", as the rest of the
-profile writes dates), `ak_datetime` ("3 March 2025, 14:05 UTC") and `ak_ago` ("5 min
-ago", from the catalogue's sentences; a date once it is over a week).
+time zone, so a time says it is UTC), in the reader's language (authkit.i18n.formats):
+`ak_date` ("3 March 2025"), `ak_datetime` ("3 March 2025, 14:05 UTC") and `ak_ago`
+("5 min ago", from the catalogue's sentences; a date once it is over a week).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import jinja2
 from jinja2.runtime import Context
+
+from ..i18n.formats import date_text, datetime_text, utc
 
 __all__ = ["ago_text", "date_text", "datetime_text", "register_date_filters"]
 
 _WEEK = timedelta(days=7)
 
 
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-def date_text(at: datetime) -> str:
-    return _utc(at).strftime("%-d %B %Y")
-
-
-def datetime_text(at: datetime) -> str:
-    return _utc(at).strftime("%-d %B %Y, %H:%M UTC")
-
-
 @jinja2.pass_context
 def ago_text(context: Context, at: datetime, now: datetime) -> str:
     """How long before `now` `at` was, in the catalogue's words (`t` in the context)."""
     t = context["t"]
-    elapsed = max(timedelta(0), _utc(now) - _utc(at))
+    elapsed = max(timedelta(0), utc(now) - utc(at))
     minutes = int(elapsed.total_seconds() // 60)
     if minutes < 1:
         return str(t("ago_now"))

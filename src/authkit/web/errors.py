@@ -6,7 +6,6 @@ anything unexpected a generic 500 page. Never a traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -15,33 +14,39 @@ from starlette.responses import HTMLResponse, Response
 
 from ..context import context_of
 from ..errors import NotFound, StoreError
+from ..i18n.locales import current_locale, html_lang, text_direction
+from ..messages import Messages
 from .helpers import SECURITY_HEADERS, is_htmx
 
 __all__ = ["exception_handlers", "simple_error_page"]
 
 logger = logging.getLogger("authkit")
 
-_TITLES: Mapping[int, str] = {
-    400: "Bad request",
-    403: "Forbidden",
-    404: "Page not found",
-    405: "Method not allowed",
-    413: "Request too large",
-    408: "Request timeout",
-    415: "Unsupported form",
-    429: "Too many requests",
-    500: "Something went wrong",
-    503: "Service unavailable",
-}
+#: The statuses with a title and a sentence of their own (`error_title_404`, ...).
+_STATUSES = frozenset({400, 403, 404, 405, 408, 413, 415, 429, 500, 503})
+_TEXTS = {500: "server_error", 503: "unavailable"}
+#: Outside any kit (an error before the request reached one): the shipped sentences.
+_PLAIN = Messages()
 
 
-def simple_error_page(status_code: int, message: str) -> HTMLResponse:
-    """A self-contained page (no template, no database): safe even when all else fails."""
+def simple_error_page(
+    status_code: int, message: str | None = None, *, t: Messages | None = None
+) -> HTMLResponse:
+    """
+    A self-contained page (no template, no database): safe even when all else fails. Its
+    title and, without `message`, its sentence are the status's, in the request's language.
+    """
     from html import escape
 
-    title = _TITLES.get(status_code, "Error")
+    t = t or _PLAIN
+    known = status_code in _STATUSES
+    title = t(f"error_title_{status_code}" if known else "error_title_other")
+    if message is None:
+        message = t(_TEXTS.get(status_code, f"error_text_{status_code}")) if known else ""
+    locale = current_locale()
     html = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{html_lang(locale)}" dir="{text_direction(locale)}">'
+        '<head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title></head><body><main>"
         f"<h1>{escape(title)}</h1><p>{escape(message)}</p></main></body></html>"
@@ -54,8 +59,7 @@ def simple_error_page(status_code: int, message: str) -> HTMLResponse:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    message = exc.detail if exc.status_code < 500 else ""
-    response = simple_error_page(exc.status_code, message)
+    response = simple_error_page(exc.status_code, t=_messages_of(request))
     if is_htmx(request) and exc.status_code < 500:
         # htmx swaps error responses too: a 404 from a confirm dialog for an address
         # removed in another tab would put a bare error page inside the profile. The
@@ -64,9 +68,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+def _messages_of(request: Request) -> Messages | None:
+    try:
+        return context_of(request).services.messages
+    except RuntimeError:  # outside the kit's middleware
+        return None
+
+
 async def _store_error(request: Request, exc: Exception) -> Response:
     logger.error("database unavailable: %s", exc)
-    return simple_error_page(503, context_of(request).services.messages("unavailable"))
+    t = context_of(request).services.messages
+    return simple_error_page(503, t("unavailable"), t=t)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -76,7 +88,8 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 async def _server_error(request: Request, exc: Exception) -> Response:
     # %r: a decoded path may hold CR/LF, which must not forge log lines (ASVS 16.4.1).
     logger.exception("unexpected error in %s %r", request.method, request.url.path)
-    return simple_error_page(500, context_of(request).services.messages("server_error"))
+    t = context_of(request).services.messages
+    return simple_error_page(500, t("server_error"), t=t)
 
 
 def exception_handlers() -> dict[Any, Any]:

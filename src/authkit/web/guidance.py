@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ..context import context_of
+from ..i18n.phrase import Phrase
 from ..security.passwords import password_guidance
 from .helpers import SECURITY_HEADERS, base_context, read_form
 
@@ -62,7 +63,8 @@ async def password_guidance_endpoint(request: Request) -> Response:
         weak = failures.get("password_too_weak")
         # zxcvbn's advice once the length is met: before, "too short" says it all.
         if weak and "password_too_short" not in failures:
-            advice = str(weak["advice"])
+            given = weak["advice"]
+            advice = t(given.code) if isinstance(given, Phrase) else str(given)
     template = ctx.services.templates.get_template("authkit/components/password_guidance.html")
     html = template.render({**base_context(request), "checks": checks, "advice": advice})
     return HTMLResponse(html, headers=dict(SECURITY_HEADERS))

@@ -24,8 +24,9 @@ from wtforms.validators import Length
 
 from ..access import auth
 from ..context import KitContext, context_of, request_cookies, request_meta
-from ..cookies import clear_cookie, set_cookie
+from ..cookies import LANGUAGE_COOKIE, LANGUAGE_COOKIE_MAX_AGE, clear_cookie, set_cookie
 from ..errors import FlowError, RateLimited
+from ..i18n.locales import current_locale, html_lang, text_direction
 from ..security.csrf import new_csrf_value
 from ..security.redirects import ascii_url, safe_redirect_url
 from ..sessions import RequestMeta, SessionStart
@@ -208,8 +209,19 @@ def base_context(request: Request) -> dict[str, Any]:
     """What every page and component template receives."""
     ctx = context_of(request)
     svc = ctx.services
+    locale = current_locale()
+    lang, direction = html_lang(locale), text_direction(locale)
+    theme_attr = (
+        Markup(' data-ak-theme="{}"').format(ctx.theme.mode)
+        if ctx.theme.mode != "auto"
+        else Markup("")
+    )
     return {
         "request": request,
+        #: The page's language (`lang="pt-BR"`) and direction (`dir="rtl"` for Arabic).
+        "lang": lang,
+        "dir": direction,
+        "locale": locale,
         "app_name": svc.settings.app_name,
         "home_url": svc.settings.home_url,
         "auth": auth(request),
@@ -219,9 +231,10 @@ def base_context(request: Request) -> dict[str, Any]:
         "theme": ctx.theme,
         # A forced light or dark mode marks each component's root too, so an embedded
         # component follows it inside a host page that does not.
-        "theme_attr": Markup(' data-ak-theme="{}"').format(ctx.theme.mode)
-        if ctx.theme.mode != "auto"
-        else Markup(""),
+        "theme_attr": theme_attr,
+        #: Every component's root: its language and direction (a German SignIn on an
+        #: English host page says so) and the forced theme.
+        "root_attrs": Markup(' lang="{}" dir="{}"').format(lang, direction) + theme_attr,
         "errors": {},
         "notice": None,
         "name_fields": svc.settings.name_fields,
@@ -324,6 +337,20 @@ def redirect(request: Request, url: str, *, navigate: bool = True) -> Response:
         headers = {"HX-Redirect": ascii_url(url), "Cache-Control": "no-store"}
         return Response(status_code=200, headers=headers)
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def set_language_cookie(response: Response, request: Request, locale: str) -> None:
+    """Remember the language a user chose, for every page of the site (a year)."""
+    names = context_of(request).services.settings.cookie_names
+    response.headers.append(
+        "set-cookie",
+        set_cookie(
+            names.of(LANGUAGE_COOKIE),
+            locale,
+            max_age=LANGUAGE_COOKIE_MAX_AGE,
+            secure=names.secure,
+        ).decode("latin-1"),
+    )
 
 
 def set_session_token_cookie(response: Response, request: Request, token: str) -> None:

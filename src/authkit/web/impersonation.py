@@ -92,7 +92,7 @@ async def stop_endpoint(request: Request) -> Response:
     user_id, session_id = state.user_id, state.session_id
 
     async def render(form: ConfirmForm, errors: dict[str, str], status: int) -> Response:
-        return simple_error_page(status, errors.get("__all__", ""))
+        return simple_error_page(status, errors.get("__all__", ""), t=svc.messages)
 
     async def act(posted: Posted[ConfirmForm]) -> Response:
         await stop_impersonation(
@@ -136,7 +136,7 @@ class ImpersonationGuard:
             state: Auth = scope.get(AUTH_KEY, ANONYMOUS)
             if state.actor is not None and _refused(scope):
                 svc = context_of(Request(scope)).services
-                page = simple_error_page(403, svc.messages("impersonation_refused"))
+                page = simple_error_page(403, svc.messages("impersonation_refused"), t=svc.messages)
                 await page(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -22,7 +22,7 @@ from ...security.recovery_codes import hash_recovery_code, normalize_recovery_co
 from ...services import Services
 from ...store.models import EmailAddressRow, RecoveryCodeRow
 from ..attempts import Attempt, record_failure
-from ..notices import compose
+from ..notices import compose, user_locale
 from .base import FactorKind, FactorStrategy, Proof, Used
 from .totp import MFA_RATE_LIMITS
 
@@ -135,7 +135,7 @@ async def _use_code(
         return Used(ok=True)
     mail_id = await svc.outbox.add(
         s,
-        compose(svc, "recovery_code_used", owner, left=left),
+        compose(svc, "recovery_code_used", owner, left=left, locale=await user_locale(s, user_id)),
         not_after=now + NOTICE_LIFETIME,
     )
     return Used(ok=True, mail_ids=(mail_id,))

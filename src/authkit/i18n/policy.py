@@ -1,0 +1,91 @@
+"""
+How a request's language is chosen: the `locale` setting when there is one; else the host's
+`locale_selector(request)` when it names an offered language; else the language the user
+chose in the profile (its cookie); else the browser's Accept-Language, negotiated among the
+offered languages; else the first offered one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.types import Scope
+
+from ..cookies import LANGUAGE_COOKIE, one_cookie
+from ..errors import ConfigError
+from .catalogs import CatalogSource
+from .locales import DEFAULT_LOCALE, SHIPPED_LOCALES, negotiate_accept_language, normalize_locale
+
+__all__ = ["LocalePolicy", "LocaleSelector"]
+
+#: The host's choice for a request (`request.state.language`, a cookie, a claim), or None.
+LocaleSelector = Callable[[Request], str | None]
+
+
+class LocalePolicy:
+    def __init__(
+        self,
+        *,
+        locale: str | None,
+        languages: str,
+        selector: LocaleSelector | None,
+        catalogs: CatalogSource,
+        cookie_name: str = LANGUAGE_COOKIE,
+    ) -> None:
+        have = {DEFAULT_LOCALE, *catalogs.available()}
+        listed = [normalize_locale(tag.strip()) for tag in languages.split(",") if tag.strip()]
+        if not listed:
+            listed = [tag for tag in SHIPPED_LOCALES if tag in have]
+            listed += sorted(have - set(listed))
+        missing = [tag for tag in listed if tag not in have]
+        fixed = normalize_locale(locale) if locale else None
+        if fixed is not None and fixed not in have:
+            missing.append(fixed)
+        if missing:
+            raise ConfigError(
+                f"There is no translation catalog for {', '.join(missing)}: authkit ships "
+                f"{', '.join(SHIPPED_LOCALES)}; add others with translation_dirs "
+                "(see docs/languages.md)."
+            )
+        #: The languages offered, the fallback first.
+        self.languages: tuple[str, ...] = tuple(dict.fromkeys(listed))
+        self.fixed = fixed
+        self.selector = selector
+        self.cookie_name = cookie_name
+
+    @property
+    def fallback(self) -> str:
+        return self.fixed or self.languages[0]
+
+    def choose(self, scope: Scope) -> str:
+        if self.fixed is not None:
+            return self.fixed
+        if self.selector is not None:
+            chosen = self.offered(self.selector(Request(scope)))
+            if chosen is not None:
+                return chosen
+        accept = None
+        for name, value in scope.get("headers", ()):
+            if name == b"cookie":
+                chosen = self.offered(one_cookie(value, self.cookie_name))
+                if chosen is not None:
+                    return chosen
+            elif name == b"accept-language" and accept is None:
+                accept = value.decode("latin-1")
+        if accept is not None:
+            found = negotiate_accept_language(accept, self.languages)
+            if found is not None:
+                return found
+        return self.languages[0]
+
+    @property
+    def is_choosable(self) -> bool:
+        """Whether a user can pick a language (more than one, none fixed)."""
+        return self.fixed is None and len(self.languages) > 1
+
+    def offered(self, tag: str | None) -> str | None:
+        """`tag` as one of the offered languages (`de-AT` → `de`), or None."""
+        if self.fixed is not None:
+            return self.fixed
+        return negotiate_accept_language(tag, self.languages) if tag else None

@@ -1,0 +1,257 @@
+"""
+Languages on the web: every word of the pages and emails goes through the message table
+(a pseudo-locale shows any that does not), a request's language is negotiated and marked
+(`lang`, `dir`), and a user's chosen language is kept on the account, in a cookie for the
+pages, and used for the emails they are sent. On SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from babel.dates import get_month_names
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from sqlmodel import select
+
+from authkit import AuthKit
+from authkit.store.models import UserRow
+
+from ..conftest import KitFactory, Mailbox
+from .flow_helpers import csrf_of, form_token, host_client, sign_up, start_sign_up
+from .pseudo_locale import PSEUDO_LOCALE, pseudo, unmarked_words, write_pseudo_catalog
+
+pytestmark = pytest.mark.anyio
+
+EMAIL = "ada@example.com"
+#: Words a page may show unmarked: the site's name, the user's (and initials),
+#: language names.
+ALLOWED = {
+    "authkit",
+    "Ada",
+    "Lovelace",
+    "AL",
+    "UTC",
+    "English",
+    "Esperanto",
+    "Analytical",
+    "Engines",
+    "AE",
+    # Dates are Babel's, in the language: its month names are not the table's.
+    *get_month_names("wide", locale=PSEUDO_LOCALE).values(),
+}
+
+
+@pytest.fixture
+def pseudo_dir(tmp_path: Path) -> Path:
+    """The pseudo-locale's catalog, and a one-sentence Arabic one beside it."""
+    folder = write_pseudo_catalog(tmp_path / "locale")
+    catalog = Catalog(locale="ar")
+    catalog.add("Sign in to {app_name}", "تسجيل الدخول إلى {app_name}", context="sign_in_title")
+    (folder / "ar" / "LC_MESSAGES").mkdir(parents=True)
+    with (folder / "ar" / "LC_MESSAGES" / "authkit.mo").open("wb") as handle:
+        write_mo(handle, catalog)
+    return folder
+
+
+async def _kit_in_pseudo_locale(make_kit: KitFactory, pseudo_dir: Path) -> AuthKit:
+    return make_kit(
+        locale=PSEUDO_LOCALE,
+        translation_dirs=[pseudo_dir],
+        organizations=True,
+        admins=EMAIL,
+        sign_up="open",
+    )
+
+
+#: The pages of a signed-in admin with an organization, in the pseudo-locale.
+SIGNED_IN_PAGES = (
+    "/auth/user",
+    "/auth/user/emails/add",
+    "/auth/user/security",
+    "/auth/user/security/password",
+    "/auth/user/security/totp",
+    "/auth/user/security/delete",
+    "/auth/user/security/activity",
+    "/auth/user/security/sessions/revoke-others",
+    "/auth/organizations",
+    "/auth/organizations/new",
+    "/auth/organizations/analytical-engines",
+    "/auth/admin",
+    "/auth/admin/users/new",
+    "/auth/admin/invitations",
+    "/auth/admin/webhooks",
+)
+
+
+def assert_all_translated(page: str, where: str) -> None:
+    assert f'lang="{PSEUDO_LOCALE}"' in page, where
+    assert unmarked_words(page, allowed=ALLOWED) == [], where
+
+
+async def test_every_word_of_the_pages_goes_through_the_table(
+    make_kit: KitFactory, mailbox: Mailbox, pseudo_dir: Path
+) -> None:
+    kit = await _kit_in_pseudo_locale(make_kit, pseudo_dir)
+    async with host_client(kit) as client:
+        for path in ("/auth/sign-in", "/auth/sign-up", "/auth/forgot-password"):
+            r = await client.get(path)
+            assert r.status_code == 200, path
+            assert_all_translated(r.text, path)
+        # A refused form, re-rendered with its messages.
+        refused = await client.post(
+            "/auth/sign-up",
+            data={
+                "csrf_token": await form_token(client, "/auth/sign-up"),
+                "email": "not an address",
+                "password": "short",
+            },
+        )
+        assert refused.status_code == 422
+        assert_all_translated(refused.text, "refused sign-up")
+        missing = await client.get("/auth/no-such-page")
+        assert missing.status_code == 404
+        assert_all_translated(missing.text, "404")
+
+        await sign_up(client, kit, mailbox, EMAIL, first_name="Ada", last_name="Lovelace")
+        user = await kit.users.get_by_email(EMAIL)
+        assert user is not None
+        await kit.organizations.create(
+            name="Analytical Engines", slug="analytical-engines", created_by=user.id
+        )
+        for path in SIGNED_IN_PAGES:
+            r = await client.get(path)
+            assert r.status_code == 200, path
+            assert_all_translated(r.text, path)
+        r = await client.get(f"/auth/admin/users/{user.id}")
+        assert_all_translated(r.text, "admin user page")
+    await kit.aclose()
+
+
+async def test_every_word_of_the_emails_goes_through_the_table(
+    make_kit: KitFactory, mailbox: Mailbox, pseudo_dir: Path
+) -> None:
+    kit = await _kit_in_pseudo_locale(make_kit, pseudo_dir)
+    async with host_client(kit) as client:
+        await sign_up(client, kit, mailbox, EMAIL)
+    await kit.aclose()
+    message = mailbox.to(EMAIL)[0]
+    assert unmarked_words(f"<p>{message['Subject']}</p>", allowed=ALLOWED) == []
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert text is not None and html is not None
+    plain = str(text.get_content())  # type: ignore[attr-defined]
+    assert (
+        unmarked_words("<pre>" + re.sub(r"\b\d{6}\b", "", plain) + "</pre>", allowed=ALLOWED) == []
+    ), plain
+    rich = str(html.get_content())  # type: ignore[attr-defined]
+    assert_all_translated(re.sub(r"\b\d{6}\b", "", rich), "sign-up email")
+
+
+async def test_the_browsers_language_is_chosen_and_marked(
+    make_kit: KitFactory, pseudo_dir: Path
+) -> None:
+    kit = make_kit(translation_dirs=[pseudo_dir])
+    async with host_client(kit) as client:
+        r = await client.get("/auth/sign-in", headers={"Accept-Language": "eo, en;q=0.5"})
+        assert '<html lang="eo" dir="ltr"' in r.text
+        assert pseudo("Sign in") in r.text or "⟦" in r.text
+        english = await client.get("/auth/sign-in", headers={"Accept-Language": "fi"})
+        assert '<html lang="en" dir="ltr"' in english.text
+        arabic = await client.get("/auth/sign-in", headers={"Accept-Language": "ar"})
+        assert '<html lang="ar" dir="rtl"' in arabic.text
+        # Each component's root says its language too (a host page may be in another).
+        assert 'class="ak-component" id="ak-sign-in" lang="ar" dir="rtl"' in arabic.text
+    await kit.aclose()
+
+
+async def test_a_user_chooses_a_language_kept_on_the_account_and_in_a_cookie(
+    make_kit: KitFactory, mailbox: Mailbox, pseudo_dir: Path
+) -> None:
+    kit = make_kit(translation_dirs=[pseudo_dir], languages="en,eo")
+    async with host_client(kit) as client:
+        await sign_up(client, kit, mailbox, EMAIL)
+        profile = await client.get("/auth/user")
+        assert 'name="locale"' in profile.text
+        assert '<option value="eo" lang="eo">Esperanto</option>' in profile.text
+        r = await client.post(
+            "/auth/user",
+            data={"csrf_token": csrf_of(profile.text), "first_name": "", "locale": "eo"},
+        )
+        assert r.status_code == 303
+        assert r.headers["location"] == "/auth/user?done=language_saved"
+        assert "__ak_lang=eo" in r.headers["set-cookie"]
+        after = await client.get(r.headers["location"])
+        assert '<html lang="eo"' in after.text
+        assert pseudo("Your language was saved.") in after.text
+        # Every page of the site now, whatever the browser says.
+        security = await client.get("/auth/user/security", headers={"Accept-Language": "en"})
+        assert '<html lang="eo"' in security.text
+        refused = await client.post(
+            "/auth/user",
+            data={"csrf_token": csrf_of(after.text), "first_name": "", "locale": "xx"},
+        )
+        assert refused.status_code == 422
+        assert pseudo("Choose one of the languages listed.") in refused.text
+    async with kit.services.db.session() as s:
+        row = (await s.exec(select(UserRow))).one()
+    assert row.locale == "eo"
+    await kit.aclose()
+
+
+async def test_an_account_keeps_the_language_it_was_made_in(
+    make_kit: KitFactory, mailbox: Mailbox, pseudo_dir: Path
+) -> None:
+    kit = make_kit(translation_dirs=[pseudo_dir])
+    transport = httpx.ASGITransport(app=host_client(kit)._transport.app)  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers={"Accept-Language": "eo"}
+    ) as client:
+        await sign_up(client, kit, mailbox, EMAIL)
+    async with kit.services.db.session() as s:
+        row = (await s.exec(select(UserRow))).one()
+    assert row.locale == "eo"
+    await kit.aclose()
+
+
+async def test_a_site_with_one_language_offers_no_choice(
+    make_kit: KitFactory, mailbox: Mailbox
+) -> None:
+    kit = make_kit(locale="en")
+    async with host_client(kit) as client:
+        await sign_up(client, kit, mailbox, EMAIL)
+        profile = await client.get("/auth/user")
+        assert 'name="locale"' not in profile.text
+    await kit.aclose()
+
+
+async def test_emails_about_an_account_are_in_its_owners_language(
+    make_kit: KitFactory, mailbox: Mailbox, pseudo_dir: Path
+) -> None:
+    """The owner chose the pseudo-locale; someone on an English page types their address
+    into the sign-up form: the owner's warning comes in the owner's language, while a
+    code asked for on an English page comes in English."""
+    kit = make_kit(translation_dirs=[pseudo_dir], languages="en,eo")
+    async with host_client(kit) as client:
+        await sign_up(client, kit, mailbox, EMAIL)
+        profile = await client.get("/auth/user")
+        r = await client.post(
+            "/auth/user",
+            data={"csrf_token": csrf_of(profile.text), "first_name": "", "locale": "eo"},
+        )
+        assert r.status_code == 303
+    async with host_client(kit) as stranger:
+        before = len(mailbox.to(EMAIL))
+        await start_sign_up(stranger, EMAIL)
+        await kit.services.mailer.drain()
+        warning = mailbox.to(EMAIL)[before]
+        assert str(warning["Subject"]).startswith("⟦"), warning["Subject"]
+        assert 'lang="eo"' in str(warning.get_body(preferencelist=("html",)).get_content())  # type: ignore[union-attr]
+        await start_sign_up(stranger, "newcomer@example.com")
+        await kit.services.mailer.drain()
+        code_mail = mailbox.to("newcomer@example.com")[0]
+        assert "⟦" not in str(code_mail["Subject"])
+    await kit.aclose()
