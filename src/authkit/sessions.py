@@ -113,6 +113,8 @@ class SessionStart:
     session_expires_at: datetime
     #: For a refresh that moves to the next token: record it when the cookie goes out.
     rotation: PendingRotation | None = None
+    #: A sign-in's user's chosen language, which the browser is then shown (a cookie).
+    locale: str | None = None
 
     @property
     def refresh_max_age(self) -> int:

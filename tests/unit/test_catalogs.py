@@ -142,3 +142,19 @@ def test_a_translation_whose_english_changed_turns_fuzzy_on_update(tmp_path: Pat
     assert main(["i18n", "update", "--dir", str(folder)]) == 0
     gaps = {gap.code: gap.why for gap in missing(folder)}
     assert gaps.get("required") in {"fuzzy (the English changed)", "not translated"}
+
+
+def test_the_wheel_ships_every_catalog() -> None:
+    """pyproject's package data names every file under locale/ (setuptools leaves out
+    what it does not match)."""
+    import tomllib
+    from fnmatch import fnmatch
+
+    project = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["authkit"]
+    package = project / "src" / "authkit"
+    files = [p.relative_to(package).as_posix() for p in (package / "locale").rglob("*.*")]
+    assert files
+    assert [f for f in files if not any(fnmatch(f, pattern) for pattern in patterns)] == []

@@ -223,3 +223,27 @@ class TestFormats:
             assert "2 minutes" in str(error.params["wait"])
         with using_locale("de"):
             assert str(error.params["wait"]) == "2 Minuten"
+
+
+def test_a_regional_language_uses_its_languages_catalog(tmp_path: Path) -> None:
+    """`de_AT` is offered with the German catalog (and Austrian dates); `en_GB` needs
+    none: the table is English."""
+    policy = _policy(tmp_path, languages="de_AT, en_GB")
+    assert policy.languages == ("de_AT", "en_GB")
+    assert policy.choose(_scope((b"accept-language", b"de"))) == "de_AT"
+    folder = _catalog_dir(tmp_path / "other", {"de": {"required": "Pflichtfeld."}})
+    t = Messages(catalogs=CatalogSource([folder]))
+    with using_locale("de_AT"):
+        assert t("required") == "Pflichtfeld."
+    assert date_text(datetime(2025, 1, 3, tzinfo=UTC), "de_AT") == "3. Jänner 2025"
+
+
+def test_a_hook_that_fails_is_logged_and_the_browser_decides(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(request: object) -> str:
+        raise LookupError("no such user setting")
+
+    policy = _policy(tmp_path, selector=broken)
+    assert policy.choose(_scope((b"accept-language", b"de"))) == "de"
+    assert "locale_selector failed" in caplog.text

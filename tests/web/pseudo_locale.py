@@ -92,6 +92,7 @@ def unmarked_words(html: str, *, allowed: set[str]) -> list[str]:
         outside, marked = chunk, _INNERMOST.subn(" ", chunk)[1]
         while marked:  # a sentence inside a sentence: innermost first
             outside, marked = _INNERMOST.subn(" ", outside)
+        outside = re.sub(r"https?://\S+", " ", outside)  # links
         outside = re.sub(r"\S+@\S+", " ", outside)  # addresses
         outside = re.sub(r"\b(?:[A-Z2-7]{4} ?){4,}", " ", outside)  # a TOTP secret
         words = [w for w in _WORD.findall(outside) if w not in allowed]

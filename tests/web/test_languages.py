@@ -7,6 +7,7 @@ pages, and used for the emails they are sent. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -18,10 +19,11 @@ from babel.messages.mofile import write_mo
 from sqlmodel import select
 
 from authkit import AuthKit
+from authkit.flows.notices import compose
 from authkit.store.models import UserRow
 
-from ..conftest import KitFactory, Mailbox
-from .flow_helpers import csrf_of, form_token, host_client, sign_up, start_sign_up
+from ..conftest import TEST_SECRET, KitFactory, Mailbox
+from .flow_helpers import PASSWORD, csrf_of, form_token, host_client, sign_up, start_sign_up
 from .pseudo_locale import PSEUDO_LOCALE, pseudo, unmarked_words, write_pseudo_catalog
 
 pytestmark = pytest.mark.anyio
@@ -254,4 +256,98 @@ async def test_emails_about_an_account_are_in_its_owners_language(
         await kit.services.mailer.drain()
         code_mail = mailbox.to("newcomer@example.com")[0]
         assert "⟦" not in str(code_mail["Subject"])
+    await kit.aclose()
+
+
+async def test_signing_in_brings_the_users_language_to_a_new_browser(
+    make_kit: KitFactory, mailbox: Mailbox, pseudo_dir: Path
+) -> None:
+    kit = make_kit(translation_dirs=[pseudo_dir], languages="en,eo")
+    async with host_client(kit) as client:
+        await sign_up(client, kit, mailbox, EMAIL)
+        profile = await client.get("/auth/user")
+        await client.post(
+            "/auth/user",
+            data={"csrf_token": csrf_of(profile.text), "first_name": "", "locale": "eo"},
+        )
+    async with host_client(kit) as elsewhere:
+        page = await elsewhere.get("/auth/sign-in", headers={"Accept-Language": "en"})
+        assert '<html lang="en"' in page.text
+        r = await elsewhere.post(
+            "/auth/sign-in",
+            data={"csrf_token": csrf_of(page.text), "email": EMAIL, "password": PASSWORD},
+        )
+        assert r.status_code == 303
+        assert "__ak_lang=eo" in ";".join(r.headers.get_list("set-cookie"))
+        after = await elsewhere.get("/auth/user", headers={"Accept-Language": "en"})
+        assert '<html lang="eo"' in after.text
+    await kit.aclose()
+
+
+@pytest.mark.parametrize(
+    "template",
+    sorted(
+        {
+            path.name.split(".")[0]
+            for path in (
+                Path(__file__).resolve().parents[2] / "src/authkit/templates/authkit/email"
+            ).iterdir()
+            if not path.name.startswith("_")
+        }
+    ),
+)
+async def test_every_email_goes_through_the_table(
+    tmp_path: Path, pseudo_dir: Path, template: str
+) -> None:
+    """Each email, HTML, text and subject, in the pseudo-locale: no word of its own.
+    (Composing reads no database: one kind of store is enough.)"""
+    kit = AuthKit(
+        secret_key=TEST_SECRET,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/emails.db",
+        translation_dirs=[pseudo_dir],
+        languages="en,eo",
+    )
+    values = {
+        "code": "123456",
+        "link": "https://example.com/l",
+        "accept_url": "https://example.com/a",
+        "sign_up_url": "https://example.com/s",
+        "organizations_url": "https://example.com/o",
+        "inviter_name": "Ada",
+        "organization_name": "Analytical Engines",
+        "role_name": "Ada",
+        "new_email": "new@example.com",
+        "passkey": "Ada",
+        "days": 7,
+        "left": 3,
+    }
+    for inviter in ("Ada", ""):
+        message = compose(
+            kit.services, template, EMAIL, locale="eo", **{**values, "inviter_name": inviter}
+        )
+        assert unmarked_words(f"<p>{message['Subject']}</p>", allowed=ALLOWED) == [], template
+        for kind in ("plain", "html"):
+            part = message.get_body(preferencelist=(kind,))
+            if part is None:
+                continue
+            body = str(part.get_content())  # type: ignore[attr-defined]
+            wrapped = body if kind == "html" else f"<pre>{html.escape(body)}</pre>"
+            assert unmarked_words(wrapped, allowed=ALLOWED) == [], (template, kind, body)
+    await kit.aclose()
+
+
+async def test_the_hosts_hook_chooses_the_language(make_kit: KitFactory, pseudo_dir: Path) -> None:
+    """`locale_selector(request)`: here the host's own `?lang=`; None leaves it to the
+    browser, and a language not offered is passed over."""
+    kit = make_kit(
+        translation_dirs=[pseudo_dir],
+        locale_selector=lambda request: request.query_params.get("lang"),
+    )
+    async with host_client(kit) as client:
+        chosen = await client.get("/auth/sign-in?lang=eo", headers={"Accept-Language": "en"})
+        assert '<html lang="eo"' in chosen.text
+        left = await client.get("/auth/sign-in", headers={"Accept-Language": "ar"})
+        assert '<html lang="ar" dir="rtl"' in left.text
+        unknown = await client.get("/auth/sign-in?lang=xx", headers={"Accept-Language": "en"})
+        assert '<html lang="en"' in unknown.text
     await kit.aclose()

@@ -49,6 +49,7 @@ from .attempts import (
 )
 from .factors import STRATEGIES, FactorKind, FactorStrategy, Proof
 from .mfa import PendingTotp, enable_totp
+from .notices import user_locale
 
 __all__ = [
     "MFA_SETUP",
@@ -442,7 +443,8 @@ async def complete_sign_in(
             second_factor=second,
             attempt_id=attempt_id,
         )
-    return start
+    # The user's language follows them to this browser.
+    return replace(start, locale=await user_locale(s, user_id))
 
 
 async def is_reverified(svc: Services, *, user_id: str, session_id: str) -> bool:

@@ -52,10 +52,13 @@ class CatalogSource:
         self._lock = Lock()
 
     def path_of(self, locale: str) -> Path | None:
-        for folder in self.dirs:
-            path = folder / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
-            if path.is_file():
-                return path
+        """The catalog of `locale`, else of its language (`de_AT` reads `de`)."""
+        language = locale.split("_", 1)[0]
+        for tag in dict.fromkeys((locale, language)):
+            for folder in self.dirs:
+                path = folder / tag / "LC_MESSAGES" / f"{DOMAIN}.mo"
+                if path.is_file():
+                    return path
         return None
 
     def available(self) -> tuple[str, ...]:

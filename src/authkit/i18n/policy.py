@@ -7,6 +7,7 @@ offered languages; else the first offered one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from starlette.requests import Request
@@ -19,8 +20,17 @@ from .locales import DEFAULT_LOCALE, SHIPPED_LOCALES, negotiate_accept_language,
 
 __all__ = ["LocalePolicy", "LocaleSelector"]
 
+logger = logging.getLogger("authkit")
+
 #: The host's choice for a request (`request.state.language`, a cookie, a claim), or None.
 LocaleSelector = Callable[[Request], str | None]
+
+
+def _covered(tag: str, have: set[str]) -> bool:
+    """Whether sentences exist for `tag`: its catalog, its language's (`de_AT` uses
+    `de`'s), or English itself in any region (the table is English)."""
+    language = tag.split("_", 1)[0]
+    return tag in have or language in have or language == DEFAULT_LOCALE
 
 
 class LocalePolicy:
@@ -38,9 +48,9 @@ class LocalePolicy:
         if not listed:
             listed = [tag for tag in SHIPPED_LOCALES if tag in have]
             listed += sorted(have - set(listed))
-        missing = [tag for tag in listed if tag not in have]
+        missing = [tag for tag in listed if not _covered(tag, have)]
         fixed = normalize_locale(locale) if locale else None
-        if fixed is not None and fixed not in have:
+        if fixed is not None and not _covered(fixed, have):
             missing.append(fixed)
         if missing:
             raise ConfigError(
@@ -62,7 +72,14 @@ class LocalePolicy:
         if self.fixed is not None:
             return self.fixed
         if self.selector is not None:
-            chosen = self.offered(self.selector(Request(scope)))
+            try:
+                wanted = self.selector(Request(scope))
+            except Exception:
+                # The page still renders (in the browser's language); the host's bug is
+                # logged, not shown.
+                logger.exception("locale_selector failed; choosing from Accept-Language")
+                wanted = None
+            chosen = self.offered(wanted)
             if chosen is not None:
                 return chosen
         accept = None
@@ -88,4 +105,6 @@ class LocalePolicy:
         """`tag` as one of the offered languages (`de-AT` → `de`), or None."""
         if self.fixed is not None:
             return self.fixed
-        return negotiate_accept_language(tag, self.languages) if tag else None
+        if not tag or not isinstance(tag, str):
+            return None
+        return negotiate_accept_language(tag, self.languages)

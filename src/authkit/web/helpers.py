@@ -383,6 +383,10 @@ def set_session_cookies(response: Response, request: Request, start: SessionStar
             ),
         )
     )
+    # A sign-in brings the user's chosen language to this browser too.
+    locales = context_of(request).services.locales
+    if start.locale and locales.is_choosable and locales.offered(start.locale) == start.locale:
+        set_language_cookie(response, request, start.locale)
 
 
 def clear_session_cookies(response: Response, request: Request) -> None:
