@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from babel.numbers import format_decimal
+
 from .email.sentences import EMAIL_MESSAGES
 from .i18n.catalogs import CatalogSource, Forms, Sentence
 from .i18n.locales import current_locale, normalize_locale
@@ -918,7 +920,8 @@ class Messages:
         return code in self._english
 
     def __call__(self, code: str, /, **params: object) -> str:
-        table = self._table(current_locale())
+        locale = current_locale()
+        table = self._table(locale)
         sentence = table.sentences.get(code)
         if sentence is None:
             sentence = table.sentences["server_error"]
@@ -926,6 +929,9 @@ class Messages:
         for name, value in params.items():
             if isinstance(value, Phrase):  # a field that is a sentence itself
                 params[name] = self(value.code)
+            elif type(value) is int and not -1000 < value < 1000:
+                # 10,000 / 10.000 / 10 000: grouped as the language writes numbers.
+                params[name] = format_decimal(value, locale=locale)
         try:
             return text.format(**params)
         except (KeyError, IndexError, ValueError):

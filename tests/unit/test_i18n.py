@@ -247,3 +247,12 @@ def test_a_hook_that_fails_is_logged_and_the_browser_decides(
     policy = _policy(tmp_path, selector=broken)
     assert policy.choose(_scope((b"accept-language", b"de"))) == "de"
     assert "locale_selector failed" in caplog.text
+
+
+def test_numbers_are_grouped_as_the_language_writes_them() -> None:
+    t = Messages({"too_long": Plural("{max} char", "at most {max} chars", "max")})
+    assert t("too_long", max=10000) == "at most 10,000 chars"
+    with using_locale("de"):
+        assert t("too_long", max=10000) == "at most 10.000 chars"
+    with using_locale("fr"):
+        assert t("too_long", max=999) == "at most 999 chars"
