@@ -2,7 +2,8 @@
 Languages in Chromium: a browser asking for German gets the sign-in, sign-up and profile
 pages in German (long words, at 375 px without sideways scrolling), one asking for Arabic
 gets them right to left (labels and text start at the right, the back arrow points right),
-with JavaScript on and off; axe-core finds nothing with `lang` and `dir` set on each page.
+with JavaScript on and off; axe-core finds nothing with `lang` and `dir` set on each page;
+a language chosen in the profile follows the user, to another browser too.
 Screenshots: test-artifacts/screenshots/language-*.png.
 """
 
@@ -40,6 +41,18 @@ def _in(browser: Browser, locale: str, js: bool = True, **options: object) -> Pa
     return new_page(browser, js, locale=locale, bypass_csp=True, **options)
 
 
+def _sign_up(page: Page, site: Site, email: str) -> None:
+    """Sign up by the fields' names (their labels are in the page's language); the
+    account keeps the page's language."""
+    page.goto(f"{site.url}/auth/sign-up")
+    page.locator("input[name=email]").fill(email)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form button[type=submit]").first.click()
+    page.locator("input[name=code]").fill(site.code_for(email))
+    page.locator("form button[type=submit]").first.click()
+    expect(page).to_have_url(f"{site.url}/")
+
+
 def _sign_in(page: Page, site: Site, email: str) -> None:
     page.goto(f"{site.url}/auth/sign-in")
     page.locator("input[name=email]").fill(email)
@@ -61,7 +74,7 @@ def test_german_pages_at_375_px(
     browser: Browser, site: Site, axe_script: Path, screenshot_dir: Path
 ) -> None:
     email = "grete@example.com"
-    sign_up(new_page(browser), site, email)
+    _sign_up(_in(browser, "de-DE"), site, email)
     page = _in(browser, "de-DE", **MOBILE)
     page.goto(f"{site.url}/auth/sign-in")
     expect(page.locator("html")).to_have_attribute("lang", "de")
@@ -87,7 +100,7 @@ def test_arabic_pages_are_mirrored(
     browser: Browser, site: Site, axe_script: Path, screenshot_dir: Path, js: bool
 ) -> None:
     email = f"layla-{js}@example.com"
-    sign_up(new_page(browser), site, email)
+    _sign_up(_in(browser, "ar"), site, email)
     page = _in(browser, "ar", js, **DESKTOP)
     page.goto(f"{site.url}/auth/sign-in")
     html = page.locator("html")
@@ -124,3 +137,8 @@ def test_a_language_chosen_in_the_profile_follows_the_user(browser: Browser, sit
     expect(page.get_by_role("status")).to_have_text(said("fr", "language_saved"))
     page.goto(f"{site.url}/auth/user/security")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
+    # Signed in on another browser, whatever it asks for, the user's language.
+    other = _in(browser, "en-US")
+    _sign_in(other, site, email)
+    other.goto(f"{site.url}/auth/user")
+    expect(other.locator("html")).to_have_attribute("lang", "fr")
