@@ -8,7 +8,7 @@ Work outside a request (the CLI, emails composed for someone else) chooses with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from functools import lru_cache
@@ -140,10 +140,6 @@ def _preferences(header: str) -> list[str]:
         if 0 < quality <= 1:
             weighted.append((-quality, position, tag.replace("-", "_")))
     return [tag for _, _, tag in sorted(weighted)]
-
-
-def supported(locales: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(normalize_locale(locale) for locale in locales))
 
 
 @lru_cache(maxsize=16)
