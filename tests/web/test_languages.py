@@ -351,3 +351,26 @@ async def test_the_hosts_hook_chooses_the_language(make_kit: KitFactory, pseudo_
         unknown = await client.get("/auth/sign-in?lang=xx", headers={"Accept-Language": "en"})
         assert '<html lang="en"' in unknown.text
     await kit.aclose()
+
+
+async def test_a_built_in_role_is_named_in_the_members_language(
+    make_kit: KitFactory, mailbox: Mailbox, pseudo_dir: Path
+) -> None:
+    """The admin changes a role from an English page; the member's email names the role
+    in the member's language, as the rest of it."""
+    kit = make_kit(translation_dirs=[pseudo_dir], languages="en,eo", organizations=True)
+    await kit.ensure_started()
+    owner = await kit.users.create(email="owner@example.com", password=PASSWORD)
+    member = await kit.users.create(email=EMAIL, password=PASSWORD)
+    async with kit.services.db.session() as s:
+        row = await s.get(UserRow, member.id)
+        assert row is not None
+        row.locale = PSEUDO_LOCALE
+        s.add(row)
+    org = await kit.organizations.create(name="Analytical Engines", created_by=owner.id)
+    await kit.organizations.add_member(org.id, member.id)
+    assert await kit.organizations.set_role(org.id, member.id, "org:admin")
+    await kit.services.mailer.drain()
+    changed = mailbox.to(EMAIL)[-1]
+    assert pseudo("Admin") in str(changed["Subject"]), changed["Subject"]
+    await kit.aclose()

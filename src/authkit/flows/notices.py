@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..email import render_email
 from ..i18n.locales import current_locale, html_lang, text_direction, using_locale
+from ..i18n.phrase import Phrase
 from ..services import Services
 from ..store.models import UserRow
 from ..users import primary_address
@@ -63,8 +64,10 @@ def _render(
         "security_url": site_url(svc, "/user/security"),
         "t": svc.messages,
     }
+    # A phrase of the table (a built-in role's name) is said in the email's language.
+    said = {k: svc.messages(v.code) if isinstance(v, Phrase) else v for k, v in context.items()}
     return render_email(
-        svc.templates, template, {**base, **context}, sender=svc.settings.email_from, to=to
+        svc.templates, template, {**base, **said}, sender=svc.settings.email_from, to=to
     )
 
 

@@ -529,7 +529,7 @@ async def _mail_invitation(
         "org_invitation",
         row.email,
         organization_name=organization.name,
-        role_name=svc.roles.name_of(row.role),
+        role_name=svc.roles.label_of(row.role),
         inviter_name=inviter_name,
         accept_url=site_url(svc, f"/organizations/invitations/{token}"),
         days=max(1, svc.settings.organization_invitation_lifetime // 86400),

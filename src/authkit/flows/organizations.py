@@ -817,7 +817,7 @@ async def set_role(
             user_id,
             "org_role_changed",
             organization=organization,
-            role_name=svc.roles.name_of(role),
+            role_name=svc.roles.label_of(role),
         )
     if mail_id is not None:
         svc.outbox.send_soon(mail_id)

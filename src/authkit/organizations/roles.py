@@ -26,6 +26,7 @@ from typing import Any
 
 from ..config_files import read_table
 from ..errors import ConfigError
+from ..i18n.phrase import Phrase
 
 __all__ = [
     "ADMIN",
@@ -112,6 +113,14 @@ class Roles:
 
     def can(self, key: str, permission: str) -> bool:
         return permission in self.permissions_of(key)
+
+    def label_of(self, key: str) -> Phrase | str:
+        """A role's name to be said later, in the language of whatever shows it (an email
+        in its recipient's): a phrase of the table for a built-in name."""
+        role = self._by_key.get(key)
+        if role is not None and role.name_code is not None:
+            return Phrase(role.name_code)
+        return self.name_of(key)
 
     def name_of(self, key: str) -> str:
         role = self._by_key.get(key)
