@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from typing import Unpack
 
+import anyio
 import jinja2
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
@@ -301,6 +302,11 @@ class AuthKit:
             # Make the dummy hash now, so the first unknown-address sign-in is not the
             # only one that pays for it (that would be a timing tell).
             await self.services.hasher.dummy_verify("warm-up")
+            # Read the offered languages' catalogs off the event loop (a few ms each),
+            # rather than during the first request in each language.
+            await anyio.to_thread.run_sync(
+                self.services.messages.preload, self.services.locales.languages
+            )
             self.is_started = True
             logger.info("authkit started (issuer %s)", self.issuer)
 

@@ -7,7 +7,7 @@ language (`{"de": {...}}`); the values may use `{name}` fields, filled from the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from babel.numbers import format_decimal
 
@@ -936,6 +936,11 @@ class Messages:
             return text.format(**params)
         except (KeyError, IndexError, ValueError):
             return text
+
+    def preload(self, locales: Iterable[str]) -> None:
+        """Read the catalogs of `locales` now (blocking: call it in a thread)."""
+        for locale in locales:
+            self._table(locale)
 
     def _table(self, locale: str) -> _Table:
         table = self._tables.get(locale)

@@ -256,3 +256,14 @@ def test_numbers_are_grouped_as_the_language_writes_them() -> None:
         assert t("too_long", max=10000) == "at most 10.000 chars"
     with using_locale("fr"):
         assert t("too_long", max=999) == "at most 999 chars"
+
+
+def test_preloading_reads_the_catalogs_once() -> None:
+    """The kit reads its languages' catalogs at start-up, in a thread; a request then
+    only looks sentences up."""
+    source = CatalogSource()
+    t = Messages(catalogs=source)
+    t.preload(["de", "ar"])
+    assert set(source._loaded) >= {"de", "ar"}
+    with using_locale("de"):
+        assert t("required") != MESSAGES["required"]

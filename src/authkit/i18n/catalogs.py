@@ -11,6 +11,7 @@ from __future__ import annotations
 import gettext
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from os import PathLike
 from pathlib import Path
 from threading import Lock
@@ -77,8 +78,18 @@ class CatalogSource:
         with self._lock:
             if locale not in self._loaded:
                 path = self.path_of(locale)
-                self._loaded[locale] = read_catalog(path, locale) if path is not None else None
+                self._loaded[locale] = (
+                    _read_once(str(path), path.stat().st_mtime_ns, locale)
+                    if path is not None
+                    else None
+                )
         return self._loaded[locale]
+
+
+@lru_cache(maxsize=64)
+def _read_once(path: str, mtime_ns: int, locale: str) -> Catalog:
+    """Every kit of a process shares a catalog file's reading (until the file changes)."""
+    return read_catalog(Path(path), locale)
 
 
 def read_catalog(path: Path, locale: str) -> Catalog:

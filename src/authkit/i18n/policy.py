@@ -1,8 +1,9 @@
 """
 How a request's language is chosen: the `locale` setting when there is one; else the host's
-`locale_selector(request)` when it names an offered language; else the language the user
-chose in the profile (its cookie); else the browser's Accept-Language, negotiated among the
-offered languages; else the first offered one.
+`locale_selector(request)` when it names an offered language; else the signed-in user's
+language (a cookie set at sign-in and when they change it in the profile); else the
+browser's Accept-Language, negotiated among the offered languages; else the first offered
+one.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def _covered(tag: str, have: set[str]) -> bool:
 
 
 class LocalePolicy:
+    """The offered languages, checked against the catalogs there are, and the choice of
+    one for each request."""
+
     def __init__(
         self,
         *,
@@ -63,10 +67,6 @@ class LocalePolicy:
         self.fixed = fixed
         self.selector = selector
         self.cookie_name = cookie_name
-
-    @property
-    def fallback(self) -> str:
-        return self.fixed or self.languages[0]
 
     def choose(self, scope: Scope) -> str:
         if self.fixed is not None:
