@@ -21,6 +21,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from .audit import RequestMeta, record_event
+from .errors import FieldError
 from .flows import admin, avatars, sign_up_access
 from .flows.metadata import metadata_cap, replace_metadata, update_metadata
 from .flows.sign_up_access import SignUpInvitation, WaitlistEntry
@@ -103,16 +104,19 @@ class Users:
         public_metadata: Mapping[str, Any] | None = None,
         private_metadata: Mapping[str, Any] | None = None,
         unsafe_metadata: Mapping[str, Any] | None = None,
+        locale: str | None = None,
     ) -> User | None:
         """
         Change what is given (None leaves a field alone; a metadata object given
         replaces the stored one whole); returns the user as now, or None if there is no
-        such user.
+        such user. `locale` is the language of their emails (and, from their next
+        sign-in, of their pages): one of the site's languages (`de`, `pt-BR`).
 
         Raises:
             FieldError: a name is too long, has control characters, or is required here
                 (`AUTHKIT_NAME_FIELDS=required`) and empty; a metadata object is not a
-                JSON object or is over 8 KB.
+                JSON object or is over 8 KB; `language_unknown` for a language the site
+                does not offer.
         """
         required = self._svc.settings.name_fields == "required"
         values: dict[str, str] = {}
@@ -120,6 +124,11 @@ class Users:
             values["first_name"] = clean_name(first_name, field="first_name", required=required)
         if last_name is not None:
             values["last_name"] = clean_name(last_name, field="last_name", required=required)
+        if locale is not None:
+            found = self._svc.locales.find(locale)
+            if found is None:
+                raise FieldError("language_unknown", field="locale")
+            values["locale"] = found
         given: dict[MetadataKind, Mapping[str, Any] | None] = {
             "public_metadata": public_metadata,
             "private_metadata": private_metadata,

@@ -19,6 +19,7 @@ from babel.messages.mofile import write_mo
 from sqlmodel import select
 
 from authkit import AuthKit
+from authkit.errors import FieldError
 from authkit.flows.notices import compose
 from authkit.store.models import UserRow
 
@@ -373,4 +374,21 @@ async def test_a_built_in_role_is_named_in_the_members_language(
     await kit.services.mailer.drain()
     changed = mailbox.to(EMAIL)[-1]
     assert pseudo("Admin") in str(changed["Subject"]), changed["Subject"]
+    await kit.aclose()
+
+
+async def test_the_host_sets_a_users_language(
+    make_kit: KitFactory, mailbox: Mailbox, pseudo_dir: Path
+) -> None:
+    """`authkit.users.update(user_id, locale=...)`: a host keeping its own language setting
+    keeps authkit's in step; a language the site does not offer is refused."""
+    kit = make_kit(translation_dirs=[pseudo_dir], languages="en,eo")
+    await kit.ensure_started()
+    user = await kit.users.create(email=EMAIL, password=PASSWORD)
+    assert user.locale is None
+    updated = await kit.users.update(user.id, locale="eo")
+    assert updated is not None and updated.locale == "eo"
+    with pytest.raises(FieldError) as refused:
+        await kit.users.update(user.id, locale="it")
+    assert refused.value.code == "language_unknown"
     await kit.aclose()

@@ -101,10 +101,14 @@ class LocalePolicy:
         """Whether a user can pick a language (more than one, none fixed)."""
         return self.fixed is None and len(self.languages) > 1
 
+    def find(self, tag: str) -> str | None:
+        """The offered language `tag` names (`pt-BR`, `de-AT` → `de`), or None."""
+        if not isinstance(tag, str) or not tag:
+            return None
+        return negotiate_accept_language(tag, self.languages)
+
     def offered(self, tag: str | None) -> str | None:
         """`tag` as one of the offered languages (`de-AT` → `de`), or None."""
         if self.fixed is not None:
             return self.fixed
-        if not tag or not isinstance(tag, str):
-            return None
-        return negotiate_accept_language(tag, self.languages)
+        return self.find(tag) if tag else None
