@@ -28,7 +28,7 @@ from .clock import system_clock
 from .context import CONTEXT_KEY, KitContext, header, request_meta
 from .cookies import MEMO_MAX_HEADER, CookieMemo, clear_cookie, one_cookie, set_cookie
 from .errors import StoreError, TokenError
-from .i18n.locales import reset_locale, set_locale_resolver
+from .i18n.locales import CHOOSER_KEY, reset_locale, set_request_scope
 from .request_auth import ANONYMOUS, AUTH_KEY, Auth
 from .security.csrf import CsrfGuard
 from .services import Services
@@ -182,8 +182,8 @@ class AuthKitMiddleware:
             await send(message)
 
         # The request's language is worked out only if a sentence is needed.
-        locales = svc.locales
-        language = set_locale_resolver(lambda: locales.choose(scope))
+        scope[CHOOSER_KEY] = svc.locales.choose
+        language = set_request_scope(scope)
         try:
             await self.app(scope, receive, send_with_cookies)
         finally:

@@ -1,17 +1,18 @@
 """
-Which language a request is answered in. The kit's middleware puts a resolver for the
-request in a context variable; it runs the first time a sentence is needed (so a request
-that shows no words pays nothing) and its answer is kept for the rest of the request.
+Which language a request is answered in. The kit's middleware puts the request's scope in
+a context variable; its language is chosen the first time a sentence is needed (so a
+request that shows no words pays nothing) and kept in the scope for the rest of it.
 Work outside a request (the CLI, emails composed for someone else) chooses with
 `using_locale`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from functools import lru_cache
+from typing import Any
 
 from babel import Locale, UnknownLocaleError, negotiate_locale
 
@@ -34,43 +35,44 @@ DEFAULT_LOCALE = "en"
 _MAX_ACCEPTED = 12
 
 
-class _Choice:
-    """A request's language, worked out on first use."""
+#: Where a request's scope keeps what chooses its language, and then the choice.
+CHOOSER_KEY = "authkit.locale_chooser"
+LOCALE_KEY = "authkit.locale"
 
-    __slots__ = ("_resolve", "_value")
-
-    def __init__(self, value: str | None = None, resolve: Callable[[], str] | None = None):
-        self._value = value
-        self._resolve = resolve
-
-    def get(self) -> str:
-        if self._value is None:
-            self._value = self._resolve() if self._resolve is not None else DEFAULT_LOCALE
-        return self._value
-
-
-_NO_CHOICE = _Choice(DEFAULT_LOCALE)
-_current: ContextVar[_Choice] = ContextVar("authkit_locale", default=_NO_CHOICE)
+#: The language of the moment: a tag (`using_locale`), or the scope of the request being
+#: answered, whose language is chosen on first use and kept in it. The middleware sets
+#: the scope (a dict it already has: nothing is built on the hot path).
+_current: ContextVar[str | MutableMapping[str, Any]] = ContextVar(
+    "authkit_locale", default=DEFAULT_LOCALE
+)
 
 
 def current_locale() -> str:
     """The language sentences are given in now (`en`, `pt_BR`)."""
-    return _current.get().get()
+    value = _current.get()
+    if isinstance(value, str):
+        return value
+    chosen = value.get(LOCALE_KEY)
+    if chosen is None:
+        chooser: Callable[[MutableMapping[str, Any]], str] | None = value.get(CHOOSER_KEY)
+        chosen = value[LOCALE_KEY] = chooser(value) if chooser is not None else DEFAULT_LOCALE
+    return str(chosen)
 
 
-def set_locale_resolver(resolve: Callable[[], str]) -> Token[_Choice]:
-    """For the middleware: `resolve` answers the first `current_locale()` of this context."""
-    return _current.set(_Choice(resolve=resolve))
+def set_request_scope(scope: MutableMapping[str, Any]) -> Token[str | MutableMapping[str, Any]]:
+    """For the middleware: the first `current_locale()` of this context asks the scope's
+    chooser (`scope[CHOOSER_KEY]`)."""
+    return _current.set(scope)
 
 
-def reset_locale(token: Token[_Choice]) -> None:
+def reset_locale(token: Token[str | MutableMapping[str, Any]]) -> None:
     _current.reset(token)
 
 
 @contextmanager
 def using_locale(locale: str) -> Iterator[None]:
     """Sentences inside the block are in `locale` (an email to someone else, say)."""
-    token = _current.set(_Choice(locale))
+    token = _current.set(locale)
     try:
         yield
     finally:
