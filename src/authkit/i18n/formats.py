@@ -64,9 +64,7 @@ class Wait:
         return format(str(self), spec)
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, Wait):
-            return self.seconds == other.seconds
-        return isinstance(other, str) and str(self) == other
+        return isinstance(other, Wait) and self.seconds == other.seconds
 
     def __hash__(self) -> int:
         return hash(self.seconds)
